@@ -1,0 +1,480 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, OpenAdapt.AI
+# MIT License (see LICENSE)
+"""A small Docker Engine API client over the unix socket, standard library only.
+
+The VM's system Python has neither the docker SDK nor requests. HTTP is spoken directly on
+a socket (one connection per request, ``Connection: close``) because http.client's buffered
+reader cannot survive a read timeout, and streamed pulls need short read timeouts to notice
+a stalled download while the stream stays open.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import json
+import re
+import socket
+import time
+
+from urllib.parse import quote, urlencode, urlsplit
+
+from ansible_collections.openadapt.waa.plugins.module_utils._validate import pull_arguments
+
+DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
+# The newest API version this client speaks; newer daemons accept older versions.
+MAX_API_VERSION = (1, 41)
+# Rate-limit markers in registry errors relayed by the daemon.
+RATE_LIMIT_MARKERS = ('toomanyrequests', 'too many requests', 'rate limit')
+# "429" only as a whole number: digests and sizes contain the digits too.
+_RE_429 = re.compile(r'(?<![0-9A-Za-z])429(?![0-9A-Za-z])')
+
+
+class DockerError(Exception):
+    """An Engine API call failed. ``status`` is the HTTP status, None for transport errors."""
+
+    def __init__(self, message, status=None):
+        super(DockerError, self).__init__(message)
+        self.message = message
+        self.status = status
+
+
+class DockerConnectionError(DockerError):
+    """The daemon could not be reached or stopped answering."""
+
+
+class DockerNotFound(DockerError):
+    """404 from the daemon: no such image or container."""
+
+
+class PullError(DockerError):
+    """A pull failed, either with an HTTP error or an ``{"error": ...}`` object inside the stream."""
+
+    def __init__(self, message, status=None, rate_limited=None):
+        super(PullError, self).__init__(message, status)
+        self.rate_limited = is_rate_limit(message, status) if rate_limited is None else rate_limited
+
+
+def is_rate_limit(message, status=None):
+    """True when a registry error means 'rate limited' (HTTP 429 / toomanyrequests)."""
+    if status == 429:
+        return True
+    text = (message or '').lower()
+    return any(marker in text for marker in RATE_LIMIT_MARKERS) or bool(_RE_429.search(text))
+
+
+def registry_auth_header(username, password, serveraddress):
+    """The X-Registry-Auth header value: base64url of the JSON credentials."""
+    payload = json.dumps({'username': username, 'password': password, 'serveraddress': serveraddress})
+    return base64.urlsafe_b64encode(payload.encode('utf-8')).decode('ascii')
+
+
+class ChunkedDecoder(object):
+    """Incremental decoder of HTTP/1.1 chunked transfer coding."""
+
+    def __init__(self):
+        self._buf = b''
+        self._left = None  # bytes left in the current chunk; None = expecting a size line
+        self.done = False
+
+    def feed(self, data):
+        self._buf += data
+        out = []
+        while not self.done:
+            if self._left is None:
+                end = self._buf.find(b'\r\n')
+                if end < 0:
+                    break
+                line = self._buf[:end].split(b';', 1)[0].strip()
+                self._buf = self._buf[end + 2:]
+                if not line:
+                    continue  # the CRLF after a chunk's data
+                try:
+                    size = int(line, 16)
+                except ValueError:
+                    raise DockerError('malformed chunked response from the Docker daemon')
+                if size == 0:
+                    self.done = True
+                    break
+                self._left = size
+            else:
+                if not self._buf:
+                    break
+                piece = self._buf[:self._left]
+                self._buf = self._buf[len(piece):]
+                self._left -= len(piece)
+                out.append(piece)
+                if self._left == 0:
+                    self._left = None
+        return b''.join(out)
+
+
+class _Response(object):
+    """A response being read from a raw socket: status, headers and an incremental body."""
+
+    def __init__(self, sock, read_timeout):
+        self.sock = sock
+        self.read_timeout = read_timeout
+        self._raw = b''
+        self.status = None
+        self.headers = {}
+        self._chunked = None
+        self._length = None
+        self._received = 0
+        self.eof = False
+        self.last_data = time.monotonic()
+
+    def _recv(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return None
+        except OSError as exc:
+            raise DockerConnectionError('lost the connection to the Docker daemon: %s' % exc)
+        if data:
+            self.last_data = time.monotonic()
+        return data
+
+    def read_head(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b'\r\n\r\n' not in self._raw:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DockerConnectionError('the Docker daemon did not answer within %.0f s' % timeout)
+            data = self._recv(min(left, 1.0))
+            if data is None:
+                continue
+            if not data:
+                raise DockerConnectionError('the Docker daemon closed the connection without an answer')
+            self._raw += data
+            if len(self._raw) > 1024 * 1024:
+                raise DockerError('oversized response headers from the Docker daemon')
+        head, self._raw = self._raw.split(b'\r\n\r\n', 1)
+        lines = head.decode('iso-8859-1').split('\r\n')
+        parts = lines[0].split(' ', 2)
+        try:
+            self.status = int(parts[1])
+        except (IndexError, ValueError):
+            raise DockerError('malformed status line from the Docker daemon: %r' % lines[0][:100])
+        for line in lines[1:]:
+            name, _, value = line.partition(':')
+            self.headers[name.strip().lower()] = value.strip()
+        if 'chunked' in self.headers.get('transfer-encoding', '').lower():
+            self._chunked = ChunkedDecoder()
+        elif 'content-length' in self.headers:
+            self._length = int(self.headers['content-length'])
+        if self.status in (204, 304) or self._length == 0:
+            self.eof = True
+
+    def _decode(self, data):
+        if self._chunked is not None:
+            body = self._chunked.feed(data)
+            if self._chunked.done:
+                self.eof = True
+            return body
+        if self._length is not None:
+            body = data[:self._length - self._received]
+            self._received += len(body)
+            if self._received >= self._length:
+                self.eof = True
+            return body
+        return data
+
+    def read_some(self, timeout):
+        """Body bytes available within ``timeout``: b'' at the end, None when nothing arrived."""
+        if self._raw:
+            data, self._raw = self._raw, b''
+            body = self._decode(data)
+            if body or self.eof:
+                return body
+        if self.eof:
+            return b''
+        while True:
+            data = self._recv(timeout)
+            if data is None:
+                return None
+            if not data:
+                self.eof = True
+                if self._chunked is not None and not self._chunked.done:
+                    raise DockerConnectionError('the Docker daemon closed the stream early')
+                return b''
+            body = self._decode(data)
+            if body or self.eof:
+                return body
+
+    def read_all(self, timeout, limit=64 * 1024 * 1024):
+        deadline = time.monotonic() + timeout
+        out = []
+        size = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DockerConnectionError('the Docker daemon did not finish its answer within %.0f s' % timeout)
+            data = self.read_some(min(left, 1.0))
+            if data is None:
+                continue
+            if data == b'' and self.eof:
+                return b''.join(out)
+            out.append(data)
+            size += len(data)
+            if size > limit:
+                raise DockerError('response from the Docker daemon larger than %d bytes' % limit)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _error_message(body, status):
+    try:
+        data = json.loads(body.decode('utf-8', 'replace'))
+        if isinstance(data, dict) and data.get('message'):
+            return str(data['message'])
+    except ValueError:
+        pass
+    text = body.decode('utf-8', 'replace').strip()
+    return text[:500] or 'HTTP %s' % status
+
+
+def decode_multiplexed(data, tty=None):
+    """Split a container log/attach body into (stream, bytes) frames.
+
+    Non-TTY containers multiplex stdout/stderr with 8-byte headers
+    ``[stream, 0, 0, 0, size(4 bytes, big endian)]``; TTY containers send raw bytes
+    (returned as a single stdout frame). ``tty`` None guesses from the first header.
+    Returns (frames, rest) where ``rest`` is an incomplete trailing frame.
+    """
+    if tty is None:
+        tty = not (len(data) >= 8 and data[0] in (0, 1, 2) and data[1:4] == b'\x00\x00\x00')
+    if tty:
+        return [(1, data)] if data else [], b''
+    frames = []
+    pos = 0
+    while len(data) - pos >= 8:
+        stream = data[pos]
+        size = int.from_bytes(data[pos + 4:pos + 8], 'big')
+        if len(data) - pos - 8 < size:
+            break
+        frames.append((stream, data[pos + 8:pos + 8 + size]))
+        pos += 8 + size
+    return frames, data[pos:]
+
+
+class JsonStreamDecoder(object):
+    """Decodes a stream of JSON objects (newline separated or simply concatenated)."""
+
+    def __init__(self):
+        self._buf = ''
+        self._decoder = json.JSONDecoder()
+        self._pending = b''
+
+    def feed(self, data):
+        data = self._pending + data
+        try:
+            text = data.decode('utf-8')
+            self._pending = b''
+        except UnicodeDecodeError as exc:
+            # A multi-byte character split across reads: keep its start for the next feed.
+            text = data[:exc.start].decode('utf-8')
+            self._pending = data[exc.start:]
+        self._buf += text
+        objects = []
+        while True:
+            stripped = self._buf.lstrip()
+            if not stripped:
+                self._buf = ''
+                break
+            try:
+                obj, end = self._decoder.raw_decode(stripped)
+            except ValueError:
+                self._buf = stripped
+                break
+            objects.append(obj)
+            self._buf = stripped[end:]
+        return objects
+
+
+class DockerEngine(object):
+    """Engine API client. ``docker_host`` is unix:///path or tcp://host:port (plain HTTP)."""
+
+    def __init__(self, docker_host=DEFAULT_DOCKER_HOST, timeout=60.0):
+        self.docker_host = docker_host or DEFAULT_DOCKER_HOST
+        self.timeout = timeout
+        parsed = urlsplit(self.docker_host)
+        if parsed.scheme == 'unix':
+            self._family, self._address = socket.AF_UNIX, parsed.path
+            if not self._address:
+                raise ValueError('docker_host %s has no socket path, e.g. unix:///var/run/docker.sock' % docker_host)
+        elif parsed.scheme in ('tcp', 'http'):
+            if not parsed.hostname or not parsed.port:
+                raise ValueError('docker_host %s needs host and port, e.g. tcp://127.0.0.1:2375' % docker_host)
+            self._family, self._address = socket.AF_INET, (parsed.hostname, parsed.port)
+        else:
+            raise ValueError('docker_host %s is not supported: use unix:///var/run/docker.sock '
+                             'or tcp://HOST:PORT' % docker_host)
+        self._prefix = None
+
+    # -- transport ---------------------------------------------------------------------
+    def _connect(self, timeout):
+        sock = socket.socket(self._family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(self._address)
+        except (OSError, socket.timeout) as exc:
+            sock.close()
+            raise DockerConnectionError('cannot connect to the Docker daemon at %s: %s' % (self.docker_host, exc))
+        return sock
+
+    def _path(self, path, params=None, versioned=True):
+        if versioned:
+            path = self.api_prefix() + path
+        if params:
+            query = urlencode([(k, v) for k, v in params.items() if v is not None])
+            if query:
+                path += '?' + query
+        return path
+
+    def open(self, method, path, params=None, body=None, headers=None, timeout=None, versioned=True):
+        """Send a request and return the response after its head has arrived."""
+        timeout = self.timeout if timeout is None else timeout
+        sock = self._connect(timeout)
+        payload = b''
+        hdrs = {'Host': 'docker', 'User-Agent': 'openadapt.waa', 'Connection': 'close'}
+        if body is not None:
+            payload = json.dumps(body).encode('utf-8') if not isinstance(body, bytes) else body
+            hdrs['Content-Type'] = 'application/json'
+        hdrs['Content-Length'] = str(len(payload))
+        hdrs.update(headers or {})
+        request = '%s %s HTTP/1.1\r\n' % (method, self._path(path, params, versioned))
+        request += ''.join('%s: %s\r\n' % (k, v) for k, v in hdrs.items()) + '\r\n'
+        try:
+            sock.sendall(request.encode('iso-8859-1') + payload)
+        except (OSError, socket.timeout) as exc:
+            sock.close()
+            raise DockerConnectionError('cannot send to the Docker daemon at %s: %s' % (self.docker_host, exc))
+        response = _Response(sock, timeout)
+        try:
+            response.read_head(timeout)
+        except Exception:
+            response.close()
+            raise
+        return response
+
+    def request(self, method, path, params=None, body=None, headers=None, timeout=None, versioned=True,
+                expect=(200, 201, 204)):
+        """A complete request: returns (status, body bytes); raises DockerError on other statuses."""
+        timeout = self.timeout if timeout is None else timeout
+        response = self.open(method, path, params, body, headers, timeout, versioned)
+        try:
+            data = response.read_all(timeout)
+        finally:
+            response.close()
+        if response.status not in expect:
+            message = _error_message(data, response.status)
+            if response.status == 404:
+                raise DockerNotFound(message, 404)
+            raise DockerError(message, response.status)
+        return response.status, data
+
+    def request_json(self, method, path, **kwargs):
+        _, data = self.request(method, path, **kwargs)
+        try:
+            return json.loads(data.decode('utf-8')) if data else None
+        except ValueError:
+            raise DockerError('the Docker daemon answered %s %s with invalid JSON' % (method, path))
+
+    # -- version negotiation -----------------------------------------------------------
+    def api_prefix(self):
+        """'/v1.NN': the daemon's API version capped at MAX_API_VERSION (negotiated once)."""
+        if self._prefix is None:
+            data = self.version()
+            try:
+                server = tuple(int(x) for x in str(data.get('ApiVersion', '')).split('.'))
+            except ValueError:
+                server = MAX_API_VERSION
+            chosen = min(server, MAX_API_VERSION) if server else MAX_API_VERSION
+            self._prefix = '/v%d.%d' % chosen[:2]
+        return self._prefix
+
+    # -- endpoints ---------------------------------------------------------------------
+    def ping(self, timeout=None):
+        """True when GET /_ping answers OK."""
+        _, data = self.request('GET', '/_ping', timeout=timeout, versioned=False)
+        return data.strip() == b'OK'
+
+    def version(self, timeout=None):
+        return self.request_json('GET', '/version', timeout=timeout, versioned=False)
+
+    def info(self, timeout=None):
+        return self.request_json('GET', '/info', timeout=timeout)
+
+    def image_inspect(self, ref, timeout=None):
+        """The image's inspect data, or None when it is not present."""
+        try:
+            return self.request_json('GET', '/images/%s/json' % quote(ref, safe=':@/'), timeout=timeout)
+        except DockerNotFound:
+            return None
+
+    def container_inspect(self, name, timeout=None):
+        """The container's inspect data, or None when there is no such container."""
+        try:
+            return self.request_json('GET', '/containers/%s/json' % quote(name, safe=''), timeout=timeout)
+        except DockerNotFound:
+            return None
+
+    def container_logs(self, name, tail=None, since=None, timestamps=False, tty=None, timeout=None,
+                       limit=64 * 1024 * 1024):
+        """Container output as text (stdout and stderr interleaved as written).
+
+        ``tail`` is a line count (None = all), ``since`` a unix timestamp string or number;
+        ``timestamps`` prefixes each line with the daemon's RFC3339Nano time.
+        """
+        params = {'stdout': '1', 'stderr': '1', 'timestamps': '1' if timestamps else '0'}
+        if tail is not None:
+            params['tail'] = str(int(tail))
+        if since is not None:
+            params['since'] = str(since)
+        _, data = self.request('GET', '/containers/%s/logs' % quote(name, safe=''), params=params,
+                               timeout=timeout)
+        if len(data) > limit:
+            data = data[-limit:]
+            tty = True if tty is None else tty
+        frames, _ = decode_multiplexed(data, tty)
+        return b''.join(chunk for _, chunk in frames).decode('utf-8', 'replace')
+
+    def pull(self, ref, auth=None, tick=1.0, connect_timeout=None):
+        """Stream ``POST /images/create``: yields decoded JSON objects, and None every ``tick``
+        seconds without data so the caller can check for stalls and deadlines.
+
+        ``auth`` is an X-Registry-Auth value (see registry_auth_header). An HTTP error or an
+        ``{"error": ...}`` object in the stream raises PullError. Closing the generator
+        closes the connection, which makes the daemon abandon the pull.
+        """
+        from_image, tag = pull_arguments(ref)
+        headers = {'X-Registry-Auth': auth} if auth else {}
+        response = self.open('POST', '/images/create', params={'fromImage': from_image, 'tag': tag},
+                             headers=headers, timeout=connect_timeout)
+        try:
+            if response.status != 200:
+                body = response.read_all(connect_timeout or self.timeout, limit=1024 * 1024)
+                message = _error_message(body, response.status)
+                raise PullError(message, response.status)
+            decoder = JsonStreamDecoder()
+            while True:
+                data = response.read_some(tick)
+                if data is None:
+                    yield None
+                    continue
+                for obj in decoder.feed(data):
+                    if isinstance(obj, dict) and obj.get('error'):
+                        detail = obj.get('errorDetail') or {}
+                        raise PullError(str(obj.get('error')), detail.get('code'))
+                    yield obj
+                if response.eof:
+                    return
+        finally:
+            response.close()

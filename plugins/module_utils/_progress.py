@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, OpenAdapt.AI
+# MIT License (see LICENSE)
+"""Atomic progress files: written by long-running modules, read by progress_watch and the viewer.
+
+A reader never sees a half-written file: each write goes to a temporary file in the same
+directory and replaces the target with os.replace().
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import tempfile
+import time
+
+TERMINAL_STATES = ('done', 'failed')
+
+
+class ProgressFileError(Exception):
+    """The progress file cannot be written where asked."""
+
+
+def _check_target(path):
+    if not os.path.isabs(path):
+        raise ProgressFileError('%s is not an absolute path.' % path)
+    parent = os.path.dirname(path) or '/'
+    if not os.path.isdir(parent):
+        raise ProgressFileError('The directory %s does not exist: create it first or choose another path.' % parent)
+    # A symlink planted at the target would redirect our write elsewhere (e.g. into a system file).
+    if os.path.islink(path):
+        raise ProgressFileError('%s is a symbolic link: refusing to write through it; remove it or choose another path.' % path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ProgressFileError('%s exists and is not a regular file.' % path)
+    return parent
+
+
+def atomic_write_bytes(path, data, mode=0o644):
+    """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
+    if mode not in (0o644, 0o600):
+        raise ValueError('mode must be 0o644 or 0o600')
+    parent = _check_target(path)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=parent)
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_progress(path, record, mode=0o644):
+    """Write a progress record (a dict) as JSON, atomically."""
+    data = json.dumps(record, sort_keys=True, separators=(',', ':'), default=str).encode('utf-8')
+    atomic_write_bytes(path, data + b'\n', mode)
+
+
+def read_progress(path):
+    """Read a progress record; None when the file is missing or not a JSON object."""
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read(16 * 1024 * 1024)
+    except (IOError, OSError):
+        return None
+    try:
+        record = json.loads(data.decode('utf-8'))
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_terminal(record):
+    return isinstance(record, dict) and record.get('state') in TERMINAL_STATES
+
+
+class ProgressWriter(object):
+    """Writes records of one ``kind`` with a rising ``seq``, at most every ``min_interval`` seconds.
+
+    ``path`` None makes every call a no-op, so callers need no conditionals. ``scrub`` (a
+    function on str) is applied to the serialized record, to keep secrets out of the file.
+    """
+
+    def __init__(self, path, kind, min_interval=0.5, mode=0o644, scrub=None, clock=time.monotonic):
+        self.path = path
+        self.kind = kind
+        self.min_interval = min_interval
+        self.mode = mode
+        self.scrub = scrub
+        self.seq = 0
+        self._clock = clock
+        self._last = None
+        if path:
+            _check_target(path)
+
+    def update(self, fields, state='running', force=False):
+        """Write ``fields`` unless the last write was under ``min_interval`` ago. Returns True if written."""
+        if not self.path:
+            return False
+        now = self._clock()
+        if not force and self._last is not None and now - self._last < self.min_interval:
+            return False
+        self.seq += 1
+        record = dict(fields)
+        record.update({'kind': self.kind, 'state': state, 'seq': self.seq, 'updated': time.time()})
+        data = json.dumps(record, sort_keys=True, separators=(',', ':'), default=str)
+        if self.scrub is not None:
+            data = self.scrub(data)
+        atomic_write_bytes(self.path, data.encode('utf-8') + b'\n', self.mode)
+        self._last = now
+        return True
+
+    def final(self, fields, failed):
+        """The last record: state done/failed, always written."""
+        return self.update(fields, state='failed' if failed else 'done', force=True)

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, OpenAdapt.AI
+# MIT License (see LICENSE)
+"""Deadlines, exponential backoff with jitter and a small retry helper (standard library only)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import random
+import time
+
+
+class Deadline(object):
+    """A point in monotonic time, ``seconds`` from now; None means no deadline (see optional())."""
+
+    def __init__(self, seconds=None, clock=time.monotonic, sleeper=time.sleep):
+        self._clock = clock
+        self._sleeper = sleeper
+        self.start = clock()
+        self.seconds = None if seconds is None else float(seconds)
+        self.at = None if self.seconds is None else self.start + self.seconds
+
+    @classmethod
+    def optional(cls, seconds, **kwargs):
+        """A deadline from a user option where 0 (or None) means 'no limit'."""
+        return cls(seconds if seconds and seconds > 0 else None, **kwargs)
+
+    @property
+    def unlimited(self):
+        return self.at is None
+
+    def elapsed(self):
+        return self._clock() - self.start
+
+    def remaining(self):
+        """Seconds left (never negative); float('inf') without a deadline."""
+        if self.at is None:
+            return float('inf')
+        return max(0.0, self.at - self._clock())
+
+    def expired(self):
+        return self.at is not None and self._clock() >= self.at
+
+    def bound(self, seconds, minimum=0.0):
+        """``seconds`` cut to what is left, but at least ``minimum``."""
+        return max(minimum, min(float(seconds), self.remaining()))
+
+    def sleep(self, seconds):
+        """Sleep ``seconds`` but never past the deadline. Returns the time actually slept."""
+        duration = min(max(0.0, float(seconds)), self.remaining())
+        if duration > 0:
+            self._sleeper(duration)
+        return duration
+
+
+def earliest(*deadlines):
+    """The deadline among ``deadlines`` that ends first (unlimited ones count as last)."""
+    limited = [d for d in deadlines if d is not None and not d.unlimited]
+    if not limited:
+        return next((d for d in deadlines if d is not None), Deadline())
+    return min(limited, key=lambda d: d.at)
+
+
+def backoff_delays(attempts, base=2.0, cap=60.0, jitter=0.5, rng=None):
+    """Delays to wait between ``attempts`` tries: ``attempts - 1`` values.
+
+    Delay i is ``min(cap, base * 2**i)``, reduced by a random fraction of up to ``jitter``
+    (0 = none, 1 = anywhere between 0 and the full delay) so that many hosts retrying at
+    once spread out instead of hitting a registry together.
+    """
+    if attempts < 1:
+        raise ValueError('attempts must be at least 1')
+    if base < 0 or cap < 0:
+        raise ValueError('base and cap must not be negative')
+    if not 0 <= jitter <= 1:
+        raise ValueError('jitter must be between 0 and 1')
+    rng = rng or random.Random()
+    delays = []
+    for i in range(attempts - 1):
+        delay = min(float(cap), float(base) * (2 ** i))
+        if jitter:
+            delay *= 1.0 - jitter * rng.random()
+        delays.append(delay)
+    return delays
+
+
+def retry(func, attempts=3, base=2.0, cap=60.0, jitter=0.5, retry_on=(Exception,), deadline=None,
+          on_retry=None, rng=None):
+    """Call ``func(attempt)`` until it returns without raising one of ``retry_on``.
+
+    Waits with :func:`backoff_delays` between tries, never past ``deadline``; re-raises the last
+    error when tries or time run out. ``on_retry(attempt, error, delay)`` is called before a wait.
+    """
+    deadline = deadline or Deadline()
+    delays = backoff_delays(attempts, base, cap, jitter, rng)
+    for attempt in range(1, attempts + 1):
+        try:
+            return func(attempt)
+        except retry_on as exc:
+            if attempt >= attempts or deadline.expired():
+                raise
+            delay = delays[attempt - 1]
+            if on_retry is not None:
+                on_retry(attempt, exc, delay)
+            deadline.sleep(delay)
+            if deadline.expired():
+                raise
+    raise AssertionError('unreachable')

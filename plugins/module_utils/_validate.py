@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, OpenAdapt.AI
+# MIT License (see LICENSE)
+"""Input validators shared by the modules (on the VM) and the CLI (on the controller).
+
+Pure functions, standard library only, importable without Ansible. Each raises ValueError
+with a message that says what is wrong and how to write it instead.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+DEFAULT_REGISTRY = 'docker.io'
+# Hostnames Docker treats as Docker Hub.
+HUB_ALIASES = ('docker.io', 'index.docker.io', 'registry-1.docker.io')
+
+# The grammar of github.com/distribution/reference (reference/regexp.go).
+_ALNUM = r'[a-z0-9]+'
+_SEPARATOR = r'(?:[._]|__|[-]+)'
+_PATH_COMPONENT = _ALNUM + r'(?:' + _SEPARATOR + _ALNUM + r')*'
+_DOMAIN_COMPONENT = r'(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+_IPV6 = r'\[(?:[a-fA-F0-9:]+)\]'
+_DOMAIN_NAME = _DOMAIN_COMPONENT + r'(?:\.' + _DOMAIN_COMPONENT + r')*'
+_HOST = r'(?:' + _DOMAIN_NAME + r'|' + _IPV6 + r')'
+_DOMAIN = _HOST + r'(?::[0-9]+)?'
+_TAG = r'[\w][\w.-]{0,127}'
+_DIGEST = r'[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}'
+
+_RE_DOMAIN = re.compile(r'^' + _DOMAIN + r'$')
+_RE_PATH = re.compile(r'^' + _PATH_COMPONENT + r'(?:/' + _PATH_COMPONENT + r')*$')
+_RE_TAG = re.compile(r'^' + _TAG + r'$')
+_RE_DIGEST = re.compile(r'^' + _DIGEST + r'$')
+_RE_CONTAINER = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
+_RE_PORT = re.compile(r'^[0-9]{1,5}$')
+
+NAME_TOTAL_LENGTH_MAX = 255
+CONTAINER_NAME_MAX = 128
+
+
+def _printable(value):
+    # Echo bad input back in messages without letting it break lines or hide characters.
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + '...'
+
+
+def split_image_reference(ref):
+    """Split and validate an image reference.
+
+    Returns a dict with ``registry`` (None when the reference names none), ``path``,
+    ``tag`` (None when absent), ``digest`` (None when absent).
+    """
+    if not isinstance(ref, str) or not ref:
+        raise ValueError('The image reference is empty: give it as [registry[:port]/]path[:tag][@digest], '
+                         'e.g. windowsarena/winarena:latest.')
+    if ref != ref.strip() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in ref):
+        raise ValueError('The image reference %s contains whitespace or control characters: '
+                         'write it as [registry[:port]/]path[:tag][@digest].' % _printable(ref))
+    rest = ref
+    digest = None
+    if '@' in rest:
+        rest, digest = rest.split('@', 1)
+        if not _RE_DIGEST.match(digest):
+            raise ValueError('The digest of the image reference %s is invalid: it must look like '
+                             'sha256:<64 hex digits>.' % _printable(ref))
+    tag = None
+    last_slash = rest.rfind('/')
+    colon = rest.rfind(':')
+    if colon > last_slash:
+        rest, tag = rest[:colon], rest[colon + 1:]
+        if not _RE_TAG.match(tag):
+            raise ValueError('The tag of the image reference %s is invalid: a tag has 1-128 characters '
+                             'from [A-Za-z0-9_.-] and does not start with "." or "-".' % _printable(ref))
+    registry = None
+    path = rest
+    first, sep, remainder = rest.partition('/')
+    # Docker's rule: the first component is a registry when it has a '.' or ':' or is 'localhost'
+    # (or has upper-case letters, which a repository path may not).
+    if sep and ('.' in first or ':' in first or first == 'localhost' or first != first.lower()):
+        registry, path = first, remainder
+        if not _RE_DOMAIN.match(registry):
+            raise ValueError('The registry part %s of the image reference %s is invalid: write it as '
+                             'host[:port], e.g. myacr.azurecr.io or 127.0.0.1:5000.'
+                             % (_printable(registry), _printable(ref)))
+    if not path or not _RE_PATH.match(path):
+        raise ValueError('The repository path of the image reference %s is invalid: use lower-case '
+                         'components of [a-z0-9] joined by "/", with ".", "_", "__" or "-" inside '
+                         'components, e.g. windowsarena/winarena:latest.' % _printable(ref))
+    name_len = len(path) + (len(registry) + 1 if registry else 0)
+    if name_len > NAME_TOTAL_LENGTH_MAX:
+        raise ValueError('The repository name of the image reference %s is longer than %d characters.'
+                         % (_printable(ref), NAME_TOTAL_LENGTH_MAX))
+    return {'registry': registry, 'path': path, 'tag': tag, 'digest': digest}
+
+
+def validate_image_reference(ref):
+    """Validate an image reference and return it unchanged."""
+    split_image_reference(ref)
+    return ref
+
+
+def image_registry(ref):
+    """Return the registry host[:port] an image reference pulls from (docker.io for Docker Hub)."""
+    registry = split_image_reference(ref)['registry']
+    if registry is None or registry in HUB_ALIASES:
+        return DEFAULT_REGISTRY
+    return registry
+
+
+def image_without_registry(ref):
+    """Return path[:tag][@digest] of a reference, without its registry."""
+    parts = split_image_reference(ref)
+    text = parts['path']
+    if parts['tag']:
+        text += ':' + parts['tag']
+    if parts['digest']:
+        text += '@' + parts['digest']
+    return text
+
+
+def pull_arguments(ref):
+    """Return (fromImage, tag) for the Engine API's POST /images/create.
+
+    A digest goes into ``tag`` as the API expects; without tag or digest, 'latest' is used.
+    """
+    parts = split_image_reference(ref)
+    name = parts['path'] if parts['registry'] is None else parts['registry'] + '/' + parts['path']
+    if parts['digest']:
+        return name, parts['digest']
+    return name, parts['tag'] or 'latest'
+
+
+def fallback_reference(ref, fallback_registry):
+    """The same image on another registry: ``<fallback_registry>/<path>[:tag][@digest]``.
+
+    windowsarena/winarena:latest -> myacr.azurecr.io/windowsarena/winarena:latest;
+    127.0.0.1:5001/windowsarena/winarena:latest -> 127.0.0.1:5002/windowsarena/winarena:latest.
+    """
+    registry = validate_registry(fallback_registry)
+    return validate_image_reference(registry + '/' + image_without_registry(ref))
+
+
+def validate_registry(value):
+    """Validate a registry as host[:port] (no scheme, no path) and return it."""
+    if not isinstance(value, str) or not value:
+        raise ValueError('The registry is empty: give it as host[:port], e.g. myacr.azurecr.io.')
+    if '://' in value:
+        raise ValueError('The registry %s must not have a scheme: give it as host[:port], '
+                         'e.g. myacr.azurecr.io (not https://myacr.azurecr.io).' % _printable(value))
+    if not _RE_DOMAIN.match(value):
+        raise ValueError('The registry %s is invalid: give it as host[:port] without a path, '
+                         'e.g. myacr.azurecr.io or 127.0.0.1:5002.' % _printable(value))
+    port = value.rsplit(':', 1)[1] if ':' in value and not value.endswith(']') else None
+    if port is not None and (not _RE_PORT.match(port) or not 0 < int(port) < 65536):
+        raise ValueError('The port of the registry %s must be between 1 and 65535.' % _printable(value))
+    return value
+
+
+def validate_container_name(value):
+    """Validate a Docker container name and return it."""
+    if not isinstance(value, str) or not value:
+        raise ValueError('The container name is empty: use letters, digits, "_", "." and "-", '
+                         'starting with a letter or digit, e.g. winarena.')
+    if len(value) > CONTAINER_NAME_MAX or not _RE_CONTAINER.match(value):
+        raise ValueError('The container name %s is invalid: use up to %d characters from '
+                         '[a-zA-Z0-9_.-], starting with a letter or digit, e.g. winarena.'
+                         % (_printable(value), CONTAINER_NAME_MAX))
+    return value
+
+
+def validate_abs_path(value, what='path'):
+    """Validate an absolute path without '..' components, newlines or NUL, and return it."""
+    if not isinstance(value, str) or not value:
+        raise ValueError('The %s is empty: give an absolute path such as /tmp/waa_progress.json.' % what)
+    if '\x00' in value or '\n' in value or '\r' in value:
+        raise ValueError('The %s %s contains a newline or NUL character: give a plain absolute path.'
+                         % (what, _printable(value)))
+    if not value.startswith('/'):
+        raise ValueError('The %s %s is not absolute: give a path starting with "/".' % (what, _printable(value)))
+    if '..' in value.split('/'):
+        raise ValueError('The %s %s contains "..": give the path without parent references.'
+                         % (what, _printable(value)))
+    return value
