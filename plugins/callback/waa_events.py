@@ -1,0 +1,299 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) OpenAdapt.AI
+# MIT License
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: waa_events
+type: notification
+short_description: Write openadapt.waa run events for the CLI and the live viewer
+description:
+  - Turns a run of the openadapt.waa playbooks into structured events, the one source that the
+    C(waa) CLI prints and the live viewer shows.
+  - Writes, in the run directory, C(events.jsonl) (append-only, one JSON object a line),
+    C(state.json) (the current state), C(benchmark_live.json) (the shape OpenAdapt's viewer
+    polls), C(setup.log) (the human lines) and C(results/<host>.json) (the per-host result).
+  - Works the same under C(ansible-playbook), ansible-runner and AWX.
+requirements:
+  - Enable it with C(callbacks_enabled = openadapt.waa.waa_events) (the collection's
+    C(ansible.cfg) does).
+options:
+  run_dir:
+    description:
+      - Directory for the run's files. Created when missing.
+      - Without it, a new directory under C(~/.local/state/openadapt-waa/runs/) is used.
+    type: path
+    env:
+      - name: WAA_RUN_DIR
+    ini:
+      - section: callback_waa_events
+        key: run_dir
+"""
+
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
+    PHASE_NUMBER,
+    PHASE_TITLE,
+    apply_event,
+    atomic_write,
+    benchmark_live,
+    dumps,
+    human_lines,
+    new_state,
+    result_document,
+)
+
+# Tasks that are bookkeeping, not checks a user would want to see.
+QUIET_ACTIONS = {
+    "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta",
+    "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch",
+}
+SSH_FAILED = "Cannot connect to VM via SSH. Verify IP address and SSH keys."
+
+
+def _short(action: str) -> str:
+    return (action or "").rsplit(".", 1)[-1]
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "openadapt.waa.waa_events"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.run_dir = None
+        self.state = new_state()
+        self.seq = 0
+        self.playbook = None
+        self.events_handle = None
+        self.log_handle = None
+        self.task_started = {}  # (host, task uuid) -> monotonic start
+        self.warnings_seen = {}  # host -> number of warnings already emitted
+        self.connection = {}  # host -> {address, port, user, key}
+        self.ports = {}  # host -> {server, vnc, rdp}
+        self.unreachable = {}
+        self.last_boot = {}
+        self.multi_host = False
+
+    # -- output -------------------------------------------------------------------------------
+    def _open(self) -> None:
+        if self.events_handle:
+            return
+        self.set_options()
+        run_dir = self.get_option("run_dir")
+        if not run_dir:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            run_dir = os.path.join(os.path.expanduser("~/.local/state/openadapt-waa/runs"),
+                                   "%s-%s" % (stamp, self.playbook or "run"))
+        self.run_dir = run_dir
+        os.makedirs(os.path.join(run_dir, "results"), exist_ok=True)
+        os.makedirs(os.path.join(run_dir, "screenshots"), exist_ok=True)
+        self.events_handle = open(os.path.join(run_dir, "events.jsonl"), "a", encoding="utf-8")
+        self.log_handle = open(os.path.join(run_dir, "setup.log"), "a", encoding="utf-8")
+
+    def emit(self, kind: str, host=None, **fields) -> None:
+        self._open()
+        self.seq += 1
+        event = {"seq": self.seq, "ts": time.time(), "type": kind, "host": host}
+        event.update(fields)
+        self.events_handle.write(dumps(event) + "\n")
+        self.events_handle.flush()
+        for line in human_lines(event, multi_host=self.multi_host):
+            self.log_handle.write(time.strftime("%H:%M:%S ", time.localtime(event["ts"])) + line + "\n")
+        self.log_handle.flush()
+        apply_event(self.state, event)
+        atomic_write(os.path.join(self.run_dir, "state.json"), dumps(self.state))
+        if kind.startswith("task_") or kind == "benchmark":
+            atomic_write(os.path.join(self.run_dir, "benchmark_live.json"), dumps(benchmark_live(self.state)))
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _parts(result):
+        host = getattr(result, "host", None) or result._host
+        task = getattr(result, "task", None) or result._task
+        res = getattr(result, "result", None)
+        if not isinstance(res, dict):
+            res = result._result
+        return host, task, res
+
+    def _remember_host(self, host) -> None:
+        name = host.get_name()
+        if name in self.connection:
+            return
+        hvars = getattr(host, "vars", {}) or {}
+        self.connection[name] = {
+            "address": str(hvars.get("ansible_host", name)),
+            "port": hvars.get("ansible_port"),
+            "user": hvars.get("ansible_user"),
+            "key": hvars.get("ansible_ssh_private_key_file"),
+        }
+        self.ports[name] = {
+            "server": int(hvars.get("waa_server_port", 5000)),
+            "vnc": int(hvars.get("waa_vnc_port", 8006)),
+            "rdp": int(hvars.get("waa_rdp_port", 3389)),
+        }
+
+    def _current_phase(self, name):
+        return self.state["hosts"].get(name, {}).get("phase")
+
+    def _end_phase(self, name, status="ok", message="", fix="") -> None:
+        phase = self._current_phase(name)
+        if not phase:
+            return
+        record = self.state["hosts"][name]["phases"].get(phase, {})
+        if record.get("status") != "running":
+            return
+        if status == "ok" and record.get("_tasks_ok", 0) == 0 and record.get("_tasks_skipped", 0) > 0:
+            status = "skipped"
+        duration = round(time.time() - (record.get("started") or time.time()), 2)
+        self.emit("phase_end", name, phase=phase, number=PHASE_NUMBER.get(phase), status=status,
+                  duration=duration, message=message, fix=fix)
+
+    def _count(self, name, key) -> None:
+        phase = self._current_phase(name)
+        if phase:
+            record = self.state["hosts"][name]["phases"].get(phase)
+            if record is not None:
+                record[key] = record.get(key, 0) + 1
+
+    def _duration(self, name, task):
+        start = self.task_started.get((name, task._uuid))
+        return round(time.monotonic() - start, 2) if start else None
+
+    def _facts(self, name, task, res) -> None:
+        facts = res.get("ansible_facts") or {}
+        if "waa_phase" in facts and facts["waa_phase"] != self._current_phase(name):
+            self._end_phase(name)
+            phase = facts["waa_phase"]
+            self.emit("phase_start", name, phase=phase, number=PHASE_NUMBER.get(phase),
+                      title=PHASE_TITLE.get(phase, phase))
+        if "waa_warnings" in facts:
+            seen = self.warnings_seen.get(name, 0)
+            for message in list(facts["waa_warnings"])[seen:]:
+                self.emit("warning", name, phase=self._current_phase(name), message=" ".join(str(message).split()))
+            self.warnings_seen[name] = len(facts["waa_warnings"])
+        if "waa_exit_code" in facts:
+            self._end_phase(name, "failed", facts.get("waa_failure_message", ""), facts.get("waa_failure_fix", ""))
+
+    def _progress(self, name, res) -> None:
+        progress = res.get("progress") or {}
+        kind = progress.get("kind")
+        phase = self._current_phase(name)
+        if kind == "pull":
+            fields = {k: progress.get(k) for k in ("bytes_done", "bytes_total", "layers_done", "layers_total", "rate_bps",
+                                                   "eta_s", "source", "attempt", "attempts_max", "state", "image")}
+            self.emit("pull_progress", name, phase=phase, **fields)
+        elif kind in ("boot", "probe"):
+            stage = progress.get("stage")
+            tail = progress.get("log_tail") or []
+            last = self.last_boot.get(name, (None, None))
+            if (stage, tail[-1:] if tail else None) != last:
+                self.last_boot[name] = (stage, tail[-1:] if tail else None)
+                self.emit("boot", name, phase=phase, stage=stage if stage != last[0] else None, log_tail=tail[-20:])
+
+    # -- playbook hooks -----------------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook):
+        self.playbook = os.path.splitext(os.path.basename(getattr(playbook, "_file_name", "") or "run"))[0]
+
+    def v2_playbook_on_play_start(self, play):
+        hosts = []
+        try:
+            inventory = play.get_variable_manager()._inventory
+            hosts = [h.get_name() for h in inventory.get_hosts(play.hosts)]
+        except Exception:  # the host list is informative only
+            hosts = []
+        self.multi_host = len(hosts) > 1
+        if self.seq == 0:
+            self.emit("run_start", None, playbook=self.playbook, hosts=hosts)
+
+    def v2_runner_on_start(self, host, task):
+        self._remember_host(host)
+        self.task_started[(host.get_name(), task._uuid)] = time.monotonic()
+
+    def v2_runner_retry(self, result):
+        host, _task, res = self._parts(result)
+        self._progress(host.get_name(), res)
+
+    def v2_runner_on_ok(self, result):
+        host, task, res = self._parts(result)
+        name = host.get_name()
+        self._remember_host(host)
+        action = _short(task.action)
+        self._count(name, "_tasks_ok")
+        if action == "set_fact":
+            self._facts(name, task, res)
+            return
+        if action == "progress_watch":
+            self._progress(name, res)
+            if self._current_phase(name) == "waa_server":
+                self.emit("server_ready", name, url="http://127.0.0.1:%s" % self.ports.get(name, {}).get("server", 5000),
+                          elapsed=self._duration(name, task))
+        if action == "fetch" and res.get("dest", "").startswith(self.run_dir or "\0"):
+            self.emit("screenshot", name, phase=self._current_phase(name),
+                      path=os.path.relpath(res["dest"], self.run_dir))
+        if action in QUIET_ACTIONS and action != "progress_watch":
+            return
+        if res.get("ansible_job_id") and res.get("started") and not res.get("finished"):
+            return  # an async start: its outcome comes from progress_watch
+        message = res.get("msg") if isinstance(res.get("msg"), str) else ""
+        self.emit("check", name, phase=self._current_phase(name), name=task.get_name(), ok=True,
+                  message=message if message != "All assertions passed" else "", duration=self._duration(name, task))
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        host, task, res = self._parts(result)
+        name = host.get_name()
+        message = res.get("msg") or res.get("module_stderr") or ""
+        self.emit("check", name, phase=self._current_phase(name), name=task.get_name(), ok=False,
+                  message=" ".join(str(message).split())[:800], duration=self._duration(name, task))
+
+    def v2_runner_on_skipped(self, result):
+        host, _task, _res = self._parts(result)
+        self._count(host.get_name(), "_tasks_skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        host, task, res = self._parts(result)
+        name = host.get_name()
+        self._remember_host(host)
+        detail = " ".join(str(res.get("msg", "")).split())[:400]
+        self.unreachable[name] = detail
+        self.emit("check", name, phase=self._current_phase(name) or "preflight", name="SSH connectivity", ok=False,
+                  message="%s (%s)" % (SSH_FAILED, detail))
+        self._end_phase(name, "failed", SSH_FAILED)
+
+    def v2_playbook_on_stats(self, stats):
+        self._open()
+        custom = getattr(stats, "custom", {}) or {}
+        artifacts = (custom.get("_run") or {}).get("waa_results") or {}
+        codes = {}
+        hosts = list(self.state["hosts"].keys())
+        for name in sorted(set(hosts) | set(artifacts) | set(self.unreachable)):
+            artifact = artifacts.get(name)
+            if artifact is None:
+                if name in self.unreachable:
+                    artifact = {"exit_code": 1, "phase": "preflight", "phase_number": 1,
+                                "message": SSH_FAILED, "fix": "Check the host address, user and SSH key: " + self.unreachable[name]}
+                else:
+                    artifact = {"exit_code": 9, "phase": self._current_phase(name) or "preflight",
+                                "message": "The playbook stopped before recording a result. See %s/setup.log." % self.run_dir}
+            else:
+                self._end_phase(name, "ok" if int(artifact.get("exit_code", 9)) == 0 else "failed",
+                                artifact.get("message", ""), artifact.get("fix", ""))
+            doc = result_document(name, artifact, self.state["hosts"].get(name, {}),
+                                  self.connection.get(name, {}), self.ports.get(name, {}))
+            atomic_write(os.path.join(self.run_dir, "results", "%s.json" % name), dumps(doc))
+            self.emit("host_result", name, result=doc)
+            codes[name] = doc["exit_code"]
+        failed = sorted(code for code in codes.values() if code)
+        self.emit("run_end", None, status="successful" if not failed else "failed",
+                  exit_code=failed[0] if failed else 0, hosts=codes)
+        for handle in (self.events_handle, self.log_handle):
+            if handle:
+                handle.close()
+        self.events_handle = self.log_handle = None

@@ -1,0 +1,340 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) OpenAdapt.AI
+# MIT License
+"""Run events: the state they add up to, the per-host result document, and the human lines.
+
+One place for what a run looks like, used by the callback plugin (which writes events), the CLI
+(which prints them) and the live viewer (which shows them). Pure Python, no Ansible imports, so
+the controller-side code can use it without a running playbook.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import time
+
+PHASES = [
+    # (role, number, title)
+    ("preflight", 1, "Pre-flight checks"),
+    ("docker", 1, "Docker daemon"),
+    ("image", 2, "Image pull"),
+    ("container", 3, "Container creation"),
+    ("windows_boot", 4, "Windows VM boot"),
+    ("waa_server", 5, "WAA server initialization"),
+    ("accessibility", 6, "Accessibility tree verification"),
+    ("smoke", 7, "End-to-end smoke test"),
+    ("persist", 8, "Persist results"),
+    ("validate", 9, "Final validation"),
+]
+PHASE_NUMBER = {name: number for name, number, _title in PHASES}
+PHASE_TITLE = {name: title for name, _number, title in PHASES}
+# The spec's JSON names the phases and health checks differently from the roles and layers.
+SPEC_PHASE_NAME = {
+    "preflight": "pre_flight_checks", "docker": "docker_daemon", "image": "image_pull",
+    "container": "container_creation", "windows_boot": "windows_boot", "waa_server": "waa_server_init",
+    "accessibility": "accessibility_tree", "smoke": "smoke_test", "persist": "persist_results",
+    "validate": "final_validation",
+}
+SPEC_HEALTH_NAME = {
+    "docker_daemon": "docker_daemon", "container": "container_status", "windows_boot": "windows_vm_boot",
+    "waa_server": "waa_server_ready", "accessibility": "accessibility_tree",
+}
+EXIT_MEANING = {
+    0: "Success", 1: "Pre-flight check failed", 2: "Docker daemon failure", 3: "Image pull failed",
+    4: "Container creation failed", 5: "Windows boot failed", 6: "WAA server failure",
+    7: "Smoke test failed", 8: "Timeout exceeded", 9: "Unknown error",
+}
+
+BOOT_STAGES = ["container_started", "qemu_started", "windows_started", "vnc_ready", "server_ready"]
+
+
+def atomic_write(path: str, text: str, mode: int = 0o644) -> None:
+    """Write a whole file or nothing: temp file in the same directory, then rename."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def new_state() -> dict:
+    return {"status": "initializing", "started": None, "updated": None, "playbook": None,
+            "hosts": {}, "exit_code": None, "benchmark": {"status": "idle"}}
+
+
+def _host(state: dict, name: str) -> dict:
+    hosts = state["hosts"]
+    if name not in hosts:
+        hosts[name] = {
+            "phase": None, "phases": {}, "checks": [], "warnings": [], "pull": None,
+            "boot": {"stage": None, "stages": {}, "log_tail": []}, "server": None,
+            "screenshots": [], "result": None, "benchmark": {"status": "idle"},
+        }
+    return hosts[name]
+
+
+def apply_event(state: dict, event: dict) -> dict:
+    """Fold one event into the state snapshot (in place; also returned)."""
+    kind = event.get("type")
+    state["updated"] = event.get("ts")
+    if kind == "run_start":
+        state.update(status="running", started=event.get("ts"), playbook=event.get("playbook"))
+        for name in event.get("hosts") or []:
+            _host(state, name)
+        return state
+    if kind == "run_end":
+        state["status"] = "complete"
+        state["exit_code"] = event.get("exit_code")
+        return state
+    name = event.get("host")
+    if not name:
+        return state
+    host = _host(state, name)
+    if kind == "phase_start":
+        host["phase"] = event["phase"]
+        host["phases"][event["phase"]] = {
+            "number": event.get("number"), "title": event.get("title"), "status": "running",
+            "started": event.get("ts"), "duration": None, "message": "", "fix": "",
+        }
+    elif kind == "phase_end":
+        phase = host["phases"].setdefault(event["phase"], {"number": event.get("number"), "title": PHASE_TITLE.get(event["phase"])})
+        phase.update(status=event.get("status"), duration=event.get("duration"),
+                     message=event.get("message", ""), fix=event.get("fix", ""))
+    elif kind == "check":
+        host["checks"].append({k: event.get(k) for k in ("phase", "name", "ok", "message", "duration")})
+        del host["checks"][:-50]
+    elif kind == "warning":
+        host["warnings"].append(event.get("message"))
+    elif kind == "pull_progress":
+        host["pull"] = {k: v for k, v in event.items() if k not in ("seq", "type", "host")}
+    elif kind == "boot":
+        stage = event.get("stage")
+        if stage:
+            host["boot"]["stage"] = stage
+            host["boot"]["stages"].setdefault(stage, event.get("ts"))
+        if event.get("log_tail"):
+            host["boot"]["log_tail"] = list(event["log_tail"])[-20:]
+    elif kind == "server_ready":
+        host["server"] = {"url": event.get("url"), "ready_at": event.get("ts"), "elapsed": event.get("elapsed")}
+    elif kind == "screenshot":
+        host["screenshots"].append({"path": event.get("path"), "phase": event.get("phase"), "ts": event.get("ts")})
+    elif kind == "host_result":
+        host["result"] = event.get("result")
+    elif kind in ("task_start", "task_step", "task_end", "benchmark"):
+        _apply_benchmark(state, host, event)
+    return state
+
+
+def _apply_benchmark(state: dict, host: dict, event: dict) -> None:
+    bench = host["benchmark"]
+    kind = event["type"]
+    if kind == "benchmark":
+        bench.update({k: v for k, v in event.items() if k not in ("seq", "type", "host", "ts")})
+    elif kind == "task_start":
+        bench["status"] = "running"
+        bench["current_task"] = {
+            "task_id": event.get("task_id"), "instruction": event.get("instruction"),
+            "domain": event.get("domain"), "steps": [], "result": None,
+        }
+    elif kind == "task_step":
+        task = bench.setdefault("current_task", {"task_id": event.get("task_id"), "steps": [], "result": None})
+        task["steps"].append({"step_idx": event.get("step_idx"), "action": event.get("action"),
+                              "reasoning": event.get("reasoning"), "screenshot_url": event.get("screenshot")})
+    elif kind == "task_end":
+        task = bench.setdefault("current_task", {"task_id": event.get("task_id"), "steps": []})
+        task["result"] = {"success": event.get("success"), "score": event.get("score"),
+                          "num_steps": len(task.get("steps") or []), "total_time_seconds": event.get("duration")}
+        bench["tasks_completed"] = bench.get("tasks_completed", 0) + 1
+        bench.setdefault("completed", []).append(copy.deepcopy(task))
+    state["benchmark"] = benchmark_live(state)
+
+
+def benchmark_live(state: dict) -> dict:
+    """The snapshot in the shape OpenAdapt's viewer polls as /api/benchmark-live."""
+    running = [h["benchmark"] for h in state["hosts"].values() if h["benchmark"].get("status") != "idle"]
+    if not running:
+        return {"status": "idle"}
+    bench = running[0]
+    status = bench.get("status", "running")
+    doc = {"status": status, "total_tasks": bench.get("total_tasks"),
+           "tasks_completed": bench.get("tasks_completed", 0), "current_task": bench.get("current_task")}
+    for key in ("success_count", "average_score", "completed"):
+        if key in bench:
+            doc[key] = bench[key]
+    return doc
+
+
+def format_bytes(num: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(num) < 1000 or unit == "TB":
+            return ("%.0f%s" if unit == "B" else "%.1f%s") % (num, unit)
+        num /= 1000.0
+    return "%.1fTB" % num
+
+
+def format_duration(seconds) -> str:
+    if seconds is None:
+        return "?"
+    seconds = float(seconds)
+    if seconds < 60:
+        return "%.1fs" % seconds
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return "%dm %02ds" % (minutes, secs)
+    hours, minutes = divmod(minutes, 60)
+    return "%dh %02dm" % (hours, minutes)
+
+
+def progress_line(pull: dict, width: int = 24) -> str:
+    """`[#####.....] 1.2GB / 5.3GB (23%) 3 of 9 layers, 45.0MB/s, ETA 1m 30s`"""
+    total = pull.get("bytes_total") or 0
+    done = pull.get("bytes_done") or 0
+    frac = (float(done) / total) if total else 0.0
+    filled = int(round(frac * width))
+    parts = ["[%s%s]" % ("#" * filled, "." * (width - filled)),
+             "%s / %s (%d%%)" % (format_bytes(done), format_bytes(total), int(frac * 100))]
+    if pull.get("layers_total"):
+        parts.append("%s of %s layers" % (pull.get("layers_done", 0), pull["layers_total"]))
+    if pull.get("rate_bps"):
+        parts.append("%s/s" % format_bytes(pull["rate_bps"]))
+    if pull.get("eta_s") is not None and total and done < total:
+        parts.append("ETA %s" % format_duration(pull["eta_s"]))
+    if (pull.get("attempt") or 1) > 1:
+        parts.append("attempt %s/%s" % (pull["attempt"], pull.get("attempts_max", "?")))
+    return " ".join(parts)
+
+
+def human_lines(event: dict, prefix: str = "vm-setup", multi_host: bool = False) -> list:
+    """The terminal lines for one event (the spec's human output format)."""
+    kind = event.get("type")
+    tag = ("[%s] " % event["host"]) if multi_host and event.get("host") else ""
+    if kind == "run_start":
+        hosts = ", ".join(event.get("hosts") or [])
+        return ["[%s] Starting %s on %s" % (prefix, event.get("playbook") or "run", hosts or "no hosts")]
+    if kind == "phase_start":
+        if event.get("phase") == "docker":
+            return []  # part of phase 1 in the spec's numbering
+        return ["[%s] %sPhase %s/9: %s" % (prefix, tag, event.get("number"), event.get("title"))]
+    if kind == "check":
+        mark = "\u2713" if event.get("ok") else "\u2717"
+        text = event.get("name") or ""
+        if event.get("message") and event.get("message") != text:
+            text = "%s: %s" % (text, event["message"]) if event.get("ok") else "%s\n      %s" % (text, event["message"])
+        duration = event.get("duration")
+        suffix = " (%s)" % format_duration(duration) if duration and duration >= 1 else ""
+        return ["  %s%s %s%s" % (tag, mark, text, suffix)]
+    if kind == "warning":
+        return ["  %s! %s" % (tag, event.get("message"))]
+    if kind == "pull_progress":
+        if event.get("state") == "done":
+            return []
+        source = event.get("source") or ""
+        return ["  %s\u2192 %s%s" % (tag, progress_line(event), (" from " + source) if source else "")]
+    if kind == "boot":
+        lines = []
+        if event.get("stage"):
+            lines.append("  %s\u2192 %s" % (tag, event["stage"].replace("_", " ")))
+        return lines
+    if kind == "server_ready":
+        return ["  %s\u2192 WAA server answering at %s" % (tag, event.get("url"))]
+    if kind == "phase_end" and event.get("status") == "failed":
+        lines = ["  %s\u2717 %s failed after %s" % (tag, PHASE_TITLE.get(event.get("phase"), event.get("phase")),
+                                                    format_duration(event.get("duration")))]
+        return lines
+    if kind == "phase_end" and event.get("status") == "skipped":
+        return ["  %s- skipped" % tag]
+    if kind == "task_start":
+        return ["  %s\u2192 Task %s/%s [%s] %s" % (tag, event.get("index", "?"), event.get("total", "?"),
+                                                  event.get("domain"), event.get("task_id"))]
+    if kind == "task_step":
+        action = (event.get("action") or "").splitlines()[0:1]
+        return ["  %s    step %s: %s" % (tag, event.get("step_idx"), action[0] if action else "")]
+    if kind == "task_end":
+        mark = "\u2713" if event.get("success") else "\u2717"
+        return ["  %s%s %s score %s" % (tag, mark, event.get("task_id"), event.get("score"))]
+    return []
+
+
+def tunnel_command(host_doc: dict) -> str:
+    """The SSH command that forwards the VM's loopback-only WAA, VNC and RDP ports."""
+    conn = host_doc.get("connection") or {}
+    address = conn.get("address") or host_doc.get("host")
+    user = conn.get("user")
+    target = "%s@%s" % (user, address) if user else address
+    ports = host_doc.get("ports") or {"server": 5000, "vnc": 8006, "rdp": 3389}
+    parts = ["ssh", "-N"]
+    if conn.get("port") and str(conn["port"]) != "22":
+        parts += ["-p", str(conn["port"])]
+    if conn.get("key"):
+        parts += ["-i", conn["key"]]
+    for local in (ports["server"], ports["vnc"], ports["rdp"]):
+        parts += ["-L", "%s:127.0.0.1:%s" % (local, local)]
+    parts.append(target)
+    return " ".join(parts)
+
+
+def result_document(host: str, artifact: dict, host_state: dict, connection: dict, ports: dict) -> dict:
+    """The spec's per-host JSON document, from the set_stats artifact and the tracked phases."""
+    artifact = artifact or {}
+    code = int(artifact.get("exit_code", 9))
+    phases = []
+    for name, _number, _title in PHASES:
+        record = host_state.get("phases", {}).get(name)
+        if not record:
+            continue
+        phases.append({
+            "name": SPEC_PHASE_NAME[name], "role": name, "number": record.get("number"),
+            "status": {"ok": "success"}.get(record.get("status"), record.get("status")),
+            "duration_seconds": record.get("duration"), "message": record.get("message", ""),
+        })
+    layers = artifact.get("health_layers") or []
+    health = {spec: "unknown" for spec in SPEC_HEALTH_NAME.values()}
+    for layer in layers:
+        key = SPEC_HEALTH_NAME.get(layer.get("layer"))
+        if key:
+            health[key] = "healthy" if layer.get("healthy") else "unhealthy"
+    container_id = artifact.get("container_id") or ""
+    doc = {
+        "success": code == 0,
+        "exit_code": code,
+        "exit_meaning": EXIT_MEANING.get(code, "Unknown error"),
+        "host": host,
+        "duration_seconds": artifact.get("duration_seconds"),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "phase": artifact.get("phase"),
+        "phase_number": artifact.get("phase_number"),
+        "message": artifact.get("message", ""),
+        "fix": artifact.get("fix", ""),
+        "container": {
+            "name": artifact.get("container_name"),
+            "id": container_id[:12],
+            "image": artifact.get("image"),
+            "status": "running" if health["container_status"] == "healthy" else ("unknown" if not container_id else "not ready"),
+            "health": "healthy" if code == 0 else "unhealthy",
+        },
+        "image": {"reference": artifact.get("image"), "source": artifact.get("image_source")},
+        "phases": phases,
+        "health_checks": health,
+        "health_layers": layers,
+        "warnings": list(artifact.get("warnings") or []),
+        "server_url": "http://127.0.0.1:%s" % ports.get("server", 5000),
+        "vnc_url": "http://127.0.0.1:%s" % ports.get("vnc", 8006),
+        "connection": connection,
+        "ports": ports,
+    }
+    doc["tunnel_command"] = tunnel_command(doc)
+    return doc
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
