@@ -1,0 +1,45 @@
+# openadapt.waa — the two commands a new user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+INVENTORY := .standin/inventory.yml
+PYTEST_ARGS ?=
+
+.PHONY: help venv local-vm local-vm-down demo test test-fast lint bench clean
+
+help:
+	@echo "make demo           bring up the stand-in VM and run 'waa vm-setup' against it"
+	@echo "make test           run every test (brings the stand-in VM up first)"
+	@echo "make local-vm       bring up the stand-in VM (sshd 127.0.0.1:2222, dockerd, registries)"
+	@echo "make local-vm-down  stop what local-vm started"
+	@echo "make bench          regenerate docs/benchmarks.md"
+
+# The virtual environment; re-installed only when pyproject.toml changes.
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@mkdir -p .collections/ansible_collections/openadapt
+	@ln -sfn ../../.. .collections/ansible_collections/openadapt/waa
+	@touch $(STAMP)
+
+local-vm: venv
+	$(PY) tests/standin/local_vm.py up
+
+local-vm-down:
+	$(PY) tests/standin/local_vm.py down
+
+demo: local-vm
+	$(VENV)/bin/waa vm-setup -i $(INVENTORY)
+
+test: local-vm
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: local-vm
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .collections build dist

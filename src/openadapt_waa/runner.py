@@ -1,0 +1,226 @@
+"""Run an openadapt.waa playbook through ansible-runner (the engine AWX uses) and read the result.
+
+The playbook's callback plugin writes every event and each host's result document into the run
+directory; this module starts the run, follows the events as they are written, and turns the
+outcome into one exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from openadapt_waa.collection import locate
+
+EXIT_TIMEOUT = 8
+EXIT_UNKNOWN = 9
+# How several hosts' codes become one: the smallest non-zero code, i.e. the earliest failure
+# class. 0 only when every host succeeded.
+OVERALL_RULE = "0 when every host exits 0; otherwise the smallest non-zero exit code among the hosts"
+
+
+@dataclass
+class RunResult:
+    """The outcome of one playbook run."""
+
+    exit_code: int
+    status: str  # ansible-runner's: successful, failed, timeout, canceled
+    run_dir: Path
+    hosts: dict[str, dict] = field(default_factory=dict)  # host -> result document
+    message: str = ""
+
+    def overall(self) -> dict:
+        return {"exit_code": self.exit_code, "exit_code_rule": OVERALL_RULE, "run_dir": str(self.run_dir),
+                "hosts": [self.hosts[name] for name in sorted(self.hosts)]}
+
+
+def default_run_dir(kind: str) -> Path:
+    base = Path(os.environ.get("WAA_STATE_HOME") or os.path.expanduser("~/.local/state/openadapt-waa")) / "runs"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = base / f"{stamp}-{kind}-{os.getpid()}"
+    path.mkdir(parents=True, exist_ok=True)
+    latest = base / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(path.name)
+    except OSError:
+        pass  # a convenience only
+    return path
+
+
+class EventFollower(threading.Thread):
+    """Follow events.jsonl as the callback appends to it and hand each event to a function."""
+
+    def __init__(self, path: Path, handle: Callable[[dict], None], interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.path = path
+        self.handle = handle
+        self.interval = interval
+        self._stop = threading.Event()
+        self._offset = 0
+        self._partial = ""
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.drain()
+            self._stop.wait(self.interval)
+        self.drain()
+
+    def drain(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as stream:
+            stream.seek(self._offset)
+            chunk = stream.read()
+            self._offset = stream.tell()
+        text = self._partial + chunk
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                try:
+                    self.handle(json.loads(line))
+                except ValueError:
+                    continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join(timeout=5)
+
+
+def _environment(run_dir: Path) -> dict:
+    collection = locate()
+    bindir = os.path.dirname(sys.executable)
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": str(collection.collections_path),
+        "ANSIBLE_CALLBACKS_ENABLED": "openadapt.waa.waa_events",
+        "WAA_RUN_DIR": str(run_dir),
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=accept-new",
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_GATHERING": "explicit",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_FORKS": "50",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": os.environ.get("ANSIBLE_PYTHON_INTERPRETER", "auto_silent"),
+        "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+    }
+    return env
+
+
+def _read_results(run_dir: Path) -> dict[str, dict]:
+    results = {}
+    for path in sorted((run_dir / "results").glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        results[doc.get("host", path.stem)] = doc
+    return results
+
+
+def _reached_phase(run_dir: Path) -> dict[str, str]:
+    try:
+        state = json.loads((run_dir / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {name: host.get("phase") or "preflight" for name, host in state.get("hosts", {}).items()}
+
+
+def run_playbook(
+    playbook: str,
+    *,
+    inventory: str | dict,
+    extravars: dict,
+    run_dir: Path,
+    limit: str | None = None,
+    hard_timeout: float | None = None,
+    on_event: Callable[[dict], None] | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run one playbook of the collection; return the exit code and each host's result document.
+
+    ``hard_timeout`` is the backstop behind the deadline that every wait on the VM respects:
+    past it the run is stopped and the result is exit code 8 with the phase reached.
+    """
+    import ansible_runner  # imported here: it is slow to import and `waa --help` needs none of it
+
+    if not shutil.which("ansible-playbook", path=_environment(run_dir)["PATH"]):
+        return RunResult(EXIT_UNKNOWN, "failed", run_dir, message="ansible-playbook is not installed next to waa; reinstall openadapt-waa.")
+    collection = locate()
+    follower = EventFollower(run_dir / "events.jsonl", on_event) if on_event else None
+    if follower:
+        follower.start()
+    interrupted = {"signal": None}
+
+    def cancel() -> bool:
+        return interrupted["signal"] is not None
+
+    previous = {}
+
+    def on_signal(signum, _frame):
+        interrupted["signal"] = signum
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, on_signal)
+        except ValueError:
+            pass  # not the main thread: leave signals alone
+
+    def event_handler(event: dict) -> bool:
+        if on_output and event.get("stdout"):
+            on_output(event["stdout"])
+        return True
+
+    kwargs = dict(
+        private_data_dir=str(run_dir / "runner"),
+        playbook=str(collection.playbook(playbook)),
+        inventory=inventory,
+        extravars=extravars,
+        envvars=_environment(run_dir),
+        quiet=True,
+        event_handler=event_handler,
+        cancel_callback=cancel,
+        settings={"suppress_env_files": True},
+    )
+    if limit:
+        kwargs["limit"] = limit
+    if hard_timeout:
+        kwargs["timeout"] = int(hard_timeout)
+    try:
+        runner = ansible_runner.run(**kwargs)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if follower:
+            follower.stop()
+    hosts = _read_results(run_dir)
+    status = runner.status
+    if status == "timeout" or (status == "canceled" and not interrupted["signal"]):
+        phases = _reached_phase(run_dir)
+        for name, phase in (phases or {"all": "preflight"}).items():
+            if name not in hosts or hosts[name].get("exit_code") == 0:
+                hosts[name] = {"host": name, "success": False, "exit_code": EXIT_TIMEOUT, "phase": phase,
+                               "message": f"Setup timeout after {int(hard_timeout or 0)}s. Reached phase: {phase}. "
+                                          "Increase --timeout or check for hangs.", "fix": "Increase --timeout"}
+        return RunResult(EXIT_TIMEOUT, status, run_dir, hosts, "timeout")
+    if interrupted["signal"]:
+        name = signal.Signals(interrupted["signal"]).name
+        return RunResult(EXIT_UNKNOWN, "canceled", run_dir, hosts,
+                         f"Interrupted by {name}. The VM keeps what finished; run the same command again to continue.")
+    if not hosts:
+        return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,
+                         f"The run ended without a result (ansible-runner status {status}, rc {runner.rc}). "
+                         f"See {run_dir / 'runner'} and report this issue.")
+    codes = sorted(doc.get("exit_code", EXIT_UNKNOWN) for doc in hosts.values())
+    failed = [code for code in codes if code]
+    return RunResult(failed[0] if failed else 0, status, run_dir, hosts)
