@@ -51,7 +51,7 @@ from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
 # Tasks that are bookkeeping, not checks a user would want to see.
 QUIET_ACTIONS = {
     "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta",
-    "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch",
+    "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec",
 }
 SSH_FAILED = "Cannot connect to VM via SSH. Verify IP address and SSH keys."
 
