@@ -590,27 +590,53 @@ def main():
                 fell_back=False, rate_limited=False, stalled=0, timed_out=False, would_pull=False, fix=None,
                 waa_exit_code=EXIT_OK)
 
+    progress_ok = {'path': None}
+
+    def write_final(result, failed):
+        # Every exit leaves a terminal record, so a watcher never waits for a module that has ended.
+        if not progress_ok['path'] or module.check_mode:
+            return
+        fields = dict(image=result.get('image'), source=result.get('source'), attempt=len(result.get('attempts') or []),
+                      attempts_max=p['attempts'], bytes_done=result.get('bytes_total', 0),
+                      bytes_total=result.get('bytes_total', 0), layers_done=result.get('layers_total', 0),
+                      layers_total=result.get('layers_total', 0), rate_bps=0, eta_s=None,
+                      message=result.get('msg'), result=result)
+        try:
+            ProgressWriter(progress_ok['path'], 'pull', scrub=scrub).final(fields, failed=failed)
+        except (OSError, ProgressFileError):
+            pass
+
     def fail(msg, fix, code=EXIT_PULL, **extra):
         result = dict(base)
         result.update(extra)
         result.update(msg=scrub('%s Fix: %s' % (msg, fix)), fix=scrub(fix), waa_exit_code=code)
-        module.fail_json(**scrub.deep(result))
+        result = scrub.deep(result)
+        write_final(result, failed=True)
+        module.fail_json(**result)
 
+    if p['progress_file']:
+        try:
+            validate_abs_path(p['progress_file'], 'progress_file')
+            progress_ok['path'] = p['progress_file']
+        except ValueError as exc:
+            fail(str(exc), 'Give progress_file as an absolute path in an existing directory.')
     try:
         split_image_reference(p['image'])
         base['source'] = image_registry(p['image'])
         if p['fallback_registry']:
             validate_registry(p['fallback_registry'])
-        if p['progress_file']:
-            validate_abs_path(p['progress_file'], 'progress_file')
     except ValueError as exc:
         fail(str(exc), 'Correct the parameter and run again.')
     if p['stall_timeout'] < 1:
         fail('stall_timeout must be at least 1 second.', 'Give stall_timeout in seconds, e.g. 300.')
     if p['attempts'] < 1:
         fail('attempts must be at least 1.', 'Give attempts >= 1, e.g. 3.')
-    if p['backoff_base'] < 0 or p['backoff_max'] < 0 or p['timeout'] < 0:
-        fail('backoff_base, backoff_max and timeout must not be negative.', 'Give non-negative numbers.')
+    if p['backoff_base'] < 0 or p['backoff_max'] < 0:
+        fail('backoff_base and backoff_max must not be negative.', 'Give non-negative numbers.')
+    if p['timeout'] < 0:
+        # Callers pass the time left until the run's deadline: negative means it has passed.
+        fail('timeout is negative (%s): the overall deadline has already passed.' % p['timeout'],
+             'Increase --timeout or check for hangs.', code=8, timed_out=True)
 
     engine = before = puller = None
     try:
@@ -626,8 +652,10 @@ def main():
              code=EXIT_DOCKER)
 
     if before is not None and not p['force']:
-        module.exit_json(**scrub.deep(dict(base, image_id=before.get('Id'), digest=repo_digest(before, p['image']),
-                                           msg='%s is already present; nothing pulled.' % p['image'])))
+        result = scrub.deep(dict(base, image_id=before.get('Id'), digest=repo_digest(before, p['image']),
+                                 msg='%s is already present; nothing pulled.' % p['image']))
+        write_final(result, failed=False)
+        module.exit_json(**result)
     if module.check_mode:
         msg = ('%s would be pulled again (force).' if before is not None else '%s is not present and would be pulled.')
         module.exit_json(**scrub.deep(dict(base, changed=True, would_pull=True, msg=msg % p['image'],
@@ -636,6 +664,7 @@ def main():
     try:
         puller = Puller(module, engine)
     except ProgressFileError as exc:
+        progress_ok['path'] = None
         fail('The progress file cannot be written: %s' % exc, 'Choose a progress_file in an existing directory.')
     except ValueError as exc:
         fail(str(exc), 'Correct fallback_registry.')
@@ -651,6 +680,7 @@ def main():
     try:
         success_ref, last_error, duration = puller.run()
     except ProgressFileError as exc:
+        progress_ok['path'] = None
         fail('The progress file cannot be written: %s' % exc, 'Choose a progress_file in an existing directory.')
     except DockerError as exc:
         success_ref, last_error, duration = None, scrub(exc.message), puller.deadline.elapsed()
