@@ -10,11 +10,17 @@ The fault is one JSON object, kept in a file (re-read on every request) and sett
     {"mode": "none" | "429" | "stall",
      "stall_after_bytes": 1048576,   # stall: body bytes sent per blob response before the hang
      "stall_seconds": 600,           # stall: how long to hang; afterwards the body continues
-     "rate_bps": 0}                  # any mode: throttle body bytes per second (0 = unlimited)
+     "rate_bps": 0,                  # any mode: throttle body bytes per second (0 = unlimited)
+     "targets": "all"}               # 429/stall: "all", "manifests" or "blobs"
 
 - mode 429: manifest and blob requests get Docker Hub's rate-limit answer (HTTP 429,
   `{"errors":[{"code":"TOOMANYREQUESTS",...}]}`). `/v2/` itself still answers.
-- mode stall: blob GETs send `stall_after_bytes` body bytes, then nothing for
+  A 429 on the manifest makes the Engine API's POST /images/create fail as a whole (HTTP 500
+  with "toomanyrequests: ..."); with "targets": "blobs" the manifest passes and the error
+  arrives inside the pull's JSON stream instead.
+- mode stall: GETs of blobs (and of manifests if "targets" is "all" or "manifests"; the
+  default "all" only matters for manifests larger than stall_after_bytes) send
+  `stall_after_bytes` body bytes, then nothing for
   `stall_seconds` (the client must notice the stall itself). A stalled response ends early
   (connection closed) when released with `POST /__release__`, or when the client goes away.
 
@@ -43,8 +49,10 @@ import threading
 import time
 
 CHUNK = 64 * 1024
-DEFAULT_FAULT = {"mode": "none", "stall_after_bytes": 1024 * 1024, "stall_seconds": 600, "rate_bps": 0}
+DEFAULT_FAULT = {"mode": "none", "stall_after_bytes": 1024 * 1024, "stall_seconds": 600, "rate_bps": 0,
+                 "targets": "all"}
 MODES = ("none", "429", "stall")
+TARGETS = ("all", "manifests", "blobs")
 MAX_STALL_SECONDS = 3600
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -70,6 +78,10 @@ def normalise_fault(raw: dict) -> dict:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
     fault["mode"] = mode
+    targets = str(raw.get("targets") or "all")
+    if targets not in TARGETS:
+        raise ValueError(f"unknown targets {targets!r}; expected one of {TARGETS}")
+    fault["targets"] = targets
     for key in ("stall_after_bytes", "stall_seconds", "rate_bps"):
         if raw.get(key) is not None:
             value = float(raw[key]) if key == "stall_seconds" else int(raw[key])
@@ -283,12 +295,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         is_manifest = bool(MANIFEST_RE.match(path))
         is_blob = bool(BLOB_RE.match(path))
+        targeted = ((is_manifest and fault["targets"] in ("all", "manifests"))
+                    or (is_blob and fault["targets"] in ("all", "blobs")))
         state.count(mode, requests=1, manifest_requests=int(is_manifest), blob_requests=int(is_blob))
         entry = {"ts": round(time.time(), 3), "mode": mode, "method": self.command, "path": path}
         self._status = None
         self._sent = 0
         try:
-            if mode == "429" and (is_manifest or is_blob):
+            if mode == "429" and targeted:
                 list(self._read_request_body())
                 state.count(mode, responses_429=1)
                 self._status = 429
@@ -299,7 +313,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "Docker-RateLimit-Source": "127.0.0.1",
                 })
                 return
-            self._forward(fault, mode, stall=(mode == "stall" and is_blob and self.command == "GET"))
+            self._forward(fault, mode, stall=(mode == "stall" and targeted and self.command == "GET"))
         except Released as exc:
             entry["released"] = str(exc)
             self.close_connection = True
@@ -322,10 +336,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _forward(self, fault: dict, mode: str, stall: bool):
         conn = http.client.HTTPConnection(*self.upstream, timeout=120)
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            # a list, not a dict: Docker sends one Accept header per manifest media type
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
             has_body = ("Content-Length" in self.headers) or ("chunked" in (self.headers.get("Transfer-Encoding") or "").lower())
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in headers.items():
+            for k, v in headers:
                 conn.putheader(k, v)
             chunked_up = has_body and "Content-Length" not in self.headers
             if chunked_up:

@@ -5,7 +5,7 @@
     python tests/standin/local_vm.py down [--keep-docker]
     python tests/standin/local_vm.py status [--json]
     python tests/standin/local_vm.py fault none|429|stall [--stall-after-bytes N] [--stall-seconds S]
-                                                         [--rate-bps N] [--release]
+                                      [--rate-bps N] [--targets all|manifests|blobs] [--release]
     python tests/standin/local_vm.py push-padded MB  # publish windowsarena/winarena:pad<MB>
 
 What `up` provides (contract: docs/architecture.md, "Stand-in VM"):
@@ -145,7 +145,9 @@ class StandIn:
     sim_env: dict
 
     def ssh_argv(self, *command: str, key: Path | str | None = None, known_hosts: Path | str | None = None) -> list[str]:
-        """ssh command line to run COMMAND on the stand-in (strict host key checking)."""
+        """ssh command line to run COMMAND on the stand-in (strict host key checking).
+
+        Like ssh itself, the words of COMMAND are joined by spaces and run by the remote shell."""
         return [
             "ssh", "-F", "/dev/null",
             "-i", str(key or self.ssh_key),
@@ -365,8 +367,8 @@ def _port_open(port: int, timeout: float = 0.5) -> bool:
     return False
 
 
-def _port_owner(port: int) -> str:
-    """'pid N: cmdline' of whoever listens on 127.0.0.1:PORT (best effort, for messages)."""
+def _port_owner(port: int) -> tuple[int | None, str]:
+    """(pid, cmdline) of whoever listens on 127.0.0.1:PORT (best effort)."""
     inodes = set()
     want = f"{socket.htonl(0x7F000001):08X}:{port:04X}"
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -382,8 +384,23 @@ def _port_owner(port: int) -> str:
                 with contextlib.suppress(OSError):
                     link = os.readlink(f"/proc/{pid}/fd/{fd}")
                     if link.startswith("socket:[") and link[8:-1] in inodes:
-                        return f"pid {pid}: {_cmdline(int(pid))}"
-    return "an unknown process"
+                        return int(pid), _cmdline(int(pid))
+    return None, ""
+
+
+def _free_port(port: int, marker: str) -> None:
+    """Make sure nothing listens on PORT. A listener whose cmdline carries MARKER is ours (its
+    pidfile was lost or overwritten) and is stopped; anything else is an error."""
+    if not _port_open(port):
+        return
+    pid, cmd = _port_owner(port)
+    if pid and marker in cmd:
+        say(f"  port {port}: stopping our own orphaned process {pid}")
+        _stop_pid(pid)
+        _wait(f"port {port} to close", lambda: not _port_open(port), 10)
+        return
+    who = f"pid {pid}: {cmd}" if pid else "an unknown process"
+    raise StandInError(f"port {port} is taken by {who}; stop it (or run `local_vm.py down` where it came from)")
 
 
 def _wait(what: str, predicate, timeout: float, interval: float = 0.2, log: Path | None = None, pid: int | None = None):
@@ -590,8 +607,7 @@ def ensure_sshd() -> None:
         return
     if pid:
         _stop_pid(pid)
-    if _port_open(SSH_PORT):
-        raise StandInError(f"port {SSH_PORT} is taken by {_port_owner(SSH_PORT)}; stop it (or its `local_vm.py down`)")
+    _free_port(SSH_PORT, str(SSHD_CONFIG))
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     sshd = _which("sshd") or "/usr/sbin/sshd"
     _run([sshd, "-t", "-f", SSHD_CONFIG])
@@ -608,6 +624,10 @@ def _stop_sshd() -> str:
         subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={CONTROL_PATH}", "-O", "exit",
                         "-p", str(SSH_PORT), f"root@{LOOPBACK}"], capture_output=True, timeout=10)
     pid = _our_pid(SSHD_PID, str(SSHD_CONFIG))
+    if not pid and _port_open(SSH_PORT):
+        owner, cmd = _port_owner(SSH_PORT)
+        if owner and str(SSHD_CONFIG) in cmd:
+            pid = owner
     if not pid:
         return "not running"
     # per-connection children ("sshd: root@notty") outlive the listener: stop them too
@@ -687,8 +707,7 @@ def _ensure_registry(name: str, directory: Path, port: int, htpasswd: Path | Non
         return
     if pid:
         _stop_pid(pid)
-    if _port_open(port):
-        raise StandInError(f"port {port} is taken by {_port_owner(port)}; stop it first")
+    _free_port(port, str(config))
     pid = _spawn([_which("docker-registry") or "docker-registry", "serve", str(config)], pidfile, log)
     _wait(f"registry {name}", lambda: _http("GET", url)[0] == expect_status, DAEMON_WAIT_S, log=log, pid=pid)
     say(f"registry {name} on {LOOPBACK}:{port} ... ok (started, pid {pid})")
@@ -731,8 +750,7 @@ def ensure_proxy(state: dict) -> None:
     else:
         if pid:
             _stop_pid(pid)
-        if _port_open(HUB_PORT):
-            raise StandInError(f"port {HUB_PORT} is taken by {_port_owner(HUB_PORT)}; stop it first")
+        _free_port(HUB_PORT, marker)
         pid = _spawn([sys.executable, str(FAULT_PROXY), "--listen", f"{LOOPBACK}:{HUB_PORT}",
                       "--upstream", f"{LOOPBACK}:{HUB_BACKEND_PORT}", "--fault-file", str(FAULT_FILE)],
                      PROXY_PID, log)
@@ -990,9 +1008,9 @@ def down(keep_docker: bool = False) -> None:
             for cid in ids:
                 _engine("DELETE", f"/containers/{cid}?force=1&v=1", timeout=60)
             say(f"containers labelled {LABEL} ... removed {len(ids)}")
-        say(f"hub fault proxy ... {_stop(PROXY_PID, str(FAULT_PROXY))}")
-        say(f"registry acr ... {_stop(RUN_DIR / 'registry-acr.pid', str(ACR_DIR / 'config.yml'))}")
-        say(f"registry hub ... {_stop(RUN_DIR / 'registry-hub.pid', str(HUB_DIR / 'config.yml'))}")
+        say(f"hub fault proxy ... {_stop(PROXY_PID, str(FAULT_PROXY), HUB_PORT)}")
+        say(f"registry acr ... {_stop(RUN_DIR / 'registry-acr.pid', str(ACR_DIR / 'config.yml'), ACR_PORT)}")
+        say(f"registry hub ... {_stop(RUN_DIR / 'registry-hub.pid', str(HUB_DIR / 'config.yml'), HUB_BACKEND_PORT)}")
         say(f"sshd ... {_stop_sshd()}")
         pid = _our_pid(DOCKERD_PID, "dockerd")
         if pid and state.get("dockerd_started_by_standin") and not keep_docker:
@@ -1007,13 +1025,19 @@ def down(keep_docker: bool = False) -> None:
     say(f"down ... ok ({time.monotonic() - t0:.1f}s)")
 
 
-def _stop(pidfile: Path, marker: str) -> str:
+def _stop(pidfile: Path, marker: str, port: int) -> str:
+    done = []
     pid = _our_pid(pidfile, marker)
-    if not pid:
-        return "not running"
-    _stop_pid(pid)
+    if pid:
+        _stop_pid(pid)
+        done.append(pid)
     pidfile.unlink(missing_ok=True)
-    return f"stopped pid {pid}"
+    if _port_open(port):  # an orphan of ours whose pidfile was lost
+        owner, cmd = _port_owner(port)
+        if owner and marker in cmd:
+            _stop_pid(owner)
+            done.append(owner)
+    return f"stopped pid {', '.join(map(str, done))}" if done else "not running"
 
 
 def status() -> dict:
@@ -1054,12 +1078,13 @@ def status() -> dict:
 
 
 def set_hub_fault(mode: str, stall_after_bytes: int | None = None, stall_seconds: float | None = None,
-                  rate_bps: int | None = None, release: bool = False) -> dict:
+                  rate_bps: int | None = None, targets: str | None = None, release: bool = False) -> dict:
     """Switch the hub proxy's fault. Writes .standin/hub-fault.json (via the proxy when it runs).
 
     release=True also ends currently stalled responses (their connections are closed)."""
     doc = {"mode": str(mode)}
-    for k, v in (("stall_after_bytes", stall_after_bytes), ("stall_seconds", stall_seconds), ("rate_bps", rate_bps)):
+    for k, v in (("stall_after_bytes", stall_after_bytes), ("stall_seconds", stall_seconds), ("rate_bps", rate_bps),
+                 ("targets", targets)):
         if v is not None:
             doc[k] = v
     if doc["mode"] not in ("none", "429", "stall"):
@@ -1111,6 +1136,7 @@ def main(argv=None) -> int:
     p_fault.add_argument("--stall-after-bytes", type=int)
     p_fault.add_argument("--stall-seconds", type=float)
     p_fault.add_argument("--rate-bps", type=int)
+    p_fault.add_argument("--targets", choices=["all", "manifests", "blobs"])
     p_fault.add_argument("--release", action="store_true", help="also end responses stalled right now")
     p_pad = sub.add_parser("push-padded", help="publish windowsarena/winarena:pad<MB>")
     p_pad.add_argument("pad_mb", type=int)
@@ -1134,7 +1160,7 @@ def main(argv=None) -> int:
             return 0 if st["ready"] else 1
         elif args.cmd == "fault":
             print(json.dumps(set_hub_fault(args.mode, args.stall_after_bytes, args.stall_seconds, args.rate_bps,
-                                           release=args.release)))
+                                           targets=args.targets, release=args.release)))
         elif args.cmd == "push-padded":
             print(json.dumps(dataclasses.asdict(push_padded(args.pad_mb))))
     except StandInError as exc:
