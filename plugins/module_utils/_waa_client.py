@@ -12,9 +12,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import socket
 import struct
 import zlib
+from xml.etree import ElementTree
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit
 from urllib.request import ProxyHandler, Request, build_opener
@@ -153,3 +155,54 @@ def _error_suffix(payload):
         pass
     text = payload.decode('utf-8', 'replace').strip() if payload else ''
     return (': ' + text[:300]) if text else ''
+
+
+# -- accessibility tree --------------------------------------------------------------------
+_AT_NAMESPACES = {
+    'st': 'https://accessibility.windows.example.org/ns/state',
+    'cp': 'https://accessibility.windows.example.org/ns/component',
+    'win': 'https://accessibility.windows.example.org/ns/windows',
+}
+_ROOT_TAG_RE = re.compile(r'<([A-Za-z_][\w.-]*(?::[\w.-]+)?)')
+
+
+def parse_at(xml_text):
+    """Parse the AT XML string of /accessibility; returns the root Element.
+
+    Undeclared st:/cp:/win: prefixes are declared on the fly (the server's serializer
+    normally declares them). Documents with DTDs or entities are refused.
+    """
+    if not isinstance(xml_text, str) or not xml_text.strip():
+        raise ValueError('the accessibility tree is empty')
+    if '<!DOCTYPE' in xml_text or '<!ENTITY' in xml_text:
+        raise ValueError('the accessibility tree contains a DTD or entity declarations')
+    try:
+        return ElementTree.fromstring(xml_text)
+    except ElementTree.ParseError as exc:
+        if 'unbound prefix' not in str(exc):
+            raise ValueError('the accessibility tree is not valid XML: %s' % exc)
+    match = _ROOT_TAG_RE.search(xml_text)
+    if not match:
+        raise ValueError('the accessibility tree has no root element')
+    decls = ''.join(' xmlns:%s="%s"' % (k, v) for k, v in _AT_NAMESPACES.items()
+                    if 'xmlns:%s=' % k not in xml_text[:match.end() + 4096])
+    patched = xml_text[:match.end()] + decls + xml_text[match.end():]
+    try:
+        return ElementTree.fromstring(patched)
+    except ElementTree.ParseError as exc:
+        raise ValueError('the accessibility tree is not valid XML: %s' % exc)
+
+
+def local_name(tag):
+    """'desktop' from '{ns}desktop' or 'desktop'."""
+    return tag.rsplit('}', 1)[-1] if isinstance(tag, str) else ''
+
+
+def find_named(root, pattern):
+    """Names of all elements whose ``name`` attribute matches the compiled regex ``pattern``."""
+    found = []
+    for element in root.iter():
+        name = element.get('name')
+        if name and pattern.search(name):
+            found.append(name)
+    return found

@@ -1,0 +1,767 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, OpenAdapt.AI
+# MIT License (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: waa_probe
+short_description: Check, or wait for, the health layers of a Windows Agent Arena container
+version_added: 0.1.0
+description:
+  - Checks the health layers in order and stops at the first unhealthy one -
+    C(docker_daemon) (the Engine answers C(/_ping)), C(container) (exists, running, not restarting),
+    C(windows_boot) (the log shows QEMU booting and C(Windows started), and the noVNC page answers),
+    C(waa_server) (C(GET /probe) answers C(Probe successful)) and C(accessibility) (C(/accessibility) returns a
+    non-empty XML tree rooted at C(desktop)).
+  - With O(wait_timeout) it polls until all requested layers are healthy, a fatal signal appears, or time runs
+    out. A dockur error in the container log (no KVM, RAM_SIZE too high, no NET_ADMIN) is fatal at once, because
+    the real container keeps running forever when QEMU cannot start.
+  - Reads only new container log lines on each poll, so polling a long-running container stays cheap.
+  - Optionally runs detailed checks (screenshot, accessibility tree, C(/execute)) and a smoke test that really
+    opens Notepad through the WAA API, finds its window in the accessibility tree, takes a screenshot and closes it.
+  - Standard library only on the host; Docker is reached over its unix socket.
+author:
+  - OpenAdapt.AI (@OpenAdaptAI)
+attributes:
+  check_mode:
+    support: partial
+    description:
+      - All checks run in check mode; the smoke test (which opens and closes Notepad) and saving the screenshot are
+        skipped.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+  idempotent:
+    support: full
+    description: The module does not change the host (the smoke test closes the window it opened).
+options:
+  container_name:
+    description:
+      - Name of the WAA container.
+    type: str
+    default: winarena
+  server_url:
+    description:
+      - Base URL of the WAA server as seen from the host.
+    type: str
+    default: http://127.0.0.1:5000
+  vnc_url:
+    description:
+      - URL of the noVNC web viewer; it must answer HTTP 200 for C(windows_boot) to be healthy.
+    type: str
+    default: http://127.0.0.1:8006
+  layers:
+    description:
+      - Layers to check, always in the order of the list of choices; checking stops at the first unhealthy one.
+    type: list
+    elements: str
+    choices: [docker_daemon, container, windows_boot, waa_server, accessibility]
+    default: [docker_daemon, container, windows_boot, waa_server, accessibility]
+  wait_timeout:
+    description:
+      - V(0) checks once. Above 0, polls every O(poll_interval) seconds until every requested layer is healthy, a
+        fatal signal is seen, or this many seconds pass.
+    type: float
+    default: 0
+  deadline_in:
+    description:
+      - Seconds left until the overall run deadline. The module never waits past it; when the deadline, not
+        O(wait_timeout), ends the wait, RV(deadline_exceeded) is true and RV(waa_exit_code) is 8.
+    type: float
+  poll_interval:
+    description:
+      - Seconds between polls while waiting, at most 1.
+    type: float
+    default: 0.5
+  request_timeout:
+    description:
+      - Timeout of each HTTP request in seconds (WAA's own client uses 7).
+    type: float
+    default: 7
+  accessibility_backend:
+    description:
+      - Backend of the accessibility tree.
+    type: str
+    choices: [uia, win32]
+    default: uia
+  detailed:
+    description:
+      - Also check that C(/screenshot) returns a valid PNG, the accessibility tree is not empty, and C(/execute) runs
+        C(python -c "import pyautogui; print(pyautogui.position())") with C(Point) in its output.
+    type: bool
+    default: false
+  smoke:
+    description:
+      - Run the smoke test - launch Notepad through C(/setup/launch), wait for a window named like
+        C(Untitled - Notepad) in the accessibility tree, take a screenshot (valid PNG, sane size, over 1 KB), close it
+        with C(/setup/close_all) and check that it is gone. Its failure fails the task (C(waa_exit_code) 7); the
+        calling role decides whether that is only a warning.
+    type: bool
+    default: false
+  screenshot_dest:
+    description:
+      - Absolute path on the host where the last screenshot taken (smoke, detailed, or one taken for this) is saved
+        atomically. Its directory must exist.
+    type: path
+  progress_file:
+    description:
+      - Absolute path of a JSON progress file rewritten atomically while the module waits, for
+        M(openadapt.waa.progress_watch).
+    type: path
+  docker_host:
+    description:
+      - The Docker daemon, V(unix:///path) or V(tcp://host:port).
+    type: str
+    default: unix:///var/run/docker.sock
+notes:
+  - Progress file format -
+    C({"kind": "boot|probe", "state": "running|done|failed", "seq", "updated", "stage", "log_tail", "layers",
+    "message", "elapsed", "boot", "result"}).
+  - There are no uptime heuristics; only log lines, the VNC page and the WAA API decide.
+"""
+
+EXAMPLES = r"""
+- name: Wait for Windows to boot, failing at once on a dockur error
+  openadapt.waa.waa_probe:
+    layers: [docker_daemon, container, windows_boot]
+    wait_timeout: 1200
+    deadline_in: "{{ waa_deadline_in }}"
+    progress_file: /tmp/waa_progress/windows_boot.json
+  async: 1260
+  poll: 0
+  register: boot_job
+
+- name: Final validation of all layers with the detailed checks
+  openadapt.waa.waa_probe:
+    detailed: true
+  register: health
+
+- name: Smoke test, saving the screenshot
+  openadapt.waa.waa_probe:
+    layers: [waa_server]
+    smoke: true
+    screenshot_dest: /var/lib/waa/smoke.png
+  register: smoke
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether every requested layer (and the detailed checks and smoke test when asked) passed.
+  returned: always
+  type: bool
+layers:
+  description: One result per layer checked, in order, up to the first unhealthy one.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    layer:
+      description: Layer name.
+      type: str
+    healthy:
+      description: Whether it is healthy.
+      type: bool
+    message:
+      description: What was found.
+      type: str
+    duration:
+      description: Seconds the last check took.
+      type: float
+    details:
+      description: Layer-specific facts (container state, boot stages, HTTP status, tree size...).
+      type: dict
+    fatal:
+      description: Whether waiting longer cannot help.
+      type: bool
+    diagnosis:
+      description: Why it failed, when known.
+      type: str
+    fix:
+      description: What to do, when known.
+      type: str
+    exit_code:
+      description: The layer's exit code when unhealthy, else 0.
+      type: int
+failed_layer:
+  description: The first unhealthy layer, V(smoke) when only the smoke test failed; null when healthy.
+  returned: always
+  type: str
+waa_exit_code:
+  description: 0 when healthy; the failed layer's code (2, 4, 5, 6, 7), 7 for the smoke test, 8 when the deadline ended the wait.
+  returned: always
+  type: int
+msg:
+  description: Human-readable outcome; on failure it names the fix.
+  returned: always
+  type: str
+fix:
+  description: What to do about the failure; null when healthy.
+  returned: always
+  type: str
+diagnosis:
+  description: Why the failed layer failed (from dockur log signatures, container state...), null when unknown.
+  returned: always
+  type: str
+elapsed:
+  description: Seconds the module took.
+  returned: always
+  type: float
+deadline_exceeded:
+  description: Whether O(deadline_in) ended the wait.
+  returned: always
+  type: bool
+timed_out:
+  description: Whether the wait ended because time ran out (O(wait_timeout) or O(deadline_in)).
+  returned: always
+  type: bool
+polls:
+  description: How many times the layers were checked.
+  returned: always
+  type: int
+log_tail:
+  description: The last (up to 20) container log lines read, ANSI codes stripped.
+  returned: always
+  type: list
+  elements: str
+boot:
+  description: Boot stages seen (container_started, qemu_started, windows_started, vnc_ready, server_ready), each
+    with C(elapsed) seconds into this module and the log line and time when it came from the log.
+  returned: always
+  type: dict
+detailed:
+  description: Results of the detailed checks (V(ok), C(screenshot), C(accessibility), C(execute)); empty when not run.
+  returned: always
+  type: dict
+smoke:
+  description: Result of the smoke test (C(ok), C(steps), C(window), C(error)); empty when not run.
+  returned: always
+  type: dict
+screenshot:
+  description: The saved screenshot (C(path), C(bytes), C(width), C(height)); empty when none was saved.
+  returned: always
+  type: dict
+"""
+
+import re
+import time
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import ProxyHandler, Request, build_opener
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerEngine, DockerError
+from ansible_collections.openadapt.waa.plugins.module_utils._health import (
+    EXIT_CODES,
+    EXIT_DEADLINE,
+    LAYERS,
+    ContainerLogFollower,
+    LayerResult,
+    diagnose_exit,
+    first_unhealthy,
+    strip_ansi,
+)
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter, atomic_write_bytes
+from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline, earliest
+from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_abs_path, validate_container_name
+from ansible_collections.openadapt.waa.plugins.module_utils._waa_client import (
+    WaaClient,
+    WaaError,
+    find_named,
+    local_name,
+    parse_at,
+    png_info,
+)
+
+EXIT_SMOKE = 7
+MAX_POLL_INTERVAL = 1.0
+NOTEPAD_TITLE_RE = re.compile(r'(?i)^.* - notepad$')
+SMOKE_WINDOW_TIMEOUT = 30.0
+SMOKE_CLOSE_TIMEOUT = 15.0
+SCREENSHOT_MIN_BYTES = 1024
+SCREEN_MIN, SCREEN_MAX = 200, 16384
+EXECUTE_CHECK = ['python', '-c', 'import pyautogui; print(pyautogui.position())']
+
+
+def http_status(url, timeout):
+    """HTTP status of GET ``url`` (no proxies), or None when nothing answered."""
+    opener = build_opener(ProxyHandler({}))
+    try:
+        with opener.open(Request(url, method='GET'), timeout=timeout) as resp:
+            resp.read(64 * 1024)
+            return resp.status
+    except HTTPError as exc:
+        return exc.code
+    except (URLError, OSError, ValueError):
+        return None
+
+
+class Prober(object):
+    def __init__(self, params, engine, waa, clock=time.monotonic):
+        self.p = params
+        self.engine = engine
+        self.waa = waa
+        self.clock = clock
+        self.start = clock()
+        self.follower = ContainerLogFollower(engine, params['container_name'])
+        self.boot = {}
+        self.exit_tail = None
+        self.inspect = None
+        self.deadline = Deadline()
+        self.polls = 0
+
+    # -- helpers ---------------------------------------------------------------------------
+    def elapsed(self):
+        return self.clock() - self.start
+
+    def timeout(self):
+        """A request timeout never running past the deadline."""
+        return self.deadline.bound(self.p['request_timeout'], minimum=0.5)
+
+    def mark(self, stage, **extra):
+        if stage not in self.boot:
+            entry = {'elapsed': round(self.elapsed(), 3)}
+            entry.update(extra)
+            self.boot[stage] = entry
+
+    def log_tail(self):
+        if self.exit_tail is not None:
+            return self.exit_tail
+        return list(self.follower.parser.tail)
+
+    def _inspect(self):
+        self.inspect = self.engine.container_inspect(self.p['container_name'], timeout=self.timeout())
+        return self.inspect
+
+    def _last_lines(self, count=20):
+        try:
+            text = self.engine.container_logs(self.p['container_name'], tail=count, timeout=self.timeout(),
+                                              tty=((self.inspect or {}).get('Config') or {}).get('Tty'))
+        except DockerError:
+            return []
+        lines = [strip_ansi(line).replace('\r', '').rstrip() for line in text.split('\n')]
+        return [line for line in lines if line.strip()][-count:]
+
+    def _diagnose_stopped(self, info):
+        """Diagnosis of a container that is not running: its current run's log first, then its exit code."""
+        state = info.get('State') or {}
+        self.follower.poll(started_at=state.get('StartedAt'), timeout=self.timeout(),
+                           tty=(info.get('Config') or {}).get('Tty'))
+        fatal = self.follower.parser.fatal
+        self.exit_tail = list(self.follower.parser.tail) if self.follower.available else self._last_lines()
+        if fatal:
+            return fatal['diagnosis'], fatal['fix'], fatal['id']
+        return diagnose_exit(state.get('ExitCode'), state.get('OOMKilled'), self.exit_tail)
+
+    # -- layers ----------------------------------------------------------------------------
+    def check_docker_daemon(self):
+        try:
+            ok = self.engine.ping(timeout=self.timeout())
+        except DockerError as exc:
+            return LayerResult('docker_daemon', False, 'The Docker daemon does not answer: %s' % exc.message,
+                               diagnosis='The Docker daemon is not running or its socket is not reachable.',
+                               fix='Start Docker (systemctl start docker) and run the module as a user allowed to use '
+                                   'the socket (become: true).')
+        if not ok:
+            return LayerResult('docker_daemon', False, 'The Docker daemon answered /_ping without OK.',
+                               fix='Restart the Docker daemon.')
+        return LayerResult('docker_daemon', True, 'The Docker daemon answers.', details={'docker_host': self.engine.docker_host})
+
+    def check_container(self):
+        name = self.p['container_name']
+        try:
+            info = self._inspect()
+        except DockerError as exc:
+            return LayerResult('container', False, 'Cannot inspect container %s: %s' % (name, exc.message))
+        if info is None:
+            return LayerResult('container', False, 'Container %s does not exist.' % name, fatal=True,
+                               diagnosis='No container named %s.' % name,
+                               fix='Create it (the container phase) with --device /dev/kvm, --cap-add NET_ADMIN and the '
+                                   'command "/entry.sh --prepare-image false --start-client false".')
+        state = info.get('State') or {}
+        restarts = info.get('RestartCount') or 0
+        details = {'id': (info.get('Id') or '')[:12], 'status': state.get('Status'), 'restart_count': restarts,
+                   'started_at': state.get('StartedAt'), 'exit_code': state.get('ExitCode'),
+                   'oom_killed': bool(state.get('OOMKilled')), 'image': (info.get('Config') or {}).get('Image')}
+        if state.get('Restarting'):
+            diagnosis, fix, cause = self._diagnose_stopped(info)
+            details['cause'] = cause
+            return LayerResult('container', False, 'Container %s is in a restart loop (restarted %d times, last exit code %s).'
+                               % (name, restarts, state.get('ExitCode')), details=details, fatal=restarts >= 2,
+                               diagnosis=diagnosis, fix=fix)
+        if state.get('Status') != 'running' or not state.get('Running'):
+            if state.get('Status') in ('exited', 'dead'):
+                diagnosis, fix, cause = self._diagnose_stopped(info)
+                details['cause'] = cause
+                return LayerResult('container', False, 'Container %s has %s with code %s.' % (name, state.get('Status'),
+                                                                                              state.get('ExitCode')),
+                                   details=details, fatal=True, diagnosis=diagnosis, fix=fix)
+            return LayerResult('container', False, 'Container %s is %s, not running.' % (name, state.get('Status')),
+                               details=details, fatal=True, diagnosis='The container is %s.' % state.get('Status'),
+                               fix='Start it (docker start %s) or recreate it.' % name)
+        self.exit_tail = None
+        self.mark('container_started', log_time=state.get('StartedAt'))
+        return LayerResult('container', True, 'Container %s is running.' % name, details=details)
+
+    def check_windows_boot(self):
+        name = self.p['container_name']
+        info = self.inspect
+        if info is None or 'container' not in self.p['layers']:
+            try:
+                info = self._inspect()
+            except DockerError as exc:
+                return LayerResult('windows_boot', False, 'Cannot inspect container %s: %s' % (name, exc.message))
+        if info is None:
+            return LayerResult('windows_boot', False, 'Container %s does not exist.' % name, fatal=True,
+                               fix='Create the container first.')
+        state = info.get('State') or {}
+        if not state.get('Running'):
+            diagnosis, fix, _ = self._diagnose_stopped(info)
+            return LayerResult('windows_boot', False, 'Container %s is not running.' % name, fatal=True,
+                               diagnosis=diagnosis, fix=fix)
+        self.follower.poll(started_at=state.get('StartedAt'), timeout=self.timeout(),
+                           tty=(info.get('Config') or {}).get('Tty'))
+        parser = self.follower.parser
+        for stage, entry in parser.stages.items():
+            self.mark(stage, log_time=entry['log_time'], line=entry['line'])
+        details = {'stages': list(parser.stages), 'logs_available': self.follower.available,
+                   'log_lines_read': parser.lines_seen}
+        if parser.fatal:
+            fatal = parser.fatal
+            details['signature'] = fatal['id']
+            details['line'] = fatal['line']
+            return LayerResult('windows_boot', False, 'Fatal error in the container log: %s' % fatal['line'],
+                               details=details, fatal=True, diagnosis=fatal['diagnosis'], fix=fatal['fix'])
+        vnc = http_status(self.p['vnc_url'], self.timeout())
+        details['vnc_status'] = vnc
+        if vnc == 200:
+            self.mark('vnc_ready')
+        if not self.follower.available:
+            details['logs_error'] = self.follower.error
+            if vnc == 200:
+                return LayerResult('windows_boot', True, 'The VNC page answers (container logs unreadable: %s).'
+                                   % self.follower.error, details=details)
+            return LayerResult('windows_boot', False, 'Waiting for the VNC page (container logs unreadable: %s).'
+                               % self.follower.error, details=details)
+        if not parser.qemu_started:
+            message = 'Waiting for QEMU to start (no "Booting Windows using QEMU" line yet).'
+        elif not parser.windows_started:
+            message = 'QEMU is booting; waiting for the "Windows started" line.'
+        elif vnc != 200:
+            message = 'Windows started; waiting for the VNC page %s to answer 200 (got %s).' % (self.p['vnc_url'], vnc)
+        else:
+            return LayerResult('windows_boot', True, 'Windows started and the VNC page answers.', details=details)
+        return LayerResult('windows_boot', False, message, details=details,
+                           fix='Wait longer (a first boot installs Windows: ~20 min), or look at the screen through VNC.')
+
+    def check_waa_server(self):
+        try:
+            data = self.waa.probe(timeout=self.timeout())
+        except WaaError as exc:
+            details = {'status': exc.status}
+            if exc.status is not None and exc.status >= 500:
+                message = 'The WAA server answers /probe with HTTP %s (still starting?).' % exc.status
+            elif exc.status is None:
+                message = 'The WAA server does not answer yet: %s' % exc.message
+            else:
+                message = exc.message
+            return LayerResult('waa_server', False, message, details=details,
+                               fix='Wait for the server inside Windows; if it never answers, check NET_ADMIN, the VNC '
+                                   'screen and the container log.')
+        self.mark('server_ready')
+        return LayerResult('waa_server', True, 'The WAA server answers /probe: %s.' % data.get('status'),
+                           details={'status': 200, 'response': data})
+
+    def check_accessibility(self):
+        backend = self.p['accessibility_backend']
+        try:
+            at = self.waa.accessibility(backend, timeout=self.timeout())
+            root = parse_at(at)
+        except (WaaError, ValueError) as exc:
+            return LayerResult('accessibility', False, 'The accessibility tree (%s) is not available: %s'
+                               % (backend, getattr(exc, 'message', exc)),
+                               details={'status': getattr(exc, 'status', None), 'backend': backend},
+                               fix='Check that the WAA server runs in the interactive Windows session (not as a '
+                                   'service) and that UI Automation works; try accessibility_backend=win32.')
+        if local_name(root.tag) != 'desktop':
+            return LayerResult('accessibility', False, 'The accessibility tree root is <%s>, not <desktop>.'
+                               % local_name(root.tag), details={'backend': backend})
+        count = sum(1 for _ in root.iter())
+        return LayerResult('accessibility', True, 'The accessibility tree (%s) has %d elements.' % (backend, count),
+                           details={'backend': backend, 'elements': count, 'bytes': len(at)})
+
+    def run_once(self):
+        self.polls += 1
+        results = []
+        for layer in LAYERS:
+            if layer not in self.p['layers']:
+                continue
+            t0 = self.clock()
+            result = getattr(self, 'check_' + layer)()
+            result.duration = self.clock() - t0
+            results.append(result)
+            if not result.healthy:
+                break
+        return results
+
+    # -- extra checks ----------------------------------------------------------------------
+    def take_screenshot(self):
+        data = self.waa.screenshot(timeout=self.timeout())
+        width, height = png_info(data)
+        return data, width, height
+
+    def run_detailed(self):
+        out = {'ok': False}
+        try:
+            data, width, height = self.take_screenshot()
+            out['screenshot'] = {'ok': True, 'bytes': len(data), 'width': width, 'height': height}
+            self.last_png = data
+        except (WaaError, ValueError) as exc:
+            out['screenshot'] = {'ok': False, 'error': str(exc)}
+            return out, 'waa_server', 'The screenshot check failed: %s' % exc
+        try:
+            at = self.waa.accessibility(self.p['accessibility_backend'], timeout=self.timeout())
+            if not at.strip():
+                raise ValueError('empty AT')
+            out['accessibility'] = {'ok': True, 'bytes': len(at)}
+        except (WaaError, ValueError) as exc:
+            out['accessibility'] = {'ok': False, 'error': str(exc)}
+            return out, 'accessibility', 'The accessibility tree check failed: %s' % exc
+        try:
+            res = self.waa.execute(EXECUTE_CHECK, shell=False, timeout=self.deadline.bound(max(self.p['request_timeout'], 30),
+                                                                                           minimum=0.5))
+            output = str(res.get('output') or '')
+            out['execute'] = {'ok': 'Point' in output, 'output': output.strip()[:200], 'returncode': res.get('returncode')}
+            if 'Point' not in output:
+                return out, 'waa_server', ('/execute with pyautogui.position() did not print a Point: %r (error %r)'
+                                           % (output[:200], str(res.get('error') or '')[:200]))
+        except WaaError as exc:
+            out['execute'] = {'ok': False, 'error': str(exc)}
+            return out, 'waa_server', 'The /execute check failed: %s' % exc
+        out['ok'] = True
+        return out, None, None
+
+    def _notepad_windows(self):
+        root = parse_at(self.waa.accessibility(self.p['accessibility_backend'], timeout=self.timeout()))
+        return find_named(root, NOTEPAD_TITLE_RE)
+
+    def _wait_windows(self, predicate, seconds):
+        limit = earliest(Deadline(seconds, clock=self.clock), self.deadline)
+        names = self._notepad_windows()
+        while not predicate(names) and not limit.expired():
+            limit.sleep(1.0)
+            names = self._notepad_windows()
+        return names, predicate(names)
+
+    def run_smoke(self):
+        steps = []
+        out = {'ok': False, 'steps': steps, 'window': None, 'error': None}
+        launched = False
+
+        def step(name, ok, **extra):
+            entry = {'step': name, 'ok': ok, 'elapsed': round(self.elapsed(), 3)}
+            entry.update(extra)
+            steps.append(entry)
+
+        try:
+            before = self._notepad_windows()
+            step('baseline', True, notepad_windows=len(before))
+            reply = self.waa.launch('notepad', shell=False, timeout=self.timeout())
+            launched = True
+            step('launch', True, reply=reply.strip()[:200])
+            names, found = self._wait_windows(lambda n: len(n) > len(before), SMOKE_WINDOW_TIMEOUT)
+            new = [n for n in names if n not in before] or names[len(before):]
+            step('window', found, names=names[:5])
+            if not found:
+                raise ValueError('no window named like "Untitled - Notepad" appeared in the accessibility tree within %.0f s'
+                                 % SMOKE_WINDOW_TIMEOUT)
+            out['window'] = new[0] if new else names[-1]
+            data, width, height = self.take_screenshot()
+            sane = SCREEN_MIN <= width <= SCREEN_MAX and SCREEN_MIN <= height <= SCREEN_MAX
+            step('screenshot', sane and len(data) > SCREENSHOT_MIN_BYTES, bytes=len(data), width=width, height=height)
+            if len(data) <= SCREENSHOT_MIN_BYTES:
+                raise ValueError('the screenshot has only %d bytes' % len(data))
+            if not sane:
+                raise ValueError('the screenshot is %dx%d, not a plausible screen size' % (width, height))
+            self.last_png = data
+            self.waa.close_all(timeout=self.timeout())
+            launched = False
+            step('close_all', True)
+            names, gone = self._wait_windows(lambda n: len(n) <= len(before), SMOKE_CLOSE_TIMEOUT)
+            step('closed', gone, names=names[:5])
+            if not gone:
+                raise ValueError('the Notepad window was still open %.0f s after /setup/close_all' % SMOKE_CLOSE_TIMEOUT)
+            out['ok'] = True
+        except (WaaError, ValueError) as exc:
+            out['error'] = str(exc)
+        finally:
+            if launched:
+                # Leave the desktop as we found it even when a step failed.
+                try:
+                    self.waa.close_all(timeout=self.timeout())
+                except WaaError:
+                    pass
+        return out
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container_name=dict(type='str', default='winarena'),
+            server_url=dict(type='str', default='http://127.0.0.1:5000'),
+            vnc_url=dict(type='str', default='http://127.0.0.1:8006'),
+            layers=dict(type='list', elements='str', choices=list(LAYERS), default=list(LAYERS)),
+            wait_timeout=dict(type='float', default=0),
+            deadline_in=dict(type='float'),
+            poll_interval=dict(type='float', default=0.5),
+            request_timeout=dict(type='float', default=7),
+            accessibility_backend=dict(type='str', choices=['uia', 'win32'], default='uia'),
+            detailed=dict(type='bool', default=False),
+            smoke=dict(type='bool', default=False),
+            screenshot_dest=dict(type='path'),
+            progress_file=dict(type='path'),
+            docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    started = time.monotonic()
+    base = dict(changed=False, healthy=False, layers=[], failed_layer=None, waa_exit_code=0, fix=None, diagnosis=None,
+                elapsed=0.0, deadline_exceeded=False, timed_out=False, polls=0, log_tail=[], boot={}, detailed={},
+                smoke={}, screenshot={})
+
+    def bad_input(msg):
+        module.fail_json(msg=msg, **dict(base, waa_exit_code=9))
+
+    try:
+        validate_container_name(p['container_name'])
+        for key in ('screenshot_dest', 'progress_file'):
+            if p[key]:
+                validate_abs_path(p[key], key)
+    except ValueError as exc:
+        bad_input(str(exc))
+    for key in ('server_url', 'vnc_url'):
+        parts = urlsplit(p[key])
+        if parts.scheme not in ('http', 'https') or not parts.hostname or any(c in p[key] for c in '\r\n\x00 '):
+            bad_input('%s %r must be an http(s) URL such as http://127.0.0.1:5000.' % (key, p[key]))
+    if not 0 < p['poll_interval'] <= MAX_POLL_INTERVAL:
+        bad_input('poll_interval must be above 0 and at most %.1f seconds.' % MAX_POLL_INTERVAL)
+    if p['request_timeout'] <= 0 or p['wait_timeout'] < 0:
+        bad_input('request_timeout must be above 0 and wait_timeout not negative.')
+    if not p['layers']:
+        bad_input('layers must name at least one layer.')
+    try:
+        engine = DockerEngine(p['docker_host'], timeout=p['request_timeout'])
+        waa = WaaClient(p['server_url'], timeout=p['request_timeout'])
+    except ValueError as exc:
+        bad_input(str(exc))
+
+    waiting = p['wait_timeout'] > 0
+    kind = 'boot' if waiting else 'probe'
+    try:
+        progress = ProgressWriter(p['progress_file'] if not module.check_mode else None, kind)
+    except ProgressFileError as exc:
+        bad_input('The progress file cannot be written: %s' % exc)
+
+    prober = Prober(p, engine, waa)
+    prober.last_png = None
+    wait_deadline = Deadline(p['wait_timeout']) if waiting else Deadline()
+    run_deadline = Deadline(p['deadline_in']) if p['deadline_in'] is not None else Deadline()
+    prober.deadline = earliest(wait_deadline, run_deadline) if waiting else run_deadline
+
+    def stage_name():
+        order = ('server_ready', 'vnc_ready', 'windows_started', 'qemu_started', 'container_started')
+        return next((s for s in order if s in prober.boot), None)
+
+    def report(results, message, state='running', result=None):
+        fields = {'stage': stage_name(), 'log_tail': prober.log_tail(), 'layers': [r.to_dict() for r in results],
+                  'message': message, 'elapsed': round(prober.elapsed(), 3), 'boot': prober.boot}
+        if result is not None:
+            fields['result'] = result
+        try:
+            if state == 'running':
+                progress.update(fields)
+            else:
+                progress.final(fields, failed=state == 'failed')
+        except (OSError, ProgressFileError) as exc:
+            module.warn('Cannot write the progress file: %s' % exc)
+
+    deadline_exceeded = timed_out = False
+    while True:
+        results = prober.run_once()
+        bad = first_unhealthy(results)
+        if bad is None or bad.fatal or not waiting:
+            break
+        if prober.deadline.expired():
+            timed_out = True
+            deadline_exceeded = p['deadline_in'] is not None and run_deadline.remaining() <= wait_deadline.remaining()
+            break
+        report(results, bad.message)
+        prober.deadline.sleep(p['poll_interval'])
+
+    result = dict(base, layers=[r.to_dict() for r in results], polls=prober.polls)
+    bad = first_unhealthy(results)
+    healthy = bad is None
+    msg = None
+    if healthy:
+        msg = 'Healthy: %s.' % ', '.join(r.layer for r in results)
+        if p['detailed']:
+            detail, layer, error = prober.run_detailed()
+            result['detailed'] = detail
+            if layer:
+                healthy = False
+                result.update(failed_layer=layer, waa_exit_code=EXIT_CODES[layer],
+                              fix='Check the WAA server inside Windows (VNC) and its log; recreate the container if it persists.')
+                msg = 'Detailed check failed: %s.' % error
+        if healthy and p['smoke'] and not module.check_mode:
+            smoke = prober.run_smoke()
+            result['smoke'] = smoke
+            if smoke['ok']:
+                msg += ' Smoke test passed (window %r).' % smoke['window']
+            else:
+                healthy = False
+                result.update(failed_layer='smoke', waa_exit_code=EXIT_SMOKE,
+                              fix='Look at the screen through VNC; check that the WAA server can start programs '
+                                  '(/setup/launch) and read UI Automation; then rerun.')
+                msg = 'Smoke test failed: %s.' % smoke['error']
+        if healthy and p['screenshot_dest'] and prober.last_png is None and not module.check_mode:
+            try:
+                prober.last_png = prober.take_screenshot()[0]
+            except (WaaError, ValueError) as exc:
+                module.warn('Could not take a screenshot: %s' % exc)
+    else:
+        result.update(failed_layer=bad.layer, waa_exit_code=bad.exit_code, fix=bad.fix, diagnosis=bad.diagnosis)
+        if deadline_exceeded:
+            result['waa_exit_code'] = EXIT_DEADLINE
+            msg = ('The overall deadline passed while waiting for %s: %s' % (bad.layer, bad.message))
+            result['fix'] = 'Increase --timeout or check for hangs. ' + (bad.fix or '')
+        elif timed_out:
+            msg = 'Timed out after %.0f s waiting for %s: %s' % (p['wait_timeout'], bad.layer, bad.message)
+        else:
+            msg = '%s is unhealthy: %s' % (bad.layer, bad.message)
+        if bad.diagnosis:
+            msg += ' Diagnosis: %s' % bad.diagnosis
+    if result['fix'] and not healthy:
+        msg += ' Fix: %s' % result['fix']
+
+    if prober.last_png is not None and p['screenshot_dest'] and not module.check_mode:
+        try:
+            width, height = png_info(prober.last_png)
+            atomic_write_bytes(p['screenshot_dest'], prober.last_png, 0o644)
+            result['screenshot'] = {'path': p['screenshot_dest'], 'bytes': len(prober.last_png), 'width': width,
+                                    'height': height}
+        except (OSError, ProgressFileError, ValueError) as exc:
+            module.warn('Could not save the screenshot to %s: %s' % (p['screenshot_dest'], exc))
+
+    result.update(healthy=healthy, msg=msg, elapsed=round(time.monotonic() - started, 3), deadline_exceeded=deadline_exceeded,
+                  timed_out=timed_out, log_tail=prober.log_tail()[-20:], boot=prober.boot)
+    report(results, msg, state='done' if healthy else 'failed', result=result)
+    if not healthy:
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
