@@ -1,0 +1,722 @@
+"""The live viewer: a small web page that follows a run as the callback plugin writes it.
+
+The callback plugin appends one JSON event a line to ``<run dir>/events.jsonl``. The viewer
+tails that file (or several: a setup run then a benchmark run merge into one view), folds the
+events into the run state with the collection's own reducer (``apply_event``) and pushes them
+to browsers with Server-Sent Events. It starts before the run does, so the page says
+"Initializing..." at once and fills in as events arrive.
+
+Endpoints (all on 127.0.0.1 by default):
+
+- ``GET /``: the page (``static/index.html``, no build step, no network access).
+- ``GET /api/events[?since=ID]``: SSE. On connect one ``event: state`` with the full snapshot
+  (the ``/api/state`` document), then one ``event: waa`` per run event:
+  ``{"id", "run", "event", "lines", "hosts": {name: host state}, "run_state"}``. ``id`` is the
+  viewer's own sequence over all run dirs (each run's ``seq`` starts at 1); with ``since`` (or
+  the ``Last-Event-ID`` header a reconnecting EventSource sends) the events after that id are
+  replayed instead of the snapshot, when they are still held.
+- ``GET /api/state``: the snapshot ``{"id", "state", "runs", "phases", "boot_stages", "log",
+  "viewer"}``: ``state`` is the folded state of all followed runs (``new_state`` shape).
+- ``GET /api/benchmark-live``: ``benchmark_live(state)``, the shape OpenAdapt's viewer polls.
+- ``GET /screenshots/<run>/<path>``: a file from that run dir's ``screenshots/``.
+
+Usage::
+
+    viewer = Viewer([run_dir])          # or Viewer(watch_root=runs_root)
+    url = viewer.start()                # serving when it returns
+    open_browser(url)
+    ...                                 # run the playbook; the page follows it
+    viewer.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.request
+import webbrowser
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, TextIO
+from urllib.parse import quote
+
+from openadapt_waa.collection import import_path
+
+import_path()
+from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (  # noqa: E402
+    BOOT_STAGES,
+    PHASES,
+    apply_event,
+    benchmark_live,
+    human_lines,
+    new_state,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+EVENTS_FILE = "events.jsonl"
+SCREENSHOTS_DIR = "screenshots"
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+# -- following one events.jsonl ----------------------------------------------------------------
+class Tailer:
+    """Follow an append-only JSON-lines file: each ``read()`` returns the complete new lines.
+
+    Reads only what was appended since the last call (one ``stat`` when nothing changed). A line
+    still being written (no newline yet) waits for the next call. The file may not exist yet. A
+    file that shrinks or is replaced is read again from the start (``resets`` counts it).
+    """
+
+    def __init__(self, path: Path | str, max_read: int = 4 << 20, max_line: int = 16 << 20):
+        self.path = Path(path)
+        self.max_read = max_read
+        self.max_line = max_line
+        self.offset = 0
+        self.buffer = b""
+        self.inode = None
+        self.bad_lines = 0
+        self.resets = 0
+        self.pending = False  # more was appended than one read takes
+
+    def read(self) -> list[dict]:
+        try:
+            st = os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            self.pending = False
+            return []
+        if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset):
+            self.offset, self.buffer = 0, b""
+            self.resets += 1
+        self.inode = st.st_ino
+        if st.st_size <= self.offset:
+            self.pending = False
+            return []
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read(min(self.max_read, st.st_size - self.offset))
+        except OSError:
+            return []
+        self.offset += len(data)
+        self.pending = self.offset < st.st_size
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        if len(self.buffer) > self.max_line:  # not JSON we could ever parse: drop it
+            self.buffer = b""
+            self.bad_lines += 1
+        out = []
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                self.bad_lines += 1
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+            else:
+                self.bad_lines += 1
+        return out
+
+
+# -- the merged state of the followed runs ------------------------------------------------------
+@dataclass
+class Run:
+    name: str
+    path: Path
+    tailer: Tailer
+    discovered: bool = False  # found by watching the root after the viewer started
+    events: int = 0
+    status: str = "waiting"  # waiting, running, or run_end's status
+    playbook: str | None = None
+    exit_code: int | None = None
+
+    def info(self) -> dict:
+        return {"name": self.name, "path": str(self.path), "exists": self.path.is_dir(), "events": self.events,
+                "status": self.status, "playbook": self.playbook, "exit_code": self.exit_code}
+
+
+@dataclass
+class Record:
+    """One message for the browsers: an event (``kind="event"``) or "resend the snapshot"."""
+
+    id: int
+    kind: str
+    data: str = ""
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, default=str, separators=(",", ":"))
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("/", "http://", "https://", "data:"))
+
+
+def screenshot_url(run: str, path: str | None) -> str | None:
+    """The viewer URL of a screenshot recorded as a path relative to the run dir."""
+    if not path or not isinstance(path, str) or _is_url(path):
+        return path
+    rel = path.replace("\\", "/")
+    while rel.startswith("./"):
+        rel = rel[2:]
+    if rel.startswith(SCREENSHOTS_DIR + "/"):
+        rel = rel[len(SCREENSHOTS_DIR) + 1:]
+    return "/screenshots/%s/%s" % (quote(run, safe=""), quote(rel))
+
+
+def _host_view(host: dict) -> dict:
+    """A host's state for one event message: everything but the (growing) completed task list."""
+    view = dict(host)
+    bench = host.get("benchmark") or {}
+    if "completed" in bench:
+        view["benchmark"] = {k: v for k, v in bench.items() if k != "completed"}
+    return copy.deepcopy(view)
+
+
+class Hub:
+    """The followed run dirs, their merged state and the recent events. Thread-safe, no I/O loop.
+
+    ``poll()`` reads what the runs appended, folds it with ``apply_event`` and returns the
+    records to push. With ``watch_root``, the newest ``latest`` run dirs under it are followed,
+    plus every run dir created there later; a later run of a playbook already in the view (say
+    a second ``vm_setup``) starts a fresh view instead of merging onto the old one.
+    """
+
+    def __init__(self, run_dirs: Iterable[Path | str] = (), watch_root: Path | str | None = None, latest: int = 1,
+                 history: int = 20000, log_lines: int = 300, scan_interval: float = 1.0):
+        self.lock = threading.RLock()
+        self.state = new_state()
+        self.runs: list[Run] = []
+        self.history: deque[Record] = deque(maxlen=history)
+        self.log: deque[dict] = deque(maxlen=log_lines)
+        self.last_id = 0
+        self.reset_id = 0  # events before this id belong to an earlier view
+        self.bad_events = 0
+        self.more_pending = False
+        self.view_playbooks: set[str] = set()
+        self.watch_root = Path(watch_root).expanduser() if watch_root else None
+        self.scan_interval = scan_interval
+        self._seen_dirs: set[str] = set()
+        self._last_scan = 0.0
+        for path in run_dirs:
+            self.add_run_dir(path)
+        if self.watch_root:
+            existing = self._list_root()
+            self._seen_dirs.update(str(p) for p in existing)
+            newest = sorted(existing, key=self._mtime)[-latest:] if latest > 0 else []
+            for path in newest:
+                self.add_run_dir(path)
+
+    # run dirs
+    def add_run_dir(self, path: Path | str, discovered: bool = False) -> str:
+        """Follow one more run dir (it may not exist yet). Returns its name in URLs."""
+        path = Path(path).expanduser().absolute()
+        with self.lock:
+            for run in self.runs:
+                if run.path == path:
+                    return run.name
+            names = {run.name for run in self.runs}
+            name, n = path.name or "run", 2
+            while name in names:
+                name, n = "%s-%d" % (path.name or "run", n), n + 1
+            self.runs.append(Run(name, path, Tailer(path / EVENTS_FILE), discovered=discovered))
+            self._seen_dirs.add(str(path.resolve()))
+            return name
+
+    def _list_root(self) -> list[Path]:
+        try:
+            entries = list(os.scandir(self.watch_root))
+        except OSError:
+            return []
+        paths = []
+        for entry in entries:
+            if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+                continue  # `latest` is a symlink to a run dir
+            paths.append(Path(entry.path).resolve())
+        return paths
+
+    @staticmethod
+    def _mtime(path: Path) -> float:
+        try:
+            return max(os.stat(path).st_mtime, os.stat(path / EVENTS_FILE).st_mtime)
+        except OSError:
+            try:
+                return os.stat(path).st_mtime
+            except OSError:
+                return 0.0
+
+    def _scan(self) -> None:
+        if not self.watch_root or time.monotonic() - self._last_scan < self.scan_interval:
+            return
+        self._last_scan = time.monotonic()
+        for path in sorted(self._list_root(), key=self._mtime):
+            if str(path) not in self._seen_dirs:
+                self._seen_dirs.add(str(path))
+                self.add_run_dir(path, discovered=True)
+
+    # events
+    def poll(self) -> list[Record]:
+        """Read new events from every followed run; fold them; return the records to push."""
+        with self.lock:
+            self._scan()
+            records: list[Record] = []
+            pending = False
+            for run in list(self.runs):
+                if run not in self.runs:  # dropped by a reset during this poll
+                    continue
+                for event in run.tailer.read():
+                    records.extend(self._ingest(run, event))
+                pending = pending or run.tailer.pending
+            self.more_pending = pending
+            return records
+
+    def _ingest(self, run: Run, event: dict) -> list[Record]:
+        kind = event.get("type")
+        if not isinstance(kind, str):
+            self.bad_events += 1
+            return []
+        out = []
+        if kind == "run_start":
+            playbook = event.get("playbook") or ""
+            others_done = all(r.status != "running" for r in self.runs if r is not run)
+            if run.discovered and playbook in self.view_playbooks and others_done:
+                out.append(self._reset(run))
+            self.view_playbooks.add(playbook)
+            run.playbook, run.status = event.get("playbook"), "running"
+        try:
+            apply_event(self.state, event)
+        except Exception:  # a malformed event must not stop the viewer
+            self.bad_events += 1
+            return out
+        run.events += 1
+        if kind == "run_end":
+            run.status, run.exit_code = event.get("status") or "complete", event.get("exit_code")
+        self._link_screenshots(run, event)
+        self.last_id += 1
+        multi = len(self.state["hosts"]) > 1
+        try:
+            lines = human_lines(event, prefix=(run.playbook or "waa").replace("_", "-"), multi_host=multi)
+        except Exception:
+            lines = []
+        for line in lines:
+            self.log.append({"id": self.last_id, "ts": event.get("ts"), "host": event.get("host"), "text": line})
+        if event.get("host"):
+            affected = [event["host"]]
+        elif kind == "run_start":
+            affected = list(event.get("hosts") or [])
+        elif kind == "run_end":
+            affected = list(event.get("hosts") or {})
+        else:
+            affected = []
+        hosts = {name: _host_view(self.state["hosts"][name]) for name in affected if name in self.state["hosts"]}
+        payload = {"id": self.last_id, "run": run.name, "event": event, "lines": lines, "hosts": hosts,
+                   "run_state": self._run_state()}
+        record = Record(self.last_id, "event", _dumps(payload))
+        self.history.append(record)
+        out.append(record)
+        return out
+
+    def _reset(self, run: Run) -> Record:
+        """Start a fresh view with ``run`` only (a new run of a playbook already shown)."""
+        self.state = new_state()
+        self.runs = [run]
+        self.history.clear()
+        self.log.clear()
+        self.view_playbooks = set()
+        self.last_id += 1
+        self.reset_id = self.last_id
+        return Record(self.last_id, "reset")
+
+    def _link_screenshots(self, run: Run, event: dict) -> None:
+        """Point the folded screenshot entries at this viewer's /screenshots/<run>/ URLs."""
+        host = self.state["hosts"].get(event.get("host") or "")
+        if not host:
+            return
+        kind = event.get("type")
+        if kind == "screenshot" and host["screenshots"]:
+            host["screenshots"][-1]["url"] = screenshot_url(run.name, event.get("path"))
+            host["screenshots"][-1]["run"] = run.name
+        elif kind == "task_step":
+            steps = (host["benchmark"].get("current_task") or {}).get("steps") or []
+            if steps and steps[-1].get("screenshot_url"):
+                steps[-1]["screenshot_url"] = screenshot_url(run.name, steps[-1]["screenshot_url"])
+
+    def _run_state(self) -> dict:
+        return {k: self.state.get(k) for k in ("status", "exit_code", "started", "updated", "playbook")}
+
+    # reads
+    def records_after(self, since: int) -> list[Record] | None:
+        """The event records after ``since``, or None when they are no longer all held."""
+        with self.lock:
+            if since > self.last_id or since < self.reset_id:
+                return None
+            if since == self.last_id:
+                return []
+            if not self.history or self.history[0].id > since + 1:
+                return None
+            return [r for r in self.history if r.id > since]
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {
+                "id": self.last_id,
+                "state": copy.deepcopy(self.state),
+                "runs": [run.info() for run in self.runs],
+                "phases": [list(p) for p in PHASES],
+                "boot_stages": list(BOOT_STAGES),
+                "log": list(self.log),
+                "viewer": {"watch_root": str(self.watch_root) if self.watch_root else None,
+                           "bad_events": self.bad_events},
+            }
+
+    def benchmark_live(self) -> dict:
+        with self.lock:
+            return copy.deepcopy(benchmark_live(self.state))
+
+    def screenshot_file(self, run_name: str, rel: str) -> Path | None:
+        """The file under ``<run dir>/screenshots/`` that ``rel`` names, never outside it."""
+        with self.lock:
+            run = next((r for r in self.runs if r.name == run_name), None)
+        if run is None or not rel or "\0" in rel:
+            return None
+        base = (run.path / SCREENSHOTS_DIR).resolve()
+        try:
+            target = (base / rel).resolve()
+        except (OSError, RuntimeError):
+            return None
+        if target == base or not target.is_relative_to(base) or not target.is_file():
+            return None
+        return target
+
+
+# -- the web app ---------------------------------------------------------------------------------
+class _Subscriber:
+    def __init__(self, maxsize: int):
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=maxsize)
+
+    def put(self, item) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:  # a browser that cannot keep up: resend the snapshot instead
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait("resync")
+
+
+class Broadcaster:
+    """Pumps the hub from the server's event loop and fans records out to SSE streams."""
+
+    def __init__(self, hub: Hub, poll_interval: float = 0.1, queue_size: int = 5000):
+        self.hub = hub
+        self.poll_interval = poll_interval
+        self.queue_size = queue_size
+        self.subscribers: set[_Subscriber] = set()
+        self.closing = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def close(self) -> None:
+        self.closing = True
+        for sub in list(self.subscribers):
+            sub.put("close")
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    def subscribe(self) -> _Subscriber:
+        sub = _Subscriber(self.queue_size)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: _Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    async def _pump(self) -> None:
+        while not self.closing:
+            try:
+                records = self.hub.poll()
+            except Exception as err:  # keep serving whatever happens to one read
+                print("waa viewer: reading events failed: %s" % err, file=sys.stderr)
+                records = []
+            for record in records:
+                for sub in list(self.subscribers):
+                    sub.put(record)
+            if not self.hub.more_pending:
+                await asyncio.sleep(self.poll_interval)
+            else:
+                await asyncio.sleep(0)
+
+
+def create_app(hub: Hub, poll_interval: float = 0.1, allowed_hosts: list[str] | None = None):
+    """The Starlette app over ``hub`` (the broadcaster starts with the app's lifespan)."""
+    from contextlib import asynccontextmanager
+
+    from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    broadcaster = Broadcaster(hub, poll_interval=poll_interval)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        await broadcaster.start()
+        try:
+            yield
+        finally:
+            await broadcaster.close()
+
+    no_store = {"Cache-Control": "no-store"}
+
+    async def index(_request):
+        return FileResponse(STATIC_DIR / "index.html", headers=no_store)
+
+    async def api_state(_request):
+        return Response(_dumps(hub.snapshot()), media_type="application/json", headers=no_store)
+
+    async def api_benchmark_live(_request):
+        return JSONResponse(hub.benchmark_live(), headers=no_store)
+
+    async def api_health(_request):
+        return JSONResponse({"ok": True, "id": hub.last_id})
+
+    async def screenshot(request):
+        path = hub.screenshot_file(request.path_params["run"], request.path_params["path"])
+        if path is None:
+            return Response("not found", status_code=404, media_type="text/plain")
+        return FileResponse(path, headers=no_store)
+
+    def _since(request) -> int | None:
+        raw = request.query_params.get("since") or request.headers.get("last-event-id")
+        try:
+            return int(raw) if raw not in (None, "") else None
+        except ValueError:
+            return None
+
+    async def api_events(request):
+        since = _since(request)
+
+        def snapshot_event(snap: dict) -> ServerSentEvent:
+            return ServerSentEvent(data=_dumps(snap), event="state", id=str(snap["id"]), retry=1000)
+
+        async def stream():
+            # Subscribe and take the snapshot (or the replay) with nothing awaited in between, so
+            # no event published meanwhile is lost or sent twice.
+            sub = broadcaster.subscribe()
+            initial = hub.records_after(since) if since is not None else None
+            first = hub.snapshot() if initial is None else None
+            sent = since or 0
+            try:
+                if first is not None:
+                    sent = first["id"]
+                    yield snapshot_event(first)
+                else:
+                    yield ServerSentEvent(comment="replay", retry=1000)
+                    for record in initial:
+                        sent = record.id
+                        yield ServerSentEvent(data=record.data, event="waa", id=str(record.id))
+                while not broadcaster.closing:
+                    item = await sub.queue.get()
+                    if item == "close":
+                        break
+                    if item == "resync" or getattr(item, "kind", None) == "reset":
+                        snap = hub.snapshot()
+                        sent = snap["id"]
+                        yield snapshot_event(snap)
+                    elif item.id > sent:
+                        sent = item.id
+                        yield ServerSentEvent(data=item.data, event="waa", id=str(item.id))
+            finally:
+                broadcaster.unsubscribe(sub)
+
+        return EventSourceResponse(stream(), ping=10, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    routes = [
+        Route("/", index),
+        Route("/index.html", index),
+        Route("/api/state", api_state),
+        Route("/api/benchmark-live", api_benchmark_live),
+        Route("/api/health", api_health),
+        Route("/api/events", api_events),
+        Route("/screenshots/{run}/{path:path}", screenshot),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.hub = hub
+    app.state.broadcaster = broadcaster
+    return app
+
+
+# -- the server thread -----------------------------------------------------------------------------
+class Viewer:
+    """The live viewer for one or more run dirs, served by uvicorn in a background thread.
+
+    ``Viewer([run_dir])`` follows the given run dirs (they may not exist yet; add more with
+    ``add_run_dir``); ``Viewer(watch_root=runs_dir)`` follows the newest run dir there and every
+    one created later. ``port=0`` picks a free port. Bound to 127.0.0.1 unless told otherwise
+    (the page shows screenshots of the VM's desktop: keep it on loopback, use an SSH tunnel).
+    """
+
+    def __init__(self, run_dirs: Iterable[Path | str] | Path | str | None = None, *, watch_root: Path | str | None = None,
+                 host: str = "127.0.0.1", port: int = 0, poll_interval: float = 0.1, latest: int = 1):
+        if isinstance(run_dirs, (str, os.PathLike)):
+            run_dirs = [run_dirs]
+        if not run_dirs and not watch_root:
+            raise ValueError("Viewer needs run_dirs or watch_root")
+        self.hub = Hub(run_dirs or [], watch_root=watch_root, latest=latest)
+        self.host = host
+        self.port = port
+        allowed = None if host not in ("127.0.0.1", "localhost", "::1") else LOOPBACK_NAMES
+        self.app = create_app(self.hub, poll_interval=poll_interval, allowed_hosts=allowed)
+        self.url: str | None = None
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def add_run_dir(self, path: Path | str) -> str:
+        """Follow one more run dir (it may not exist yet); returns its name in screenshot URLs."""
+        return self.hub.add_run_dir(path)
+
+    def start(self, timeout: float = 15.0) -> str:
+        """Serve in a background thread; returns the page URL once the server answers."""
+        import uvicorn
+
+        if self._thread:
+            return self.url
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        shown = "[%s]" % self.host if family == socket.AF_INET6 else self.host
+        self.url = "http://%s:%d/" % (shown, self.port)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=3, ws="none")
+        self._server = uvicorn.Server(config)
+
+        def serve():
+            try:
+                self._server.run(sockets=[sock])
+            except BaseException as err:  # reported by start()
+                self._error = err
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=serve, name="waa-viewer", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._error or not self._thread.is_alive():
+                raise RuntimeError("The viewer failed to start: %s" % (self._error or "server exited"))
+            if self._server.started:
+                try:
+                    with urllib.request.urlopen(self.url + "api/health", timeout=2) as resp:
+                        if resp.status == 200:
+                            return self.url
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("The viewer did not answer within %.0f s at %s" % (timeout, self.url))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the SSE streams, stop the server and wait for its thread."""
+        if not self._server:
+            return
+        server, self._server = self._server, None
+        broadcaster = self.app.state.broadcaster
+        if broadcaster.loop and broadcaster.loop.is_running():
+            # End the SSE streams first: uvicorn waits for open responses before it stops.
+            try:
+                asyncio.run_coroutine_threadsafe(broadcaster.close(), broadcaster.loop).result(timeout=3)
+            except Exception:
+                pass
+        server.should_exit = True
+        if self._thread:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self.stop()
+
+
+def _has_display() -> bool:
+    if sys.platform.startswith(("win", "darwin")):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_browser(url: str, stream: TextIO | None = None) -> bool:
+    """Print the URL (to stderr by default, so --json output stays clean) and open a browser
+    when there is one: never a console browser, never an error when headless or over SSH."""
+    stream = stream or sys.stderr
+    print("Live viewer: %s" % url, file=stream, flush=True)
+    if os.environ.get("WAA_NO_BROWSER") or not _has_display():
+        return False
+    try:
+        browser = webbrowser.get()
+        if isinstance(browser, webbrowser.GenericBrowser) and not isinstance(browser, webbrowser.BackgroundBrowser):
+            return False  # a terminal browser (lynx, w3m) would take over the terminal
+        return bool(browser.open(url, new=2))
+    except Exception:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m openadapt_waa.viewer [RUN_DIR ...] [--root DIR] [--port N]``: serve until Ctrl+C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m openadapt_waa.viewer", description=main.__doc__)
+    parser.add_argument("run_dirs", nargs="*", type=Path)
+    parser.add_argument("--root", type=Path, help="follow the newest run dir here and every new one")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args(argv)
+    root = args.root
+    if not args.run_dirs and not root:
+        root = Path(os.environ.get("WAA_STATE_HOME") or os.path.expanduser("~/.local/state/openadapt-waa")) / "runs"
+    viewer = Viewer(args.run_dirs, watch_root=root, host=args.host, port=args.port)
+    url = viewer.start()
+    if args.no_browser:
+        print("Live viewer: %s" % url, file=sys.stderr, flush=True)
+    else:
+        open_browser(url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        viewer.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
