@@ -300,6 +300,24 @@ def test_hub_stall_stops_byte_progress(standin, hub_fault, standin_ctl, api):
         _rmi(api, pad.hub_image)
 
 
+def test_hub_throttle_shows_pull_progress(standin, hub_fault, standin_ctl, api):
+    """rate_bps slows the hub down so a pull reports growing byte counts, as on a real network."""
+    pad = standin_ctl.push_padded(8)
+    _rmi(api, pad.hub_image)
+    hub_fault("none", rate_bps=4_000_000)
+    try:
+        t0 = time.monotonic()
+        events = _pull(api, pad.hub_image, timeout=60)
+        elapsed = time.monotonic() - t0
+        assert events[-1]["status"].startswith("Status: Downloaded newer image"), events[-3:]
+        big = [e["progressDetail"]["current"] for e in events
+               if e.get("status") == "Downloading" and e.get("progressDetail", {}).get("total", 0) > 4_000_000]
+        assert len(big) >= 5 and big == sorted(big), big
+        assert elapsed >= 1.5, f"8 MB at 4 MB/s took only {elapsed:.2f}s"
+    finally:
+        _rmi(api, pad.hub_image)
+
+
 # --------------------------------------------------------------------------------------------
 # up / down (keep these last: they restart the stand-in's daemons)
 # --------------------------------------------------------------------------------------------
