@@ -62,6 +62,7 @@ from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (  # 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EVENTS_FILE = "events.jsonl"
 SCREENSHOTS_DIR = "screenshots"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never send 127.0.0.1 to a proxy
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
 
@@ -632,7 +633,7 @@ class Viewer:
                 raise RuntimeError("The viewer failed to start: %s" % (self._error or "server exited"))
             if self._server.started:
                 try:
-                    with urllib.request.urlopen(self.url + "api/health", timeout=2) as resp:
+                    with _NO_PROXY.open(self.url + "api/health", timeout=2) as resp:
                         if resp.status == 200:
                             return self.url
                 except OSError:
