@@ -1,0 +1,69 @@
+"""Knobs shared by the simulator's processes: environment parsing, the fault list, the event
+log that benchmarks read, and the helper that ends the whole container.
+
+Everything the simulator records goes to /var/log/waa-sim, never to docker logs: the real
+image prints nothing of the kind, and log parsers under test must see the real lines only.
+"""
+import os
+import subprocess
+import time
+
+LOG_DIR = "/var/log/waa-sim"
+RUN_DIR = "/run/waa-sim"
+
+KNOWN_FAULTS = {"server_500", "empty_at", "bare_at", "crash_after_boot", "never_boot",
+                "slow_boot", "stop_answering_after"}
+
+
+def env_float(name, default):
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def faults():
+    """WAA_SIM_FAULT="never_boot,stop_answering_after=3req" -> {"never_boot": None, ...}."""
+    out = {}
+    for item in os.environ.get("WAA_SIM_FAULT", "").split(","):
+        name, _, value = item.strip().partition("=")
+        if name:
+            out[name.strip()] = value.strip() or None
+    return out
+
+
+def boot_seconds():
+    """Seconds from QEMU start to dockur's "Windows started" line (and to Windows' boot end)."""
+    f = faults()
+    seconds = env_float("WAA_SIM_BOOT_SECONDS", 2.0)
+    if "slow_boot" in f:
+        seconds = float(f["slow_boot"] or 30)  # 30 s is real dockur's fixed timer
+    if os.environ.get("KVM", "").upper().startswith("N"):
+        seconds *= env_float("WAA_SIM_NOKVM_FACTOR", 10.0)  # dockur: "about 10 times slower"
+    return seconds
+
+
+def _write_atomic(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def event(name, when=None):
+    """Append "<epoch> <name>" to events.log and write the epoch alone to a file named <name>."""
+    when = time.time() if when is None else when
+    os.makedirs(LOG_DIR, exist_ok=True)
+    with open(os.path.join(LOG_DIR, "events.log"), "a") as f:
+        f.write(f"{when:.6f} {name}\n")
+    _write_atomic(os.path.join(LOG_DIR, name), f"{when:.6f}\n")
+
+
+def end_container(code):
+    """Make the container exit with `code` (see die.sh): the real image has no such path, but
+    crashes and WAA_SIM_EXIT_ON_ERROR need one because bash as PID 1 never exits on its own."""
+    subprocess.run(["/opt/waa-sim/die.sh", str(int(code))], check=False)

@@ -1,0 +1,33 @@
+"""The "QEMU" process dockur starts: the Windows guest. It boots for the same time dockur's
+"Windows started" timer waits, then WAA_SIM_SERVER_DELAY more seconds until the WAA server
+(on_logon.ps1 starting main.py in real Windows) listens on port 5000.
+
+With usermode networking (no NET_ADMIN) the guest runs but dockur's NAT rule that publishes
+the guest's port 5000 does not exist, so nothing ever listens; never_boot does the same.
+"""
+import ctypes
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+
+def main():
+    try:  # ps/pgrep show QEMU's process name (truncated to 15 characters like the real one)
+        ctypes.CDLL(None).prctl(15, b"qemu-system-x86", 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+    faults = common.faults()
+    boot = float(os.environ.get("WAA_SIM_BOOT_TOTAL") or common.boot_seconds())
+    if "never_boot" in faults or os.environ.get("WAA_SIM_NAT") == "0":
+        while True:
+            time.sleep(3600)
+    time.sleep(boot + common.env_float("WAA_SIM_SERVER_DELAY", 3.0))
+    import server
+    server.run(faults)
+
+
+if __name__ == "__main__":
+    main()
