@@ -75,9 +75,9 @@ def split_image_reference(ref):
     registry = None
     path = rest
     first, sep, remainder = rest.partition('/')
-    # Docker's rule: the first component is a registry when it has a '.' or ':' or is 'localhost'
-    # (or has upper-case letters, which a repository path may not).
-    if sep and ('.' in first or ':' in first or first == 'localhost' or first != first.lower()):
+    # Docker's rule: the first component is a registry when it has a '.' or ':' or is 'localhost'.
+    # (Newer Docker also takes upper-case components as registries, Docker 20.10 does not: reject them.)
+    if sep and ('.' in first or ':' in first or first == 'localhost'):
         registry, path = first, remainder
         if not _RE_DOMAIN.match(registry):
             raise ValueError('The registry part %s of the image reference %s is invalid: write it as '

@@ -645,11 +645,15 @@ def main():
         fail(str(exc), 'Give docker_host as unix:///var/run/docker.sock or tcp://HOST:PORT.')
     try:
         engine.ping(timeout=15)
-        before = engine.image_inspect(p['image'], timeout=30)
     except DockerError as exc:
         fail('The Docker daemon at %s cannot be reached: %s.' % (p['docker_host'], exc.message),
              'Start Docker (systemctl start docker) and make sure this user may use its socket (become: true).',
              code=EXIT_DOCKER)
+    try:
+        before = engine.image_inspect(p['image'], timeout=30)
+    except DockerError as exc:
+        fail('The Docker daemon refused to look up %s: %s.' % (p['image'], exc.message),
+             'Correct the image reference (lower-case repository path, valid tag).')
 
     if before is not None and not p['force']:
         result = scrub.deep(dict(base, image_id=before.get('Id'), digest=repo_digest(before, p['image']),
