@@ -11,7 +11,7 @@ Endpoints (all on 127.0.0.1 by default):
 - ``GET /``: the page (``static/index.html``, no build step, no network access).
 - ``GET /api/events[?since=ID]``: SSE. On connect one ``event: state`` with the full snapshot
   (the ``/api/state`` document), then one ``event: waa`` per run event:
-  ``{"id", "run", "event", "lines", "hosts": {name: host state}, "run_state"}``. ``id`` is the
+  ``{"id", "run", "event", "lines", "hosts": {name: host state}, "run_state", "run_info"}``. ``id`` is the
   viewer's own sequence over all run dirs (each run's ``seq`` starts at 1); with ``since`` (or
   the ``Last-Event-ID`` header a reconnecting EventSource sends) the events after that id are
   replayed instead of the snapshot, when they are still held.
@@ -320,7 +320,7 @@ class Hub:
             affected = []
         hosts = {name: _host_view(self.state["hosts"][name]) for name in affected if name in self.state["hosts"]}
         payload = {"id": self.last_id, "run": run.name, "event": event, "lines": lines, "hosts": hosts,
-                   "run_state": self._run_state()}
+                   "run_state": self._run_state(), "run_info": run.info()}
         record = Record(self.last_id, "event", _dumps(payload))
         self.history.append(record)
         out.append(record)

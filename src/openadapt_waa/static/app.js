@@ -2,7 +2,7 @@
 //
 // The server folds run events into state (the collection's apply_event) and sends:
 //   event "state": the full snapshot {id, state, runs, phases, boot_stages, log, viewer}
-//   event "waa":   {id, run, event, lines, hosts: {name: host state}, run_state}
+//   event "waa":   {id, run, event, lines, hosts: {name: host state}, run_state, run_info}
 // The page keeps the latest state per host and redraws only what changed. When EventSource
 // fails it polls api/state every 2 s until the stream is back.
 //
@@ -132,12 +132,9 @@
       model.state.hosts[name] = host;
       trackTasks(name, host);
     }
-    const run = model.runs.find((r) => r.name === msg.run);
-    if (run) {
-      run.events += 1;
-      const type = msg.event && msg.event.type;
-      if (type === "run_start") { run.status = "running"; run.playbook = msg.event.playbook; }
-      if (type === "run_end") { run.status = msg.event.status || "complete"; run.exit_code = msg.event.exit_code; }
+    if (msg.run_info) {
+      const i = model.runs.findIndex((r) => r.name === msg.run_info.name);
+      if (i >= 0) model.runs[i] = msg.run_info; else model.runs.push(msg.run_info);
     }
     for (const line of msg.lines || []) {
       model.log.push({ id: msg.id, ts: msg.event && msg.event.ts, host: msg.event && msg.event.host, text: line });
@@ -158,7 +155,8 @@
     if (state.status === "complete") {
       const code = state.exit_code;
       if (code === 0) return { state: "complete", text: "Complete: success" };
-      const meanings = Object.values(state.hosts || {}).map((h) => h.result && h.result.exit_meaning).filter(Boolean);
+      const meanings = Object.values(state.hosts || {})
+        .filter((h) => h.result && h.result.exit_code === code).map((h) => h.result.exit_meaning).filter(Boolean);
       return { state: "failed", text: "Failed: exit " + code + (meanings.length ? " (" + meanings[0] + ")" : "") };
     }
     const phases = Object.values(state.hosts || {}).map((h) => h.phase && h.phases[h.phase]).filter(Boolean);
@@ -352,7 +350,7 @@
     }
     if (pull.source) parts.push("from " + pull.source);
     if ((pull.attempt || 1) > 1) parts.push("attempt " + pull.attempt + "/" + (pull.attempts_max || "?"));
-    if (pull.state === "done") parts.push("done");
+    if (pull.state === "done" || pull.state === "failed") parts.push(pull.state);
     setText(refs.pullText, (pull.image ? pull.image + ": " : "") + parts.join(" \u00b7 "));
   }
 
