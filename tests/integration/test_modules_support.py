@@ -40,8 +40,10 @@ def ansible_env(tmp_dir: Path) -> dict:
 
 def run_module(module: str, args: dict, tmp_dir: Path, check: bool = False, timeout: float = 120) -> dict:
     """Run openadapt.waa.<module> on localhost; return its result dict (with 'failed')."""
-    cmd = [str(ANSIBLE), "localhost", "-m", "openadapt.waa." + module, "-a", json.dumps(args),
+    cmd = [str(ANSIBLE), "localhost", "-m", "openadapt.waa." + module,
            "-e", "ansible_python_interpreter=" + PYTHON_ON_VM, "-c", "local"]
+    if args:  # "-a {}" would be taken as raw parameters
+        cmd += ["-a", json.dumps(args)]
     if check:
         cmd.append("--check")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ansible_env(tmp_dir),
