@@ -28,12 +28,12 @@ _DOMAIN = _HOST + r'(?::[0-9]+)?'
 _TAG = r'[\w][\w.-]{0,127}'
 _DIGEST = r'[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}'
 
-_RE_DOMAIN = re.compile(r'^' + _DOMAIN + r'$')
-_RE_PATH = re.compile(r'^' + _PATH_COMPONENT + r'(?:/' + _PATH_COMPONENT + r')*$')
-_RE_TAG = re.compile(r'^' + _TAG + r'$')
-_RE_DIGEST = re.compile(r'^' + _DIGEST + r'$')
-_RE_CONTAINER = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
-_RE_PORT = re.compile(r'^[0-9]{1,5}$')
+_RE_DOMAIN = re.compile(r'^' + _DOMAIN + r'\Z')
+_RE_PATH = re.compile(r'^' + _PATH_COMPONENT + r'(?:/' + _PATH_COMPONENT + r')*\Z')
+_RE_TAG = re.compile(r'^' + _TAG + r'\Z')
+_RE_DIGEST = re.compile(r'^' + _DIGEST + r'\Z')
+_RE_CONTAINER = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z')
+_RE_PORT = re.compile(r'^[0-9]{1,5}\Z')
 
 NAME_TOTAL_LENGTH_MAX = 255
 CONTAINER_NAME_MAX = 128
@@ -70,8 +70,8 @@ def split_image_reference(ref):
     if colon > last_slash:
         rest, tag = rest[:colon], rest[colon + 1:]
         if not _RE_TAG.match(tag):
-            raise ValueError('The tag of the image reference %s is invalid: a tag has 1-128 characters '
-                             'from [A-Za-z0-9_.-] and does not start with "." or "-".' % _printable(ref))
+            raise ValueError('The tag of the image reference %s is invalid: write it with 1-128 characters '
+                             'from [A-Za-z0-9_.-], not starting with "." or "-", e.g. latest.' % _printable(ref))
     registry = None
     path = rest
     first, sep, remainder = rest.partition('/')

@@ -119,7 +119,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._validate import val
 CHECK_INTERVAL = 0.2
 MAX_WAIT = 600.0
 # Async job ids are "j<digits>.<pid>"; anything else could walk out of async_dir.
-JOB_ID_RE = re.compile(r'^j?[0-9]+\.[0-9]+$')
+JOB_ID_RE = re.compile(r'^j?[0-9]+\.[0-9]+\Z')
 # Keys of a module result that describe this task, not the watched work.
 OWN_KEYS = ('changed', 'failed', 'invocation', 'progress', 'finished', 'result', 'job_finished', 'waited',
             'failed_work', 'ansible_job_id', 'started', 'results_file', 'stderr', 'stdout')
