@@ -326,7 +326,14 @@ def _pids(ctl) -> dict:
     return {k: st[k]["pid"] for k in ("sshd", "registry_hub", "registry_acr", "fault_proxy")}
 
 
+def _same_vm(a, b) -> bool:
+    """Equal but for the image digest (tests/sim may change while a developer works on it)."""
+    import dataclasses
+    return dataclasses.replace(a, image_digest="") == dataclasses.replace(b, image_digest="")
+
+
 def test_up_again_is_fast_and_changes_nothing(standin, standin_ctl):
+    standin_ctl.up()  # absorb a rebuild if tests/sim changed since the session started
     before = _pids(standin_ctl)
     assert all(before.values()), before
     inventory = standin.inventory.read_text()
@@ -351,7 +358,7 @@ def test_up_repairs_crashed_daemons_and_stale_pidfiles(standin, standin_ctl):
     (run_dir / "registry-acr.pid").write_text("999999\n")  # a dead pid
     time.sleep(0.3)
     again = standin_ctl.up()
-    assert again == standin
+    assert _same_vm(again, standin)
     st = standin_ctl.status()
     assert st["ready"], st
     assert st["registry_hub"]["pid"] != os.getpid()
@@ -374,7 +381,7 @@ def test_down_removes_what_up_made_and_up_repairs(standin, standin_ctl, api):
         t0 = time.monotonic()
         again = standin_ctl.up()
         assert time.monotonic() - t0 < 60
-        assert again == standin  # same keys, credentials, digest
+        assert _same_vm(again, standin)  # same keys, credentials, paths
         assert standin_ctl.status()["ready"]
         assert _run(standin.ssh_argv("true"), timeout=30).returncode == 0
     finally:

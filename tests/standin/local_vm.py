@@ -229,7 +229,8 @@ def _run(argv, *, timeout: float = 600, check: bool = True, env: dict | None = N
 
 
 def _docker(*args, **kw) -> subprocess.CompletedProcess:
-    env = {"DOCKER_CONFIG": str(DOCKER_CONFIG), "DOCKER_BUILDKIT": "0"}
+    # the "VM"'s engine is the local one, whatever DOCKER_HOST/DOCKER_CONTEXT say
+    env = {"DOCKER_CONFIG": str(DOCKER_CONFIG), "DOCKER_BUILDKIT": "0", "DOCKER_HOST": f"unix://{DOCKER_SOCK}"}
     env.update(kw.pop("env", {}) or {})
     return _run(["docker", *args], env=env, **kw)
 
@@ -532,9 +533,16 @@ def ensure_dockerd(state: dict) -> None:
         except StandInError:
             say("dockerd (ours) does not answer: restarting it")
             _stop_pid(ours, timeout=30)
-    # A stale /var/run/docker.pid (reboot) makes dockerd refuse to start.
     sys_pid = _read_pid(Path("/var/run/docker.pid"))
-    if sys_pid and not (_pid_alive(sys_pid) and "dockerd" in _cmdline(sys_pid)):
+    if sys_pid and _pid_alive(sys_pid) and "dockerd" in _cmdline(sys_pid):
+        # someone else's dockerd is alive but not answering yet (still starting): wait for it
+        say(f"dockerd: pid {sys_pid} (not ours) is running but does not answer yet; waiting ...")
+        _wait("dockerd (not started by local-vm)", _engine_ok, ENGINE_WAIT_S, interval=0.5, pid=sys_pid)
+        state["dockerd_started_by_standin"] = False
+        say("dockerd ... ok (already running, not managed by local-vm)")
+        return
+    # A stale /var/run/docker.pid (reboot) makes dockerd refuse to start.
+    if sys_pid:
         Path("/var/run/docker.pid").unlink(missing_ok=True)
     log = LOG_DIR / "dockerd.log"
     pid = _spawn([dockerd_bin], DOCKERD_PID, log)
