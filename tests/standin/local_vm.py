@@ -26,6 +26,7 @@ import base64
 import contextlib
 import dataclasses
 import fcntl
+import fnmatch
 import hashlib
 import http.client
 import json
@@ -775,11 +776,34 @@ def ensure_proxy(state: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # 4. images
 # ---------------------------------------------------------------------------------------------
+def _dockerignored(directory: Path):
+    """A predicate for paths the build context leaves out (simple .dockerignore patterns; a
+    file with `!` exceptions is not interpreted: everything is hashed then, to be safe)."""
+    try:
+        patterns = [l.strip().rstrip("/") for l in (directory / ".dockerignore").read_text().splitlines()
+                    if l.strip() and not l.lstrip().startswith("#")]
+    except OSError:
+        patterns = []
+    if any(p.startswith("!") for p in patterns):
+        patterns = []
+    patterns = [p.lstrip("/") for p in patterns]
+
+    def ignored(rel: str) -> bool:
+        parts = rel.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        # like Docker: a pattern matches the path from the context root, or a parent directory
+        return any(fnmatch.fnmatchcase(pre, pat) for pat in patterns for pre in prefixes)
+
+    return ignored
+
+
 def _dir_hash(directory: Path) -> str:
+    """Hash of the build context (names, exec bits, contents), without .dockerignore'd files."""
     h = hashlib.sha256()
+    ignored = _dockerignored(directory)
     for path in sorted(directory.rglob("*")):
         rel = path.relative_to(directory).as_posix()
-        if "__pycache__" in path.parts or rel.endswith((".pyc", ".pyo")) or path.is_dir():
+        if "__pycache__" in path.parts or rel.endswith((".pyc", ".pyo")) or path.is_dir() or ignored(rel):
             continue
         h.update(rel.encode() + b"\0")
         h.update(oct(path.stat().st_mode & 0o111).encode() + b"\0")
