@@ -131,6 +131,8 @@ def assert_full_view(page, setup_name: str) -> None:
     expect(tid(vm2, "result")).to_have_attribute("data-exit-code", "3")
     expect(tid(vm2, "result")).to_contain_text("Image pull failed")
     expect(tid(page, "log")).to_contain_text("Phase 2/9: Image pull")
+    expect(tid(vm2, "other-checks")).to_contain_text("SSH connectivity")  # a check outside any phase
+    expect(tid(vm1, "other-checks")).to_be_hidden()
     runs = page.evaluate("() => window.__waaModel.runs.map(r => r.name)")
     assert runs[0] == setup_name and len(runs) == 2
 
@@ -159,6 +161,7 @@ def test_live_run_in_the_browser(browser, tmp_path):
         expect(tid(page, "waiting")).to_be_hidden()
         vm1, vm2 = host(page, "vm1"), host(page, "vm2")
         w.emit("phase_start", "vm1", phase="preflight", number=1, title="Pre-flight checks")
+        w.emit("check", "vm2", phase=None, name="SSH connectivity", ok=True, message="", duration=0.1)
         w.emit("phase_start", "vm2", phase="preflight", number=1, title="Pre-flight checks")
         expect(tid(vm1, "phase-preflight")).to_have_attribute("data-status", "running", timeout=WAIT_MS)
         expect(tid(vm1, "phase-image")).to_have_attribute("data-status", "pending")

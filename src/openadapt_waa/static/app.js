@@ -172,6 +172,7 @@
     document.title = (o.state === "initializing" ? "" : o.text + " \u2013 ") + "WAA live monitor";
     const waiting = document.getElementById("waiting");
     show(waiting, o.state === "initializing");
+    if (o.state !== "initializing") return;
     const runs = document.getElementById("runs");
     runs.replaceChildren(...model.runs.map((r) => h("li", {}, [
       h("code", { text: r.path }),
@@ -228,6 +229,7 @@
     }
 
     refs.result = h("div", { class: "result", testid: "result", hidden: true });
+    refs.otherChecks = h("ul", { class: "checks other", testid: "other-checks", hidden: true });
     refs.pullFill = h("div", { class: "fill" });
     refs.pullBar = h("div", { class: "bar", testid: "pull-bar", "data-pct": "0", role: "progressbar",
       "aria-valuemin": "0", "aria-valuemax": "100" }, [refs.pullFill]);
@@ -257,7 +259,7 @@
       h("header", { class: "host-head" }, [h("h2", { text: name }), refs.headPhase]),
       refs.result,
       h("div", { class: "cols" }, [
-        h("div", { class: "col-phases" }, [phaseList]),
+        h("div", { class: "col-phases" }, [phaseList, refs.otherChecks]),
         h("div", { class: "col-detail" }, [refs.pull, refs.boot, refs.server, refs.warnings, refs.shots_]),
       ]),
       refs.bench,
@@ -325,6 +327,19 @@
         const d = phaseDuration(rec);
         setText(sub.querySelector(".pduration"), d === null ? "" : fmtDuration(d));
       }
+    }
+    // Checks that belong to no phase (e.g. a failure before the first phase started).
+    const roles = new Set(model.phases.map((p) => p[0]));
+    const others = (host.checks || []).filter((c) => !roles.has(c.phase)).slice(-8);
+    const other = card.refs.otherChecks;
+    show(other, others.length > 0);
+    const okey = others.map((c) => c.name + (c.ok ? "1" : "0") + (c.message || "")).join("|");
+    if (other.dataset.key !== okey) {
+      other.dataset.key = okey;
+      other.replaceChildren(...others.map((c) => h("li", { class: c.ok ? "ok" : "failed" }, [
+        h("span", { class: "mark", text: c.ok ? "\u2713" : "\u2717" }),
+        h("span", { text: c.name + (c.message && c.message !== c.name ? ": " + c.message : "") }),
+      ])));
     }
     const current = host.phase && host.phases[host.phase];
     setText(card.refs.headPhase, current && !host.result ? "phase " + current.number + "/9 \u00b7 " + current.title : "");
