@@ -42,7 +42,7 @@ import time
 import urllib.request
 import webbrowser
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, TextIO
 from urllib.parse import quote
