@@ -960,6 +960,9 @@ def write_inventory() -> bool:
         f"          waa_image: {_q(f'{LOOPBACK}:{HUB_PORT}/{IMAGE_REPO}:latest')}\n"
         f"          waa_azure_cr: {_q(f'{LOOPBACK}:{ACR_PORT}')}\n"
         f"          waa_storage_path: {_q(str(STORAGE))}\n"
+        f"          waa_state_dir: {_q(str(STATE / 'vm-state'))}\n"
+        # This machine has fewer cores than a D8 VM: ask Windows for what there is.
+        f"          waa_cpu_cores: {min(os.cpu_count() or 2, 8)}\n"
         "          waa_container_env:\n"
         f"{env_lines}"
     )
