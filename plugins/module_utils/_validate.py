@@ -182,3 +182,53 @@ def validate_abs_path(value, what='path'):
         raise ValueError('The %s %s contains "..": give the path without parent references.'
                          % (what, _printable(value)))
     return value
+
+
+_RE_HOSTNAME = re.compile(r'^' + _DOMAIN_NAME + r'\Z')
+_RE_USER = re.compile(r'^[a-z_][a-z0-9_.-]{0,31}\Z', re.IGNORECASE)
+_RE_IPV4 = re.compile(r'^(?:[0-9]{1,3}\.){3}[0-9]{1,3}\Z')
+# Ansible host patterns: names, globs, groups and the :, &, ! operators; nothing a shell or a
+# Jinja template would act on.
+_RE_HOST_PATTERN = re.compile(r'^[A-Za-z0-9_.:*?,&!\[\]-]+\Z')
+
+
+def validate_host(value):
+    """Validate a host name or an IPv4/IPv6 address and return it."""
+    if not isinstance(value, str) or not value:
+        raise ValueError('The host is empty: give the VM\'s host name or IP address, e.g. 20.1.2.3.')
+    if value.startswith('[') and value.endswith(']'):
+        value_inner = value[1:-1]
+    else:
+        value_inner = value
+    if _RE_IPV4.match(value_inner):
+        if all(0 <= int(part) <= 255 for part in value_inner.split('.')):
+            return value
+    elif ':' in value_inner and re.match(r'^[0-9a-fA-F:]+\Z', value_inner):
+        return value
+    elif len(value_inner) <= 253 and _RE_HOSTNAME.match(value_inner):
+        return value
+    raise ValueError('The host %s is invalid: give a host name (letters, digits, "-" and ".") or an IP '
+                     'address, e.g. waa-vm-1.example.com or 20.1.2.3.' % _printable(value))
+
+
+def validate_publish_address(value):
+    """Validate the address ports are published on: an IPv4 address (127.0.0.1, 0.0.0.0, ...)."""
+    if isinstance(value, str) and _RE_IPV4.match(value) and all(0 <= int(p) <= 255 for p in value.split('.')):
+        return value
+    raise ValueError('The publish address %s is invalid: give an IPv4 address of the VM, e.g. 127.0.0.1 '
+                     '(the default, reachable through an SSH tunnel).' % _printable(value))
+
+
+def validate_user(value):
+    """Validate a POSIX user name (the SSH user) and return it."""
+    if isinstance(value, str) and _RE_USER.match(value):
+        return value
+    raise ValueError('The user %s is invalid: use a POSIX user name such as azureuser.' % _printable(value))
+
+
+def validate_host_pattern(value):
+    """Validate an Ansible host pattern (for --limit) and return it."""
+    if isinstance(value, str) and value and _RE_HOST_PATTERN.match(value):
+        return value
+    raise ValueError('The host pattern %s is invalid: use inventory host or group names, globs (*) and the '
+                     ':, &, ! operators, e.g. waa_vms:!waa-vm-2.' % _printable(value))

@@ -95,9 +95,9 @@ options:
     type: str
     default: unix:///var/run/docker.sock
 notes:
-  - Progress file format (shared with M(openadapt.waa.progress_watch)) -
-    C({"kind": "pull", "state": "running|done|failed", "seq", "updated", "image", "source", "attempt", "attempts_max",
-    "bytes_done", "bytes_total", "layers_done", "layers_total", "rate_bps", "eta_s", "message", "result"}).
+  - "Progress file format (shared with M(openadapt.waa.progress_watch)): a JSON object with C(kind) (V(pull)), C(state)
+    (V(running), V(done) or V(failed)), C(seq), C(updated), C(image), C(source), C(attempt), C(attempts_max), C(bytes_done),
+    C(bytes_total), C(layers_done), C(layers_total), C(rate_bps), C(eta_s), C(message) and, at the end, C(result)."
   - C(bytes_total) grows while Docker reports layer sizes (it starts a few downloads at a time), so C(eta_s) is a
     lower bound until every layer has started.
 """
@@ -724,8 +724,8 @@ def main():
         pass
     fix = failure_fix(outcomes, [a['error'] for a in puller.attempt_log] + [last_error], len(puller.sources) > 1, root_dir)
     tried = ', '.join(puller.sources)
-    msg = 'Pulling %s failed after %d attempt(s) (tried %s): %s.' % (p['image'], len(puller.attempt_log), tried,
-                                                                      last_error or 'unknown error')
+    msg = 'Pulling %s failed after %d attempt(s) (tried %s): %s.' % (
+        p['image'], len(puller.attempt_log), tried, last_error or 'unknown error')
     result = scrub.deep(dict(result, msg=scrub('%s Fix: %s' % (msg, fix)), fix=fix, waa_exit_code=EXIT_PULL))
     if puller.progress is not None:
         try:

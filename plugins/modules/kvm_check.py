@@ -11,8 +11,8 @@ module: kvm_check
 short_description: Check that KVM hardware virtualization really works on the host
 version_added: 0.1.0
 description:
-  - Checks the KVM device the Windows Agent Arena container needs: that it exists, is a character device, opens
-    read-write, answers C(KVM_GET_API_VERSION) with 12, and lets a VM be created (C(KVM_CREATE_VM)).
+  - Checks the KVM device the Windows Agent Arena container needs. It must exist, be a character device, open
+    read-write, answer C(KVM_GET_API_VERSION) with 12, and let a VM be created (C(KVM_CREATE_VM)).
   - The CPU flags C(vmx), C(svm) and C(hypervisor) from C(/proc/cpuinfo) are reported but never decide the
     outcome; nested virtualization often works although the guest CPU shows no C(vmx) flag.
   - On failure the message names the fix, including the Azure VM sizes and security type that support nested

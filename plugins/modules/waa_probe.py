@@ -117,9 +117,9 @@ options:
     type: str
     default: unix:///var/run/docker.sock
 notes:
-  - Progress file format -
-    C({"kind": "boot|probe", "state": "running|done|failed", "seq", "updated", "stage", "log_tail", "layers",
-    "message", "elapsed", "boot", "result"}).
+  - "Progress file format: a JSON object with C(kind) (V(boot) while waiting, else V(probe)), C(state) (V(running),
+    V(done) or V(failed)), C(seq), C(updated), C(stage), C(log_tail), C(layers), C(message), C(elapsed), C(boot) and,
+    at the end, C(result)."
   - There are no uptime heuristics; only log lines, the VNC page and the WAA API decide.
 """
 

@@ -12,8 +12,6 @@ import json
 import struct
 import time
 import uuid
-import zlib
-from pathlib import Path
 
 import pytest
 
@@ -167,7 +165,7 @@ def test_waits_until_healthy_then_smoke(fake_image, containers, tmp_path):
     r = run_module("waa_probe", probe_args(c, wait_timeout=60, progress_file=str(progress)), tmp_path)
     assert not r["failed"], r["msg"]
     assert r["healthy"] is True and r["waa_exit_code"] == 0 and r["changed"] is False
-    assert [l["layer"] for l in r["layers"]] == ["docker_daemon", "container", "windows_boot", "waa_server", "accessibility"]
+    assert [layer["layer"] for layer in r["layers"]] == ["docker_daemon", "container", "windows_boot", "waa_server", "accessibility"]
     assert {"container_started", "qemu_started", "windows_started", "vnc_ready", "server_ready"} <= set(r["boot"])
     assert r["polls"] > 1 and r["elapsed"] < 30
     assert not any("\x1b" in line for line in r["log_tail"])

@@ -55,11 +55,11 @@ def test_kvm_signature_with_fix():
 def test_kvm_variants_and_other_signatures():
     assert "write" in match_fatal("\u276f ERROR: KVM acceleration not available (no write access), x")["diagnosis"]
     assert "vmx/svm" in match_fatal("\u276f ERROR: KVM acceleration not available (vmx/svm disabled), x")["diagnosis"]
-    ram = match_fatal(strip_ansi(E + "ERROR: Your configured RAM_SIZE of 64 GB is too high for the 15 GB of memory "
-                                      "available, please set a lower value." + Z))
+    ram_line = E + "ERROR: Your configured RAM_SIZE of 64 GB is too high for the 15 GB of memory available, please set a lower value." + Z
+    ram = match_fatal(strip_ansi(ram_line))
     assert ram["id"] == "ram_too_high" and "64" in ram["diagnosis"] and "waa_ram_size" in ram["fix"]
-    bridge = match_fatal(strip_ansi(E + "ERROR: Failed to create bridge. Please add the following setting to your "
-                                         "container: --cap-add NET_ADMIN" + Z))
+    bridge_line = E + "ERROR: Failed to create bridge. Please add the following setting to your container: --cap-add NET_ADMIN" + Z
+    bridge = match_fatal(strip_ansi(bridge_line))
     assert bridge["id"] == "no_net_admin" and "--cap-add NET_ADMIN" in bridge["fix"]
     assert match_fatal("\u276f Warning: falling back to usermode networking (slow)!")["id"] == "no_net_admin"
     other = match_fatal("\u276f ERROR: Not enough free space to create a 64 GB disk")
@@ -80,7 +80,7 @@ def test_exit_diagnosis():
 
 def test_layer_model():
     assert LAYERS == ("docker_daemon", "container", "windows_boot", "waa_server", "accessibility")
-    assert [EXIT_CODES[l] for l in LAYERS] == [2, 4, 5, 6, 7]
+    assert [EXIT_CODES[name] for name in LAYERS] == [2, 4, 5, 6, 7]
     results = [LayerResult("container", True, "ok"), LayerResult("accessibility", False, "x"),
                LayerResult("waa_server", False, "down", fix="wait")]
     bad = first_unhealthy(results)

@@ -117,8 +117,8 @@ def test_server_errors_are_not_fatal(monkeypatch):
 
 
 def test_exited_and_restarting_containers(monkeypatch):
-    engine = FakeEngine(["Starting WinArena...", E + "ERROR: Your configured RAM_SIZE of 64 GB is too high for the 16 GB "
-                                                  "of memory available, please set a lower value."],
+    ram = E + "ERROR: Your configured RAM_SIZE of 64 GB is too high for the 16 GB of memory available, please set a lower value."
+    engine = FakeEngine(["Starting WinArena...", ram],
                         state={"Status": "exited", "Running": False, "ExitCode": 17, "StartedAt": "2024-01-01T12:00:00Z"})
     prober = waa_probe.Prober(dict(PARAMS), engine, FakeWaa())
     results = prober.run_once()
