@@ -60,6 +60,16 @@ def _short(action: str) -> str:
     return (action or "").rsplit(".", 1)[-1]
 
 
+def _task_name(task) -> str:
+    # get_name() prefixes the role ("openadapt.waa.image : Image pull"); users want the check.
+    return task.get_name().split(" : ", 1)[-1]
+
+
+def _internal(task) -> bool:
+    # Probes whose outcome a later task reports are tagged waa_internal: no check line for them.
+    return "waa_internal" in (getattr(task, "tags", None) or [])
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
@@ -238,19 +248,19 @@ class CallbackModule(CallbackBase):
         if action == "fetch" and res.get("dest", "").startswith(self.run_dir or "\0"):
             self.emit("screenshot", name, phase=self._current_phase(name),
                       path=os.path.relpath(res["dest"], self.run_dir))
-        if action in QUIET_ACTIONS and action != "progress_watch":
+        if (action in QUIET_ACTIONS and action != "progress_watch") or _internal(task):
             return
         if res.get("ansible_job_id") and res.get("started") and not res.get("finished"):
             return  # an async start: its outcome comes from progress_watch
         message = res.get("msg") if isinstance(res.get("msg"), str) else ""
-        self.emit("check", name, phase=self._current_phase(name), name=task.get_name(), ok=True,
+        self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=True,
                   message=message if message != "All assertions passed" else "", duration=self._duration(name, task))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host, task, res = self._parts(result)
         name = host.get_name()
         message = res.get("msg") or res.get("module_stderr") or ""
-        self.emit("check", name, phase=self._current_phase(name), name=task.get_name(), ok=False,
+        self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=False,
                   message=" ".join(str(message).split())[:800], duration=self._duration(name, task))
 
     def v2_runner_on_skipped(self, result):

@@ -60,7 +60,7 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
                    help="SSH user with --host alone (default $WAA_VM_USER or azureuser)")
     g.add_argument("--ssh-key", default=os.environ.get("WAA_VM_SSH_KEY"),
                    help="SSH private key with --host alone (default $WAA_VM_SSH_KEY or your SSH agent/config)")
-    g.add_argument("--container-name", default="winarena", help="name of the WAA container (default winarena)")
+    g.add_argument("--container-name", help="name of the WAA container (default winarena)")
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -74,20 +74,20 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 
 def add_setup_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("setup")
-    g.add_argument("--image", default=os.environ.get("WAA_IMAGE", "windowsarena/winarena:latest"),
+    g.add_argument("--image", default=os.environ.get("WAA_IMAGE"),
                    help="image to run (default windowsarena/winarena:latest, or $WAA_IMAGE)")
     g.add_argument("--azure-cr", default=os.environ.get("WAA_AZURE_CR"),
                    help="Azure Container Registry to fall back to on a Docker Hub rate limit, e.g. myacr.azurecr.io; "
                         "credentials from $WAA_REGISTRY_USERNAME / $WAA_REGISTRY_PASSWORD")
-    g.add_argument("--rebuild", action="store_true", help="remove the existing container and create it again")
-    g.add_argument("--verify-nested-virt", dest="verify_nested_virt", action="store_true", default=True,
+    g.add_argument("--rebuild", action="store_true", default=None, help="remove the existing container and create it again")
+    g.add_argument("--verify-nested-virt", dest="verify_nested_virt", action="store_true", default=None,
                    help="check that /dev/kvm works (default)")
     g.add_argument("--no-verify-nested-virt", dest="verify_nested_virt", action="store_false",
                    help="skip the KVM check")
-    g.add_argument("--skip-smoke-test", action="store_true", help="skip the Notepad smoke test")
-    g.add_argument("--strict-smoke", action="store_true", help="a failed smoke test exits 7 instead of warning")
-    g.add_argument("--log-file", default="/tmp/waa_setup.log", help="setup log location on the VM (default /tmp/waa_setup.log)")
-    g.add_argument("--publish-address", default="127.0.0.1",
+    g.add_argument("--skip-smoke-test", action="store_true", default=None, help="skip the Notepad smoke test")
+    g.add_argument("--strict-smoke", action="store_true", default=None, help="a failed smoke test exits 7 instead of warning")
+    g.add_argument("--log-file", help="setup log location on the VM (default /tmp/waa_setup.log)")
+    g.add_argument("--publish-address",
                    help="VM address the WAA (5000), VNC (8006) and RDP (3389) ports are published on. "
                         "Default 127.0.0.1: the WAA server runs arbitrary commands without authentication")
     g.add_argument("--ram-size", help="RAM_SIZE for Windows, e.g. 8G (default 8G)")
@@ -134,40 +134,49 @@ def target(args) -> tuple[str | dict, str | None]:
     return {"all": {"hosts": {args.host: hostvars}}}, args.limit
 
 
-def setup_vars(args) -> dict:
+# CLI option -> playbook variable. Only options the user gave are passed, so that inventory
+# variables (group_vars, host_vars) keep working for everything left unset.
+SETUP_VARS = {
+    "image": "waa_image", "container_name": "waa_container_name", "rebuild": "waa_rebuild",
+    "verify_nested_virt": "waa_verify_nested_virt", "skip_smoke_test": "waa_skip_smoke_test",
+    "strict_smoke": "waa_strict_smoke", "log_file": "waa_log_file", "publish_address": "waa_publish_address",
+    "azure_cr": "waa_azure_cr", "ram_size": "waa_ram_size", "cpu_cores": "waa_cpu_cores",
+    "storage_path": "waa_storage_path",
+}
+
+
+def common_vars(args) -> dict:
+    """Validate the options every command shares and map the given ones to variables."""
     v = _validators()
-    _check(v.validate_image_reference, args.image, "--image")
-    _check(v.validate_container_name, args.container_name, "--container-name")
-    _check(lambda p: v.validate_abs_path(p, "--log-file"), args.log_file, "--log-file")
-    if args.azure_cr:
-        _check(v.validate_registry, args.azure_cr, "--azure-cr")
-    _check(v.validate_publish_address, args.publish_address, "--publish-address")
+    if args.container_name is not None:
+        _check(v.validate_container_name, args.container_name, "--container-name")
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds, e.g. --timeout 1800.")
-    extravars = {
-        "waa_image": args.image,
-        "waa_container_name": args.container_name,
-        "waa_rebuild": args.rebuild,
-        "waa_verify_nested_virt": args.verify_nested_virt,
-        "waa_skip_smoke_test": args.skip_smoke_test,
-        "waa_strict_smoke": args.strict_smoke,
-        "waa_log_file": args.log_file,
-        "waa_publish_address": args.publish_address,
-        "waa_timeout": args.timeout,
+    return {"waa_container_name": args.container_name} if args.container_name is not None else {}
+
+
+def setup_vars(args) -> dict:
+    v = _validators()
+    checks = {
+        "image": v.validate_image_reference,
+        "log_file": lambda p: v.validate_abs_path(p, "--log-file"),
+        "storage_path": lambda p: v.validate_abs_path(p, "--storage-path"),
+        "azure_cr": v.validate_registry,
+        "publish_address": v.validate_publish_address,
     }
-    if args.azure_cr:
-        extravars["waa_azure_cr"] = args.azure_cr
-    if args.ram_size:
-        if not args.ram_size.rstrip("Gg").isdigit():
-            raise UsageError("--ram-size takes a size in GB such as 8G.")
-        extravars["waa_ram_size"] = args.ram_size.upper()
-    if args.cpu_cores is not None:
-        if args.cpu_cores < 1:
-            raise UsageError("--cpu-cores must be at least 1.")
-        extravars["waa_cpu_cores"] = args.cpu_cores
-    if args.storage_path:
-        _check(lambda p: v.validate_abs_path(p, "--storage-path"), args.storage_path, "--storage-path")
-        extravars["waa_storage_path"] = args.storage_path
+    for option, check in checks.items():
+        value = getattr(args, option)
+        if value is not None:
+            _check(check, value, "--" + option.replace("_", "-"))
+    if args.ram_size is not None and not args.ram_size.upper().rstrip("G").isdigit():
+        raise UsageError("--ram-size takes a whole number of GB such as 8G.")
+    if args.cpu_cores is not None and args.cpu_cores < 1:
+        raise UsageError("--cpu-cores must be at least 1.")
+    extravars = common_vars(args)
+    for option, var in SETUP_VARS.items():
+        value = getattr(args, option)
+        if value is not None:
+            extravars[var] = value.upper() if option == "ram_size" else value
     return extravars
 
 

@@ -65,14 +65,14 @@ class EventFollower(threading.Thread):
         self.path = path
         self.handle = handle
         self.interval = interval
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._offset = 0
         self._partial = ""
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.drain()
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
         self.drain()
 
     def drain(self) -> None:
@@ -93,7 +93,7 @@ class EventFollower(threading.Thread):
                     continue
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
 
@@ -181,6 +181,7 @@ def run_playbook(
             on_output(event["stdout"])
         return True
 
+    (run_dir / "runner").mkdir(parents=True, exist_ok=True)
     kwargs = dict(
         private_data_dir=str(run_dir / "runner"),
         playbook=str(collection.playbook(playbook)),
