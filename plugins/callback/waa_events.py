@@ -253,6 +253,8 @@ class CallbackModule(CallbackBase):
         if res.get("ansible_job_id") and res.get("started") and not res.get("finished"):
             return  # an async start: its outcome comes from progress_watch
         message = res.get("msg") if isinstance(res.get("msg"), str) else ""
+        if not message and isinstance(res.get("result"), dict):  # progress_watch: the watched work's own message
+            message = res["result"].get("msg") or ""
         self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=True,
                   message=message if message != "All assertions passed" else "", duration=self._duration(name, task))
 

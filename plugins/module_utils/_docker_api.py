@@ -44,6 +44,10 @@ class DockerConnectionError(DockerError):
     """The daemon could not be reached or stopped answering."""
 
 
+class DockerTimeout(DockerConnectionError):
+    """The daemon accepted the request but did not answer in time."""
+
+
 class DockerNotFound(DockerError):
     """404 from the daemon: no such image or container."""
 
@@ -142,7 +146,7 @@ class _Response(object):
         while b'\r\n\r\n' not in self._raw:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise DockerConnectionError('the Docker daemon did not answer within %.0f s' % timeout)
+                raise DockerTimeout('the Docker daemon did not answer within %.0f s' % timeout)
             data = self._recv(min(left, 1.0))
             if data is None:
                 continue

@@ -27,7 +27,12 @@ def _check_target(path):
         raise ProgressFileError('%s is not an absolute path.' % path)
     parent = os.path.dirname(path) or '/'
     if not os.path.isdir(parent):
-        raise ProgressFileError('The directory %s does not exist: create it first or choose another path.' % parent)
+        # Created private: progress and state files are the tool's own.
+        try:
+            os.makedirs(parent, 0o700)
+        except OSError as exc:
+            raise ProgressFileError('The directory %s does not exist and cannot be created (%s): '
+                                    'choose another path.' % (parent, exc))
     # A symlink planted at the target would redirect our write elsewhere (e.g. into a system file).
     if os.path.islink(path):
         raise ProgressFileError('%s is a symbolic link: refusing to write through it; remove it or choose another path.' % path)
@@ -38,8 +43,8 @@ def _check_target(path):
 
 def atomic_write_bytes(path, data, mode=0o644):
     """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
-    if mode not in (0o644, 0o600):
-        raise ValueError('mode must be 0o644 or 0o600')
+    if mode & 0o002 or mode & ~0o777:
+        raise ValueError('mode must be a permission mode without the world-writable bit, e.g. 0o640')
     parent = _check_target(path)
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=parent)
     try:

@@ -229,6 +229,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
     DockerEngine,
     DockerError,
+    DockerTimeout,
     PullError,
     registry_auth_header,
 )
@@ -498,8 +499,9 @@ class Puller(object):
         self.report('Pulling %s (attempt %d of %d)' % (ref, number, self.attempts_max), force=True)
         stream = None
         try:
+            # The daemon answers only once the registry does: no answer within stall_timeout is a stall too.
             stream = self.engine.pull(ref, auth=self.auth_for(ref), tick=0.5,
-                                      connect_timeout=self.deadline.bound(60, minimum=1.0))
+                                      connect_timeout=self.deadline.bound(self.stall_timeout, minimum=1.0))
             for obj in stream:
                 if obj is not None:
                     self.tracker.feed(obj)
@@ -517,6 +519,12 @@ class Puller(object):
                 self.rate_limited = True
                 return 'rate_limited', self.scrub(exc.message)
             return 'error', self.scrub(exc.message)
+        except DockerTimeout as exc:
+            if self.deadline.expired():
+                self.timed_out = True
+                return 'timeout', 'the overall timeout of %.0f s ran out during the pull' % self.deadline.seconds
+            self.stalled += 1
+            return 'stalled', self.scrub(exc.message)
         except DockerError as exc:
             return 'error', self.scrub(exc.message)
         finally:

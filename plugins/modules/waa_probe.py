@@ -633,7 +633,17 @@ def main():
                 smoke={}, screenshot={})
 
     def bad_input(msg):
-        module.fail_json(msg=msg, **dict(base, waa_exit_code=9))
+        result = dict(base, waa_exit_code=9, msg=msg)
+        path = p['progress_file']
+        if path and not module.check_mode:
+            # A watcher of this progress file must see the end even when the parameters were wrong.
+            try:
+                validate_abs_path(path, 'progress_file')
+                ProgressWriter(path, 'boot' if p['wait_timeout'] > 0 else 'probe').final(
+                    {'stage': None, 'log_tail': [], 'layers': [], 'message': msg, 'result': result}, failed=True)
+            except (ValueError, OSError, ProgressFileError):
+                pass
+        module.fail_json(**result)
 
     try:
         validate_container_name(p['container_name'])
