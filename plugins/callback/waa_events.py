@@ -91,6 +91,7 @@ class CallbackModule(CallbackBase):
         self.unreachable = {}
         self.last_boot = {}
         self.multi_host = False
+        self.changed = {}  # host -> tasks that reported a change
 
     # -- output -------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -237,6 +238,8 @@ class CallbackModule(CallbackBase):
         self._remember_host(host)
         action = _short(task.action)
         self._count(name, "_tasks_ok")
+        if res.get("changed") and action not in ("set_fact", "set_stats"):
+            self.changed.setdefault(name, []).append(_task_name(task))
         if action == "set_fact":
             self._facts(name, task, res)
             return
@@ -253,6 +256,9 @@ class CallbackModule(CallbackBase):
         if res.get("ansible_job_id") and res.get("started") and not res.get("finished"):
             return  # an async start: its outcome comes from progress_watch
         message = res.get("msg") if isinstance(res.get("msg"), str) else ""
+        layers = res.get("layers") or (res.get("result") or {}).get("layers")
+        if isinstance(layers, list) and layers and res.get("healthy", (res.get("result") or {}).get("healthy")):
+            message = layers[-1].get("message") or message  # the deepest layer checked says the most
         if not message and isinstance(res.get("result"), dict):  # progress_watch: the watched work's own message
             message = res["result"].get("msg") or ""
         self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=True,
@@ -299,6 +305,7 @@ class CallbackModule(CallbackBase):
                                 artifact.get("message", ""), artifact.get("fix", ""))
             doc = result_document(name, artifact, self.state["hosts"].get(name, {}),
                                   self.connection.get(name, {}), self.ports.get(name, {}))
+            doc["changed_tasks"] = self.changed.get(name, [])
             atomic_write(os.path.join(self.run_dir, "results", "%s.json" % name), dumps(doc))
             self.emit("host_result", name, result=doc)
             codes[name] = doc["exit_code"]
