@@ -166,9 +166,9 @@ def serve_novnc():
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
-def windows_started_timer(boot, guest, never_boot):
+def windows_started_timer(t0, boot, guest, never_boot):
     """dockur's `( sleep 30; boot ) &`: a timer, not a readiness check."""
-    time.sleep(boot)
+    time.sleep(max(0.0, t0 + boot - time.time()))
     if never_boot or guest.poll() is not None:
         return
     info(f"{APP} started succesfully, visit http://localhost:8006/ to view the screen...")
@@ -230,9 +230,11 @@ def main():
 
     step()
     info(f"Booting {APP} using QEMU v{QEMU_VERSION}...")
-    common.event("qemu_started")
+    t0 = time.time()
+    common.event("qemu_started", t0)
     boot = common.boot_seconds()
-    env = dict(os.environ, WAA_SIM_NAT="1" if nat else "0", WAA_SIM_BOOT_TOTAL=str(boot))
+    # Both timers count from t0, so process start-up on a busy host does not shift them.
+    env = dict(os.environ, WAA_SIM_NAT="1" if nat else "0", WAA_SIM_BOOT_TOTAL=str(boot), WAA_SIM_T0=repr(t0))
     # argv[0] and the process name read as QEMU's, for tools that look for it with ps/pgrep.
     # Whatever "Windows" prints goes to a file: QEMU's guest never writes to docker logs.
     os.makedirs(common.LOG_DIR, exist_ok=True)
@@ -241,7 +243,7 @@ def main():
                                   "-smp", os.environ.get("CPU_CORES", "8")],
                                  executable=sys.executable, env=env, stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=log)
-    threading.Thread(target=windows_started_timer, args=(boot, guest, "never_boot" in faults),
+    threading.Thread(target=windows_started_timer, args=(t0, boot, guest, "never_boot" in faults),
                      daemon=True).start()
     return guest.wait()
 

@@ -24,7 +24,8 @@ def main():
     if "never_boot" in faults or os.environ.get("WAA_SIM_NAT") == "0":
         while True:
             time.sleep(3600)
-    time.sleep(boot + common.env_float("WAA_SIM_SERVER_DELAY", 3.0))
+    t0 = float(os.environ.get("WAA_SIM_T0") or time.time())  # when dockur started "QEMU"
+    time.sleep(max(0.0, t0 + boot + common.env_float("WAA_SIM_SERVER_DELAY", 3.0) - time.time()))
     import server
     server.run(faults)
 
