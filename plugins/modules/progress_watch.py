@@ -221,7 +221,8 @@ def main():
     state = watch(p['path'], p['wait'], deadline, job_path)
     finished = state.ended
     result, work_failed = state.outcome() if finished else ({}, False)
-    out = dict(changed=False, progress=state.record or {}, finished=bool(finished), result=result,
+    # The watch reports the watched work's change (a pulled image), so the play's change count is true.
+    out = dict(changed=bool(finished and result.get('changed')), progress=state.record or {}, finished=bool(finished), result=result,
                failed_work=bool(finished and work_failed), job_finished=state.job_finished,
                waited=round(deadline.elapsed(), 3))
     if finished and work_failed and p['fail_on_failed']:

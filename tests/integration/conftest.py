@@ -1,0 +1,100 @@
+"""Fixtures that drive the real `waa` CLI over real SSH against the stand-in VM.
+
+`waa_cli(*args, hostvars={...})` writes an inventory for the stand-in host with the given
+variables on top, runs `waa` in a subprocess (no standard input, like CI) and returns what it
+printed, its exit code and the result document it left in the run directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WAA = [sys.executable, "-m", "openadapt_waa.cli"]
+_ports = itertools.count(15000, 10)
+
+
+@dataclass
+class CliRun:
+    rc: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+    duration: float
+    results: dict = field(default_factory=dict)  # host -> result document
+
+    @property
+    def doc(self) -> dict:
+        assert len(self.results) == 1, f"expected one host result, got {list(self.results)}\n{self.output}"
+        return next(iter(self.results.values()))
+
+    @property
+    def output(self) -> str:
+        return f"--- rc {self.rc}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+    def events(self) -> list[dict]:
+        path = self.run_dir / "events.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def write_inventory(standin, path: Path, hostvars: dict | None = None, host: str | None = None) -> Path:
+    """The stand-in's inventory with extra host variables (and optionally another host name)."""
+    data = yaml.safe_load(Path(standin.inventory).read_text())
+    hosts = data["all"]["children"]["waa_vms"]["hosts"]
+    base = dict(hosts[standin.host])
+    base.update(hostvars or {})
+    data["all"]["children"]["waa_vms"]["hosts"] = {host or standin.host: base}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def unique_ports() -> dict:
+    """Host ports for a test's own container, so tests never touch each other's."""
+    base = next(_ports)
+    return {"waa_server_port": base, "waa_vnc_port": base + 1, "waa_rdp_port": base + 2}
+
+
+def docker_rm(name: str) -> None:
+    subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=180)
+
+
+@pytest.fixture
+def waa_cli(standin, tmp_path):
+    created = []
+
+    def run(*args, hostvars: dict | None = None, inventory: Path | None = None, env: dict | None = None,
+            timeout: float = 600, host: str | None = None, command: str = "vm-setup") -> CliRun:
+        run_dir = tmp_path / f"run-{len(created)}"
+        inv = inventory or write_inventory(standin, tmp_path / f"inventory-{len(created)}.yml", hostvars, host)
+        name = (hostvars or {}).get("waa_container_name")
+        if name and name not in created:
+            created.append(name)
+        created.append(None)
+        cmd = WAA + [command] + list(args)
+        if "-i" not in args and "--host" not in args and "--inventory" not in args:
+            cmd += ["-i", str(inv)]
+        if "--run-dir" not in args:
+            cmd += ["--run-dir", str(run_dir)]
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
+        results = {}
+        for path in sorted((run_dir / "results").glob("*.json")) if (run_dir / "results").exists() else []:
+            doc = json.loads(path.read_text())
+            results[doc["host"]] = doc
+        return CliRun(proc.returncode, proc.stdout, proc.stderr, run_dir, time.monotonic() - start, results)
+
+    yield run
+    for name in created:
+        if name and name != "winarena":
+            docker_rm(name)

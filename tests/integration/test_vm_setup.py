@@ -1,0 +1,212 @@
+"""`waa vm-setup` end to end over real SSH against the stand-in VM: success, idempotence,
+rebuild, the human and JSON output, and every exit code 1-9 provoked by a real fault."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import REPO, docker_rm, unique_ports, write_inventory
+
+SCHEMA = json.loads((REPO / "docs" / "schemas" / "vm_setup_result.schema.json").read_text())
+PHASE_LINES = [
+    "Phase 1/9: Pre-flight checks", "Phase 2/9: Image pull", "Phase 3/9: Container creation",
+    "Phase 4/9: Windows VM boot", "Phase 5/9: WAA server initialization",
+    "Phase 6/9: Accessibility tree verification", "Phase 7/9: End-to-end smoke test",
+    "Phase 8/9: Persist results", "Phase 9/9: Final validation",
+]
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _container_id(name: str) -> str:
+    out = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()
+
+
+def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
+    name = "waa-e2e"
+    docker_rm(name)
+    hostvars = dict(unique_ports(), waa_container_name=name, **FAST)
+
+    first = waa_cli(hostvars=hostvars)
+    assert first.rc == 0, first.output
+    for line in PHASE_LINES:
+        assert f"[vm-setup] {line}" in first.stdout, first.output
+    assert "SUCCESS: WAA container ready for evaluation" in first.stdout
+    assert re.search(r"✓ Container waa-e2e: created \(ID: [0-9a-f]{12}\)", first.stdout), first.output
+    doc = first.doc
+    assert doc["exit_code"] == 0 and doc["success"] is True
+    assert set(doc["health_checks"].values()) == {"healthy"}
+    cid = _container_id(name)
+    assert cid.startswith(doc["container"]["id"])
+
+    # The ports are on the VM's loopback only, and the printed tunnel reaches the server.
+    ports = subprocess.run(["docker", "port", name], capture_output=True, text=True, timeout=30).stdout
+    assert ports and all("127.0.0.1:" in line for line in ports.splitlines()), ports
+    local = _free_port()
+    tunnel = doc["tunnel_command"].replace(f"-L {hostvars['waa_server_port']}:", f"-L {local}:")
+    tunnel += f" -o UserKnownHostsFile={standin.known_hosts} -o ExitOnForwardFailure=yes"
+    proc = subprocess.Popen(tunnel.split(), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        body = None
+        for _ in range(50):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{local}/probe", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body is not None, "the tunnel never answered"
+        assert json.loads(body) == {"message": "Service is operational", "status": "Probe successful"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    # Persisted results on the VM: container id, config, record; not world-writable.
+    state_dir = Path(standin.state_dir) / "vm-state"
+    assert (state_dir / "container_id").read_text().strip() == cid
+    for path in ("container_id", "container.json", "setup.json"):
+        assert (state_dir / path).stat().st_mode & 0o002 == 0
+
+    second = waa_cli(hostvars=hostvars)
+    assert second.rc == 0, second.output
+    assert _container_id(name) == cid
+    assert second.doc["changed_tasks"] == [], second.doc["changed_tasks"]
+    assert "already running with the same configuration" in second.stdout
+
+    third = waa_cli("--rebuild", hostvars=hostvars)
+    assert third.rc == 0, third.output
+    assert _container_id(name) not in ("", cid)
+    assert "rebuild requested" in third.stdout or "created" in third.stdout
+
+
+def test_json_document_matches_schema(waa_cli):
+    name = "waa-json"
+    run = waa_cli("--json", "--skip-smoke-test", hostvars=dict(unique_ports(), waa_container_name=name, **FAST))
+    assert run.rc == 0, run.output
+    doc = json.loads(run.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["exit_code"] == 0 and doc["container"]["name"] == name
+    names = [p["name"] for p in doc["phases"]]
+    assert names[:3] == ["pre_flight_checks", "docker_daemon", "image_pull"]
+    smoke = next(p for p in doc["phases"] if p["name"] == "smoke_test")
+    assert smoke["status"] == "skipped"
+
+
+def _port_holder():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    return sock
+
+
+@pytest.mark.parametrize("case", [
+    "kvm_unusable", "ssh_unreachable", "docker_unstartable", "image_absent", "port_taken",
+    "container_without_kvm", "never_boots", "server_500", "empty_accessibility", "overall_timeout",
+    "broken_python",
+])
+def test_exit_codes(case, waa_cli, tmp_path):
+    name = f"waa-x-{case.replace('_', '-')}"
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    args: list[str] = []
+    holder = None
+    if case == "kvm_unusable":
+        hv["waa_kvm_device"] = "/dev/null"
+        code, words = 1, ["/dev/null", "Dv5"]
+    elif case == "ssh_unreachable":
+        hv["ansible_port"] = _free_port()
+        code, words = 1, ["Cannot connect to VM via SSH"]
+    elif case == "docker_unstartable":
+        hv.update(waa_docker_host=f"unix://{tmp_path}/no-docker.sock", waa_docker_service="waa-test-no-such-docker")
+        code, words = 2, ["Docker daemon failed to start"]
+    elif case == "image_absent":
+        hv.update(waa_image="127.0.0.1:5001/windowsarena/absent:latest", waa_pull_attempts=2)
+        code, words = 3, ["absent"]
+    elif case == "port_taken":
+        holder = _port_holder()
+        hv["waa_server_port"] = holder.getsockname()[1]
+        code, words = 4, ["address already in use"]
+    elif case == "container_without_kvm":
+        hv["waa_kvm_device"] = "/dev/null"
+        args.append("--no-verify-nested-virt")
+        code, words = 5, ["KVM"]
+    elif case == "never_boots":
+        hv.update(waa_container_env={"WAA_SIM_FAULT": "never_boot"}, waa_boot_timeout=8)
+        code, words = 5, ["Windows"]
+    elif case == "server_500":
+        hv.update(waa_container_env={"WAA_SIM_FAULT": "server_500"}, waa_server_timeout=8)
+        code, words = 6, ["500"]
+    elif case == "empty_accessibility":
+        hv.update(waa_container_env={"WAA_SIM_FAULT": "empty_at"}, waa_accessibility_timeout=5)
+        code, words = 7, ["accessibility"]
+    elif case == "overall_timeout":
+        hv.update(waa_container_env={"WAA_SIM_BOOT_SECONDS": "120"})
+        args += ["--timeout", "25"]
+        code, words = 8, ["Reached phase: windows_boot"]
+    else:  # broken_python: every module run fails in a way no phase can diagnose
+        hv["ansible_python_interpreter"] = "/bin/false"
+        code, words = 9, ["Unexpected error"]
+    try:
+        run = waa_cli(*args, hostvars=hv)
+    finally:
+        if holder:
+            holder.close()
+    assert run.rc == code, run.output
+    doc = run.doc
+    assert doc["exit_code"] == code
+    text = doc["message"] + " " + doc.get("fix", "")
+    for word in words:
+        assert word.lower() in text.lower(), (word, doc["message"], doc.get("fix"))
+    assert f"FAILED (exit {code}" in run.stdout
+    if case == "container_without_kvm":
+        boot = next(p for p in doc["phases"] if p["role"] == "windows_boot")
+        assert boot["duration_seconds"] < 20, "dockur's KVM error must fail the boot phase at once"
+    if case == "overall_timeout":
+        assert run.duration < 25 + 40
+
+
+def test_bad_arguments_exit_1_with_a_clear_message(waa_cli):
+    for args, word in [
+        (["--image", "win; rm -rf /"], "--image"),
+        (["--container-name", "$(reboot)"], "--container-name"),
+        (["--host", "`id`"], "--host"),
+        (["--log-file", "../etc/passwd"], "--log-file"),
+        (["--azure-cr", "https://x.azurecr.io/path"], "--azure-cr"),
+        (["--timeout", "abc"], "--timeout"),
+        (["--no-such-option"], "unrecognized"),
+    ]:
+        run = waa_cli(*args) if "--host" in args else waa_cli(*args)
+        assert run.rc == 1, (args, run.output)
+        assert word in run.stderr, (args, run.stderr)
+        assert "Traceback" not in run.stderr + run.stdout
+
+
+def test_plain_ansible_playbook_records_the_result(standin, tmp_path):
+    """Without the CLI (as AWX runs it): the playbook works and records the result."""
+    name = "waa-plain"
+    inv = write_inventory(standin, tmp_path / "inv.yml", dict(unique_ports(), waa_container_name=name,
+                                                               waa_skip_smoke_test=True, **FAST))
+    env = dict(standin.ansible_env(), WAA_RUN_DIR=str(tmp_path / "run"), ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    try:
+        proc = subprocess.run([str(Path(__import__("sys").executable).parent / "ansible-playbook"),
+                               "playbooks/vm_setup.yml", "-i", str(inv)], cwd=str(REPO), env=env,
+                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert "local-vm" in proc.stdout
+        doc = json.loads((tmp_path / "run" / "results" / "local-vm.json").read_text())
+        assert doc["exit_code"] == 0 and doc["phase"] == "validate"
+    finally:
+        docker_rm(name)
