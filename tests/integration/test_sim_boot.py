@@ -160,7 +160,7 @@ def test_boot_log_sequence(fleet):
     known = re.compile(r"(Starting WinArena(?: VM)?\.\.\.|Starting VM\.\.\.|❯ .+|" + re.escape(WAITING) +
                        r"|VM is up .+|VM started, server ready|Skipping image preparation\.\.\.|"
                        r"Keeping container alive|)")
-    assert [l for l in log if not known.fullmatch(l)] == []  # nothing the real image would not print
+    assert [line for line in log if not known.fullmatch(line)] == []  # nothing the real image would not print
 
 
 def test_dockur_colour_codes(fleet):
@@ -217,9 +217,9 @@ def test_no_kvm_device_keeps_the_container_running_with_port_5000_dead(fleet):
     assert sim.status() == "running"
     log = lines(sim)
     assert_in_order(log, [r"❯ CPU: .+", re.escape(KVM_MISSING), re.escape(KVM_FAQ), re.escape(WAITING)])
-    assert not any("Booting" in l or "Windows started" in l for l in log)
+    assert not any("Booting" in line or "Windows started" in line for line in log)
     # WAA's loop polls every 5 s by default, forever
-    stamps = [l.split(" ", 1)[0] for l in sim.logs(timestamps=True).splitlines() if WAITING in l]
+    stamps = [line.split(" ", 1)[0] for line in sim.logs(timestamps=True).splitlines() if WAITING in line]
     assert len(stamps) >= 2
     t = [time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + s[20:29]) for s in stamps]
     assert all(4.8 < b - a < 8 for a, b in zip(t, t[1:])), t  # 5 s sleep + the probe's own time
@@ -267,7 +267,7 @@ def test_fault_server_500(fleet):
     sim = fleet["server_500"]
     sim.wait_log("Windows started", timeout=60)
     deadline = time.monotonic() + 20
-    while (r := get(sim, "/probe")) is None:
+    while get(sim, "/probe") is None:
         assert time.monotonic() < deadline
         time.sleep(0.3)
     resp = requests.get(sim.url("/probe"), timeout=5)
@@ -342,7 +342,7 @@ def test_pad_mb_adds_random_layers(client, fleet):
         assert len(padded.attrs["RootFS"]["Layers"]) == len(plain.attrs["RootFS"]["Layers"]) + 3
         grown = padded.attrs["Size"] - plain.attrs["Size"]
         assert 5 * 2**20 <= grown < 5 * 2**20 + 2**20
-        sizes = sorted(l["Size"] for l in padded.history() if "pad.sh" in l["CreatedBy"] and l["Size"])
+        sizes = sorted(e["Size"] for e in padded.history() if "pad.sh" in e["CreatedBy"] and e["Size"])
         assert sizes == [1 * 2**20, 2 * 2**20, 2 * 2**20]  # split at PAD_LAYER_MB
     finally:
         try:

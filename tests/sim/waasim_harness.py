@@ -10,6 +10,7 @@
 Containers are named waa-simtest-<random>, labelled waa-simtest=1, and publish 5000 and 8006
 on 127.0.0.1 with random host ports. Every wait is bounded.
 """
+import datetime
 import re
 import subprocess
 import time
@@ -57,10 +58,13 @@ def build_image(client, tag, pad_mb=0, pad_layer_mb=None, base=BASE_IMAGE):
     return image
 
 
-def remove_stale(client):
-    """Remove containers this harness left behind (label waa-simtest=1) in earlier runs."""
+def remove_stale(client, older_than=900):
+    """Remove containers this harness left behind (label waa-simtest=1) in earlier runs. Only
+    old ones: another test session may be using the young ones right now."""
     for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        if c.name.startswith(NAME_PREFIX):
+        created = datetime.datetime.fromisoformat(c.attrs["Created"][:26].rstrip("Z") + "+00:00")
+        age = (datetime.datetime.now(datetime.timezone.utc) - created).total_seconds()
+        if c.name.startswith(NAME_PREFIX) and age > older_than:
             c.remove(force=True)
 
 

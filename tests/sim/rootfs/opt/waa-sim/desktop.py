@@ -83,7 +83,8 @@ class Desktop:
     def open_notepad(self, filename=None):
         with self.lock:
             n = len(self.windows)
-            title = f"{filename.replace(chr(92), '/').rsplit('/', 1)[-1]} - Notepad" if filename else "Untitled - Notepad"
+            base = filename.replace("\\", "/").rsplit("/", 1)[-1] if filename else None
+            title = f"{base} - Notepad" if base else "Untitled - Notepad"
             win = Window(self.new_pid(), title, (200 + 26 * n, 120 + 26 * n, 960, 600))
             self.windows.insert(0, win)
             return win
@@ -207,13 +208,11 @@ class Desktop:
                 self._node(backend, "msctls_statusbar32", "Status Bar" if backend == "uia" else "",
                            (x + 8, y + h - 30, w - 16, 22), "other", is_active),
             ]))
-        tray = (W - 160, H - TASKBAR_H, 160, TASKBAR_H)
+        start = self._node(backend, "start", "Start", (W // 2 - 24 * (1 + len(self.windows)), H - TASKBAR_H, 48, 48),
+                           "button", False)
+        tray = self._node(backend, "traynotifywnd", "", (W - 160, H - TASKBAR_H, 160, TASKBAR_H), "other", False)
         nodes.append(self._node(backend, "shell_traywnd", "Taskbar" if backend == "uia" else "",
-                                (0, H - TASKBAR_H, W, TASKBAR_H), "other", False, children=[
-            self._node(backend, "start", "Start", (W // 2 - 24 * (1 + len(self.windows)), H - TASKBAR_H, 48, 48),
-                       "button", False),
-            self._node(backend, "traynotifywnd", "", tray, "other", False),
-        ]))
+                                (0, H - TASKBAR_H, W, TASKBAR_H), "other", False, children=[start, tray]))
         nodes.append(self._node(backend, "progman", "Program Manager", (0, 0, W, H), "other", False, children=[
             self._node(backend, "shelldll_defview", "", (0, 0, W, H), "other", False, children=[
                 self._node(backend, "syslistview32", "FolderView", (0, 0, W, H), "other", False)])]))

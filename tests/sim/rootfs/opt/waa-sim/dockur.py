@@ -57,7 +57,7 @@ def cpu_name():
     """The model name, cleaned the way dockur's reset.sh cleans lscpu's output."""
     try:
         with open("/proc/cpuinfo") as f:
-            name = next((l.split(":", 1)[1] for l in f if l.lower().startswith("model name")), "")
+            name = next((line.split(":", 1)[1] for line in f if line.lower().startswith("model name")), "")
     except OSError:
         name = ""
     name = re.sub(r" @.*", "", name.strip()).replace("(R)", "")
@@ -102,7 +102,7 @@ def parse_size(text):
 
 def has_net_admin():
     with open("/proc/self/status") as f:
-        cap = next(l.split()[1] for l in f if l.startswith("CapEff:"))
+        cap = next(line.split()[1] for line in f if line.startswith("CapEff:"))
     return bool(int(cap, 16) & (1 << 12))  # CAP_NET_ADMIN
 
 
@@ -235,10 +235,10 @@ def main():
     boot = common.boot_seconds()
     # Both timers count from t0, so process start-up on a busy host does not shift them.
     env = dict(os.environ, WAA_SIM_NAT="1" if nat else "0", WAA_SIM_BOOT_TOTAL=str(boot), WAA_SIM_T0=repr(t0))
-    # argv[0] and the process name read as QEMU's, for tools that look for it with ps/pgrep.
     # Whatever "Windows" prints goes to a file: QEMU's guest never writes to docker logs.
     os.makedirs(common.LOG_DIR, exist_ok=True)
     with open(os.path.join(common.LOG_DIR, "guest.log"), "ab") as log:
+        # argv[0] reads as QEMU's, for tools that look for it with ps/pgrep.
         guest = subprocess.Popen(["qemu-system-x86_64", GUEST, "-name", "windows", "-m", ram_size,
                                   "-smp", os.environ.get("CPU_CORES", "8")],
                                  executable=sys.executable, env=env, stdin=subprocess.DEVNULL,

@@ -224,7 +224,8 @@ class Windows:
     def cmd(self, args):
         if args and args[0].lower() in ("/c", "/k"):
             return self.cmd_line(real_subprocess.list2cmdline(args[1:]))
-        return 0, f"Microsoft Windows [Version {WINDOWS_VERSION}]\n(c) Microsoft Corporation. All rights reserved.\n\n{CWD}>", ""
+        banner = f"Microsoft Windows [Version {WINDOWS_VERSION}]\n(c) Microsoft Corporation. All rights reserved.\n"
+        return 0, f"{banner}\n{CWD}>", ""  # no /c: an interactive cmd that reads an empty stdin
 
     def cmd_line(self, line):
         out, err, rc = [], [], 0
@@ -309,7 +310,8 @@ class Windows:
             elif flag.lower() == "/pid":
                 targets.append(("pid", value))
         if not targets:
-            return 1, "", "ERROR: Invalid syntax. Neither /FI nor /PID nor /IM were specified.\nType \"TASKKILL /?\" for usage.\n"
+            return 1, "", ('ERROR: Invalid syntax. Neither /FI nor /PID nor /IM were specified.\n'
+                           'Type "TASKKILL /?" for usage.\n')
         out, err, rc = [], [], 0
         for kind, value in targets:
             if kind == "im":
@@ -333,8 +335,8 @@ class Windows:
         with self.desktop.lock:
             rows += [(w.image, w.pid, "Console", 1, "14,336 K") for w in reversed(self.desktop.windows)]
         for flag, value in zip(args, args[1:]):
-            words = value.split()
-            if flag.lower() == "/fi" and len(words) == 3 and words[0].lower() == "imagename" and words[1].lower() == "eq":
+            words = value.lower().split()
+            if flag.lower() == "/fi" and len(words) == 3 and words[:2] == ["imagename", "eq"]:
                 rows = [r for r in rows if r[0].lower() == words[2].lower()]
         if not rows:
             return 0, "INFO: No tasks are running which match the specified criteria.\n", ""
