@@ -36,6 +36,7 @@ class FaultProxy:
         self.mode = "none"
         self.stalled = 0
         self.release = threading.Event()
+        self._lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,10 +66,10 @@ class FaultProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 conn.request(self.command, self.path, headers=headers)
                 resp = conn.getresponse()
+                # Only a big layer blob stalls (the image config is a small blob too).
                 stall = (proxy.mode == "stall_once" and self.command == "GET" and "/blobs/" in self.path
-                         and resp.status == 200 and proxy.stalled == 0)
-                if stall:
-                    proxy.stalled += 1
+                         and resp.status == 200 and int(resp.getheader("Content-Length") or 0) > 1024 * 1024
+                         and proxy.claim_stall())
                 self.send_response(resp.status)
                 for key, value in resp.getheaders():
                     if key.lower() not in ("connection", "transfer-encoding"):
@@ -95,6 +96,14 @@ class FaultProxy:
         self.server.daemon_threads = True
         self.port = port
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def claim_stall(self) -> bool:
+        """True for exactly one request (downloads run in parallel threads)."""
+        with self._lock:
+            if self.stalled:
+                return False
+            self.stalled = 1
+            return True
 
     def close(self):
         self.release.set()
