@@ -16,8 +16,9 @@ def test_atomic_write_and_read(tmp_path):
     atomic_write_bytes(path, b"{}", mode=0o600)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["p.json"], "no temporary files left behind"
-    with pytest.raises(ValueError):
-        atomic_write_bytes(path, b"x", mode=0o777)
+    for bad_mode in (0o777, 0o666, 0o4755):
+        with pytest.raises(ValueError):
+            atomic_write_bytes(path, b"x", mode=bad_mode)
 
 
 def test_refuses_symlinks_missing_dirs_and_non_files(tmp_path):
@@ -28,8 +29,13 @@ def test_refuses_symlinks_missing_dirs_and_non_files(tmp_path):
     with pytest.raises(ProgressFileError):
         write_progress(str(link), {"x": 1})
     assert target.read_text() == "keep"
+    # A missing parent directory is created private (persist_files relies on that).
+    write_progress(str(tmp_path / "nodir" / "p.json"), {})
+    assert stat.S_IMODE(os.stat(str(tmp_path / "nodir")).st_mode) == 0o700
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
     with pytest.raises(ProgressFileError):
-        write_progress(str(tmp_path / "nodir" / "p.json"), {})
+        write_progress(str(blocker / "p.json"), {})
     with pytest.raises(ProgressFileError):
         write_progress(str(tmp_path), {})
     with pytest.raises(ProgressFileError):
