@@ -87,7 +87,7 @@ options:
   progress_file:
     description:
       - Absolute path of a JSON progress file, rewritten atomically at most every 0.5 seconds and once at the end.
-      - Its parent directory must exist; a symbolic link at the path is refused.
+      - A missing parent directory is created (mode 0700); a symbolic link at the path is refused.
     type: path
   docker_host:
     description:

@@ -104,7 +104,7 @@ options:
   screenshot_dest:
     description:
       - Absolute path on the host where the last screenshot taken (smoke, detailed, or one taken for this) is saved
-        atomically. Its directory must exist.
+        atomically. A missing parent directory is created (mode 0700).
     type: path
   progress_file:
     description:
