@@ -237,7 +237,8 @@ class CallbackModule(CallbackBase):
         name = host.get_name()
         self._remember_host(host)
         action = _short(task.action)
-        self._count(name, "_tasks_ok")
+        if action not in ("set_fact", "include_role", "include_tasks"):  # bookkeeping does not make a phase "ran"
+            self._count(name, "_tasks_ok")
         if res.get("changed") and action not in ("set_fact", "set_stats"):
             self.changed.setdefault(name, []).append(_task_name(task))
         if action == "set_fact":

@@ -23,7 +23,8 @@ PHASE_LINES = [
     "Phase 6/9: Accessibility tree verification", "Phase 7/9: End-to-end smoke test",
     "Phase 8/9: Persist results", "Phase 9/9: Final validation",
 ]
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30}
+# Short waits, and a short ACPI stop: the simulator, like the real image, ignores SIGTERM.
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
 
 
 def _free_port() -> int:
