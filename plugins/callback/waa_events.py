@@ -237,7 +237,7 @@ class CallbackModule(CallbackBase):
         name = host.get_name()
         self._remember_host(host)
         action = _short(task.action)
-        if action not in ("set_fact", "include_role", "include_tasks"):  # bookkeeping does not make a phase "ran"
+        if action not in ("set_fact", "include_role", "include_tasks", "validate_argument_spec"):  # bookkeeping does not make a phase "ran"
             self._count(name, "_tasks_ok")
         if res.get("changed") and action not in ("set_fact", "set_stats"):
             self.changed.setdefault(name, []).append(_task_name(task))
