@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 INVENTORY := .standin/inventory.yml
 PYTEST_ARGS ?=
 
-.PHONY: help venv local-vm local-vm-down demo test test-fast lint bench clean
+.PHONY: help venv browser local-vm local-vm-down demo test lint bench clean
 
 help:
 	@echo "make demo           bring up the stand-in VM and run 'waa vm-setup' against it"
@@ -35,7 +35,11 @@ local-vm-down:
 demo: local-vm
 	$(VENV)/bin/waa vm-setup -i $(INVENTORY)
 
-test: local-vm
+# Debian packages the tests need beyond the stand-in's own (headless Chromium for the viewer).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: local-vm browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: local-vm
