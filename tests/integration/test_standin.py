@@ -31,8 +31,10 @@ def api():
 
 
 def _rmi(api, ref: str) -> None:
+    # force: a container of another test (or `make demo`) may use the image; this only untags it,
+    # so the next pull fetches the manifest and config again.
     try:
-        api.remove_image(ref)
+        api.remove_image(ref, force=True)
     except docker.errors.ImageNotFound:
         pass
 
