@@ -95,18 +95,82 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--storage-path", help="host directory for Windows' disk (default /var/lib/openadapt-waa/storage)")
 
 
+def add_monitor_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("live monitoring")
+    g.add_argument("--monitor", action="store_true",
+                   help="start the live viewer on 127.0.0.1 before the run, print its URL and open a browser if one is available")
+    g.add_argument("--monitor-port", type=int, default=0, help="port of the live viewer (default: a free one)")
+
+
+def add_benchmark_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("benchmark")
+    g.add_argument("--tasks", help="task list inside the container, e.g. evaluation_examples_windows/test_small.json "
+                                   "(default test_all.json)")
+    g.add_argument("--num-tasks", type=int, help="run at most this many tasks")
+    g.add_argument("--domain", help="only tasks of this domain (e.g. notepad)")
+    g.add_argument("--model", help="model the agent uses (default gpt-4o-mini)")
+    g.add_argument("--agent", help="agent (default navi)")
+    g.add_argument("--result-dir", help="results directory inside the container (default /client/results)")
+    g.add_argument("--clean-results", action="store_true", default=None,
+                   help="wipe earlier results first (default: keep them, so finished tasks are skipped)")
+
+
+COMMANDS = {
+    # command: (playbook, help, option groups)
+    "vm-setup": ("vm_setup.yml", "set up the WAA container on a VM, phase by phase", ("setup", "monitor")),
+    "server-start": ("server_start.yml", "start (or restart) the WAA server of an existing container", ()),
+    "up": ("up.yml", "start the Azure VM if stopped, set up or start the container, then probe", ("setup", "monitor")),
+    "probe": ("probe.yml", "check the five health layers (exit code of the first unhealthy one)", ("detailed",)),
+    "run": ("run_waa.yml", "run the WAA benchmark with live progress; results are copied back", ("benchmark", "monitor")),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="waa", description="Turn a VM into a ready Windows Agent Arena host, and run the benchmark on it.")
+    parser = Parser(prog="waa", description="Turn a VM into a ready Windows Agent Arena host, and run the benchmark on it. "
+                                            "Exit codes: 0 ok, 1 pre-flight, 2 Docker daemon, 3 image pull, 4 container, "
+                                            "5 Windows boot, 6 WAA server, 7 accessibility/smoke, 8 timeout, 9 unexpected.")
     parser.add_argument("--version", action="version", version=f"waa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-
-    p = sub.add_parser("vm-setup", help="set up the WAA container on a VM, phase by phase",
-                       description="Set up the WAA container on a VM: pre-flight, Docker, image, container, boot, "
-                                   "server, accessibility, smoke test, persist, final validation.")
-    add_target_options(p)
-    add_setup_options(p)
-    add_output_options(p)
+    for name, (_playbook, text, groups) in COMMANDS.items():
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        add_target_options(p)
+        if "setup" in groups:
+            add_setup_options(p)
+        if "benchmark" in groups:
+            add_benchmark_options(p)
+        if "detailed" in groups:
+            p.add_argument("--detailed", action="store_true",
+                           help="also check the screenshot, the accessibility tree and /execute")
+        if "monitor" in groups:
+            add_monitor_options(p)
+        add_output_options(p)
+    m = sub.add_parser("monitor", help="open the live viewer on runs (the newest, and those started later)",
+                       description="Serve the live viewer on 127.0.0.1 for run directories, or for every run "
+                                   "started under ~/.local/state/openadapt-waa/runs.")
+    m.add_argument("--run-dir", action="append", default=[], help="a run directory to show (repeatable)")
+    m.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    m.add_argument("--no-browser", action="store_true", help="print the URL only")
     return parser
+
+
+def benchmark_vars(args) -> dict:
+    extravars = common_vars(args)
+    if args.num_tasks is not None:
+        if args.num_tasks < 1:
+            raise UsageError("--num-tasks must be at least 1.")
+        extravars["waa_benchmark_num_tasks"] = args.num_tasks
+    for option in ("tasks", "domain", "model", "agent"):
+        value = getattr(args, option)
+        if value is not None:
+            if not value or any(c in value for c in "\n\r\x00") or value.startswith("-"):
+                raise UsageError(f"--{option} {value!r} is not valid: give a plain name without newlines or a leading '-'.")
+            extravars[f"waa_benchmark_{option}"] = value
+    if args.result_dir is not None:
+        _check(lambda p: _validators().validate_abs_path(p, "--result-dir"), args.result_dir, "--result-dir")
+        extravars["waa_benchmark_result_dir"] = args.result_dir
+    if args.clean_results:
+        extravars["waa_benchmark_clean_results"] = True
+    return extravars
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -180,6 +244,31 @@ def setup_vars(args) -> dict:
     return extravars
 
 
+def start_viewer(run_dir: Path, port: int):
+    """The live viewer, started before the run so the page is there from the first instant."""
+    from openadapt_waa.viewer import Viewer, open_browser
+
+    try:
+        viewer = Viewer([run_dir], port=port)
+        open_browser(viewer.start())
+        return viewer
+    except (OSError, RuntimeError) as err:  # a busy port must not cost the run
+        sys.stderr.write(f"waa: live viewer not started: {err}\n")
+        return None
+
+
+def linger(viewer, interactive: bool) -> None:
+    """Keep the final page up for a person at a terminal; stop at once in scripts and CI."""
+    if interactive:
+        sys.stderr.write(f"Live viewer still at {viewer.url} (Ctrl+C to stop)\n")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    viewer.stop()
+
+
 def execute(command: str, playbook: str, args, extravars: dict) -> int:
     from openadapt_waa.output import Printer, summary
     from openadapt_waa.runner import default_run_dir, run_playbook
@@ -190,14 +279,19 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
     deadline = time.time() + args.timeout
     extravars = dict(extravars, waa_deadline=deadline, waa_timeout=args.timeout, waa_run_dir=str(run_dir))
     printer = None if args.json else Printer(command, verbose=args.verbose)
-    if printer and not args.json:
+    if printer:
         printer.line(f"[{command}] Run directory: {run_dir}")
-    result = run_playbook(
-        playbook, inventory=inventory, extravars=extravars, run_dir=run_dir, limit=limit,
-        hard_timeout=args.timeout + 30,  # the backstop: waits on the VM stop at the deadline itself
-        on_event=printer.event if printer else None,
-        on_output=printer.output if printer else None,
-    )
+    viewer = start_viewer(run_dir, args.monitor_port) if getattr(args, "monitor", False) else None
+    try:
+        result = run_playbook(
+            playbook, inventory=inventory, extravars=extravars, run_dir=run_dir, limit=limit,
+            hard_timeout=args.timeout + 30,  # the backstop: waits on the VM stop at the deadline itself
+            on_event=printer.event if printer else None,
+            on_output=printer.output if printer else None,
+        )
+    finally:
+        if viewer:
+            linger(viewer, interactive=sys.stdin.isatty() and not args.json)
     if args.json:
         if len(result.hosts) == 1 and not result.message:
             doc = next(iter(result.hosts.values()))
@@ -207,7 +301,11 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
                 doc["message"] = result.message
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
-        summary(printer, result, command)
+        if args.inventory:
+            where = f"-i {args.inventory}" + (f" --limit {limit}" if limit else "")
+        else:
+            where = f"--host {args.host}"
+        summary(printer, result, command, where)
     return result.exit_code
 
 
@@ -218,16 +316,30 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_ARGS
     try:
-        if args.command == "vm-setup":
-            return execute("vm-setup", "vm_setup.yml", args, setup_vars(args))
+        if args.command == "monitor":
+            from openadapt_waa import viewer
+
+            forwarded = [str(Path(p).expanduser()) for p in args.run_dir] + ["--port", str(args.port)]
+            return viewer.main(forwarded + (["--no-browser"] if args.no_browser else []))
+        playbook = COMMANDS[args.command][0]
+        if args.command in ("vm-setup", "up"):
+            extravars = setup_vars(args)
+        elif args.command == "run":
+            extravars = benchmark_vars(args)
+        else:
+            extravars = common_vars(args)
+        if getattr(args, "detailed", False):
+            extravars["waa_probe_detailed"] = True
+        return execute(args.command, playbook, args, extravars)
     except UsageError as err:
         sys.stderr.write(f"waa {args.command}: {err}\n")
         return EXIT_BAD_ARGS
     except KeyboardInterrupt:
-        sys.stderr.write(f"waa {args.command}: interrupted\n")
+        sys.stderr.write(f"waa {args.command}: interrupted; run the same command again to continue\n")
         return 9
-    parser.print_help()
-    return EXIT_BAD_ARGS
+    except Exception as err:  # never a traceback: say what happened and where the log is
+        sys.stderr.write(f"waa {args.command}: unexpected error: {type(err).__name__}: {err}. Please report this issue.\n")
+        return 9
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ class Printer:
             self.stream.flush()
 
 
-def summary(printer: Printer, result, command: str = "vm-setup") -> None:
+def summary(printer: Printer, result, command: str = "vm-setup", target: str = "") -> None:
     """The closing block: SUCCESS with next steps, or what broke and how to fix it."""
     out = printer.line
     out()
@@ -92,7 +92,7 @@ def summary(printer: Printer, result, command: str = "vm-setup") -> None:
         head = f"[{name}] " if len(result.hosts) > 1 else ""
         if code == 0:
             container = doc.get("container") or {}
-            out(f"{head}SUCCESS: WAA container ready for evaluation")
+            out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")
             out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
             out(f"  Container: {container.get('name')} ({container.get('id')})")
             out(f"  Server: {doc.get('server_url')} on the VM's loopback (reach it through the tunnel below)")
@@ -104,8 +104,9 @@ def summary(printer: Printer, result, command: str = "vm-setup") -> None:
             out(f"  1. Open the tunnel: {doc.get('tunnel_command')}")
             out("     then WAA server: http://127.0.0.1:%s/probe   VNC: http://127.0.0.1:%s/" % (
                 (doc.get("ports") or {}).get("server", 5000), (doc.get("ports") or {}).get("vnc", 8006)))
-            out("  2. Run the benchmark: waa run --host %s --num-tasks 3 --monitor" % name)
-            out("  3. Check status: waa probe --host %s" % name)
+            where = target or f"--host {name}"
+            out(f"  2. Run the benchmark: waa run {where} --num-tasks 3 --monitor")
+            out(f"  3. Check status: waa probe {where}")
             conn = doc.get("connection") or {}
             target = f"{conn.get('user')}@{conn.get('address')}" if conn.get("user") else conn.get("address", name)
             port = f" -p {conn['port']}" if conn.get("port") and str(conn.get("port")) != "22" else ""
