@@ -430,6 +430,15 @@ class DockerEngine(object):
         except DockerNotFound:
             return None
 
+    def container_start(self, name, timeout=None):
+        """Start a created or stopped container (no-op answer 304 when it already runs)."""
+        self.request('POST', '/containers/%s/start' % quote(name, safe=''), expect=(204, 304), timeout=timeout)
+
+    def container_restart(self, name, stop_timeout=120, timeout=None):
+        """Restart a container, giving it ``stop_timeout`` seconds to shut down first."""
+        self.request('POST', '/containers/%s/restart' % quote(name, safe=''), params={'t': int(stop_timeout)},
+                     expect=(204,), timeout=(timeout if timeout is not None else stop_timeout + 60))
+
     def container_logs(self, name, tail=None, since=None, timestamps=False, tty=None, timeout=None,
                        limit=64 * 1024 * 1024):
         """Container output as text (stdout and stderr interleaved as written).
