@@ -163,7 +163,7 @@ class _Response(object):
         except (IndexError, ValueError):
             raise DockerError('malformed status line from the Docker daemon: %r' % lines[0][:100])
         for line in lines[1:]:
-            name, _, value = line.partition(':')
+            name, _sep, value = line.partition(':')
             self.headers[name.strip().lower()] = value.strip()
         if 'chunked' in self.headers.get('transfer-encoding', '').lower():
             self._chunked = ChunkedDecoder()
@@ -385,7 +385,7 @@ class DockerEngine(object):
         return response.status, data
 
     def request_json(self, method, path, **kwargs):
-        _, data = self.request(method, path, **kwargs)
+        _status, data = self.request(method, path, **kwargs)
         try:
             return json.loads(data.decode('utf-8')) if data else None
         except ValueError:
@@ -407,7 +407,7 @@ class DockerEngine(object):
     # -- endpoints ---------------------------------------------------------------------
     def ping(self, timeout=None):
         """True when GET /_ping answers OK."""
-        _, data = self.request('GET', '/_ping', timeout=timeout, versioned=False)
+        _status, data = self.request('GET', '/_ping', timeout=timeout, versioned=False)
         return data.strip() == b'OK'
 
     def version(self, timeout=None):
@@ -451,13 +451,13 @@ class DockerEngine(object):
             params['tail'] = str(int(tail))
         if since is not None:
             params['since'] = str(since)
-        _, data = self.request('GET', '/containers/%s/logs' % quote(name, safe=''), params=params,
+        _status, data = self.request('GET', '/containers/%s/logs' % quote(name, safe=''), params=params,
                                timeout=timeout)
         if len(data) > limit:
             data = data[-limit:]
             tty = True if tty is None else tty
-        frames, _ = decode_multiplexed(data, tty)
-        return b''.join(chunk for _, chunk in frames).decode('utf-8', 'replace')
+        frames, _rest = decode_multiplexed(data, tty)
+        return b''.join(chunk for _stream, chunk in frames).decode('utf-8', 'replace')
 
     def pull(self, ref, auth=None, tick=1.0, connect_timeout=None):
         """Stream ``POST /images/create``: yields decoded JSON objects, and None every ``tick``

@@ -240,7 +240,7 @@ def parse_docker_time(value):
     """(seconds, nanoseconds) of a Docker RFC3339Nano time such as State.StartedAt; None if unset."""
     if not value or value.startswith('0001-'):
         return None
-    key, _ = parse_timestamped_line(value + ' x')
+    key, _rest = parse_timestamped_line(value + ' x')
     return key
 
 

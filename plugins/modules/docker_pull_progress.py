@@ -416,7 +416,7 @@ def repo_digest(inspect, ref):
     candidates = [repo, 'docker.io/' + repo, 'docker.io/library/' + repo, 'library/' + repo]
     digests = inspect.get('RepoDigests') or []
     for entry in digests:
-        name, _, digest = entry.partition('@')
+        name, _sep, digest = entry.partition('@')
         if name in candidates:
             return digest
     return None

@@ -418,7 +418,7 @@ class Prober(object):
                                fix='Create the container first.')
         state = info.get('State') or {}
         if not state.get('Running'):
-            diagnosis, fix, _ = self._diagnose_stopped(info)
+            diagnosis, fix, _cause = self._diagnose_stopped(info)
             return LayerResult('windows_boot', False, 'Container %s is not running.' % name, fatal=True,
                                diagnosis=diagnosis, fix=fix)
         self.follower.poll(started_at=state.get('StartedAt'), timeout=self.timeout(),
@@ -488,7 +488,7 @@ class Prober(object):
         if local_name(root.tag) != 'desktop':
             return LayerResult('accessibility', False, 'The accessibility tree root is <%s>, not <desktop>.'
                                % local_name(root.tag), details={'backend': backend})
-        count = sum(1 for _ in root.iter())
+        count = sum(1 for _node in root.iter())
         return LayerResult('accessibility', True, 'The accessibility tree (%s) has %d elements.' % (backend, count),
                            details={'backend': backend, 'elements': count, 'bytes': len(at)})
 
