@@ -216,7 +216,7 @@ def main():
         if not JOB_ID_RE.match(p['job_id']):
             module.fail_json(msg='job_id %r is not an Ansible async job id (j<digits>.<pid>); pass '
                                  'the registered ansible_job_id.' % p['job_id'])
-        job_path = os.path.join(os.path.expanduser(p['async_dir']), p['job_id'])
+        job_path = os.path.join(p['async_dir'], p['job_id'])  # type=path: ~ is already expanded
     deadline = Deadline(p['wait'])
     state = watch(p['path'], p['wait'], deadline, job_path)
     finished = state.ended

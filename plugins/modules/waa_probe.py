@@ -28,7 +28,7 @@ author:
 attributes:
   check_mode:
     support: partial
-    description:
+    details:
       - All checks run in check mode; the smoke test (which opens and closes Notepad) and saving the screenshot are
         skipped.
   diff_mode:
@@ -281,7 +281,8 @@ NOTEPAD_TITLE_RE = re.compile(r'(?i)^.* - notepad$')
 SMOKE_WINDOW_TIMEOUT = 30.0
 SMOKE_CLOSE_TIMEOUT = 15.0
 SCREENSHOT_MIN_BYTES = 1024
-SCREEN_MIN, SCREEN_MAX = 200, 16384
+SCREEN_MIN = 200
+SCREEN_MAX = 16384
 EXECUTE_CHECK = ['python', '-c', 'import pyautogui; print(pyautogui.position())']
 
 
@@ -633,7 +634,8 @@ def main():
                 smoke={}, screenshot={})
 
     def bad_input(msg):
-        result = dict(base, waa_exit_code=9, msg=msg)
+        result = dict(base)
+        result.update(waa_exit_code=9, msg=msg)
         path = p['progress_file']
         if path and not module.check_mode:
             # A watcher of this progress file must see the end even when the parameters were wrong.
@@ -711,7 +713,8 @@ def main():
         report(results, bad.message)
         prober.deadline.sleep(p['poll_interval'])
 
-    result = dict(base, layers=[r.to_dict() for r in results], polls=prober.polls)
+    result = dict(base)
+    result.update(layers=[r.to_dict() for r in results], polls=prober.polls)
     bad = first_unhealthy(results)
     healthy = bad is None
     msg = None

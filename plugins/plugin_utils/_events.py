@@ -255,7 +255,7 @@ def human_lines(event: dict, prefix: str = "vm-setup", multi_host: bool = False)
         return ["  %s- skipped" % tag]
     if kind == "task_start":
         return ["  %s\u2192 Task %s/%s [%s] %s" % (tag, event.get("index", "?"), event.get("total", "?"),
-                                                  event.get("domain"), event.get("task_id"))]
+                                                   event.get("domain"), event.get("task_id"))]
     if kind == "task_step":
         action = (event.get("action") or "").splitlines()[0:1]
         return ["  %s    step %s: %s" % (tag, event.get("step_idx"), action[0] if action else "")]
