@@ -491,3 +491,102 @@ class DockerEngine(object):
                     return
         finally:
             response.close()
+
+    # -- exec and archives (the benchmark client) ----------------------------------------
+    def exec_create(self, container, cmd, workdir=None, env=None, user=None, timeout=None):
+        """Create an exec instance running ``cmd`` (an argv list, never a shell string) in the
+        container, with stdout and stderr attached and no TTY. Returns the exec id."""
+        if isinstance(cmd, (str, bytes)) or not cmd:
+            raise ValueError('cmd must be a non-empty argument list')
+        body = {'AttachStdin': False, 'AttachStdout': True, 'AttachStderr': True, 'Tty': False,
+                'Cmd': [str(arg) for arg in cmd]}
+        if workdir:
+            body['WorkingDir'] = workdir
+        if env:
+            body['Env'] = ['%s=%s' % (k, v) for k, v in sorted(env.items())]
+        if user:
+            body['User'] = user
+        data = self.request_json('POST', '/containers/%s/exec' % quote(container, safe=''), body=body, timeout=timeout)
+        return data['Id']
+
+    def exec_start(self, exec_id, tick=1.0, connect_timeout=None):
+        """Start an exec instance and stream its output: yields (stream, bytes) frames (1 stdout,
+        2 stderr), and None every ``tick`` seconds without data. Ends when the process has closed
+        its output. Closing the generator closes the connection (the process keeps running)."""
+        response = self.open('POST', '/exec/%s/start' % quote(exec_id, safe=''), body={'Detach': False, 'Tty': False},
+                             timeout=connect_timeout)
+        try:
+            if response.status != 200:
+                body = response.read_all(connect_timeout or self.timeout, limit=1024 * 1024)
+                message = _error_message(body, response.status)
+                if response.status == 404:
+                    raise DockerNotFound(message, 404)
+                raise DockerError(message, response.status)
+            rest = b''
+            while True:
+                data = response.read_some(tick)
+                if data is None:
+                    yield None
+                    continue
+                if data:
+                    frames, rest = decode_multiplexed(rest + data, tty=False)
+                    for frame in frames:
+                        yield frame
+                if response.eof:
+                    return
+        finally:
+            response.close()
+
+    def exec_inspect(self, exec_id, timeout=None):
+        """{'Running': bool, 'ExitCode': int or None, 'Pid': int, ...}."""
+        return self.request_json('GET', '/exec/%s/json' % quote(exec_id, safe=''), timeout=timeout)
+
+    def get_archive(self, container, path, timeout=None):
+        """A tar stream of ``path`` in the container (``docker cp`` out): returns a file-like
+        object to read the tar from (close it when done), or None when the path does not exist."""
+        response = self.open('GET', '/containers/%s/archive' % quote(container, safe=''), params={'path': path},
+                             timeout=timeout)
+        if response.status != 200:
+            try:
+                body = response.read_all(timeout or self.timeout, limit=1024 * 1024)
+            finally:
+                response.close()
+            if response.status == 404:
+                return None
+            raise DockerError(_error_message(body, response.status), response.status)
+        return ResponseReader(response, timeout or self.timeout)
+
+    def put_archive(self, container, path, data, timeout=None):
+        """Extract the tar ``data`` (bytes) into the directory ``path`` of the container (``docker cp`` in)."""
+        self.request('PUT', '/containers/%s/archive' % quote(container, safe=''), params={'path': path}, body=data,
+                     headers={'Content-Type': 'application/x-tar'}, timeout=timeout)
+
+
+class ResponseReader(object):
+    """A streamed response body as a read-only file object (for tarfile's stream mode)."""
+
+    def __init__(self, response, timeout):
+        self.response = response
+        self.timeout = timeout
+        self._buf = b''
+
+    def read(self, size=-1):
+        while (size is None or size < 0 or len(self._buf) < size) and not self.response.eof:
+            data = self.response.read_some(self.timeout)
+            if data is None:
+                raise DockerTimeout('the Docker daemon stopped sending the archive for %.0f s' % self.timeout)
+            self._buf += data
+        if size is None or size < 0:
+            out, self._buf = self._buf, b''
+        else:
+            out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+    def close(self):
+        self.response.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
