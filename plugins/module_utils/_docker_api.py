@@ -452,7 +452,7 @@ class DockerEngine(object):
         if since is not None:
             params['since'] = str(since)
         _status, data = self.request('GET', '/containers/%s/logs' % quote(name, safe=''), params=params,
-                               timeout=timeout)
+                                     timeout=timeout)
         if len(data) > limit:
             data = data[-limit:]
             tty = True if tty is None else tty
@@ -530,8 +530,7 @@ class DockerEngine(object):
                     continue
                 if data:
                     frames, rest = decode_multiplexed(rest + data, tty=False)
-                    for frame in frames:
-                        yield frame
+                    yield from frames
                 if response.eof:
                     return
         finally:

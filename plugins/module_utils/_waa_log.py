@@ -30,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ast
+import math
 import re
 
 ANSI_RE = re.compile(r'\x1b\[[0-9;]*m')
@@ -70,7 +71,7 @@ def parse_result(text):
         score = float(value)
     except ValueError:
         return None, None
-    if score != score:  # NaN
+    if math.isnan(score):
         return None, None
     return score, score >= 1.0
 
