@@ -25,6 +25,7 @@ author:
 attributes:
   check_mode:
     support: partial
+    description: Can run in check mode and predict whether it would change the image.
     details:
       - Reports whether a pull would happen and pulls nothing. When O(force=true) and the image is present, it
         assumes the pull would change the image.

@@ -28,6 +28,7 @@ author:
 attributes:
   check_mode:
     support: partial
+    description: Can run in check mode.
     details:
       - All checks run in check mode; the smoke test (which opens and closes Notepad) and saving the screenshot are
         skipped.
