@@ -322,7 +322,7 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
             "status": "running" if health["container_status"] == "healthy" else ("unknown" if not container_id else "not ready"),
             "health": "healthy" if code == 0 else "unhealthy",
         },
-        "image": {"reference": artifact.get("image"), "source": artifact.get("image_source")},
+        "image": dict(artifact.get("image_pull") or {}, reference=artifact.get("image"), source=artifact.get("image_source")),
         "phases": phases,
         "health_checks": health,
         "health_layers": layers,

@@ -277,7 +277,8 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
     run_dir = Path(args.run_dir).expanduser().resolve() if args.run_dir else default_run_dir(command)
     run_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.time() + args.timeout
-    extravars = dict(extravars, waa_deadline=deadline, waa_timeout=args.timeout, waa_run_dir=str(run_dir))
+    extravars = dict(extravars, waa_deadline=deadline, waa_timeout=args.timeout, waa_run_dir=str(run_dir),
+                     waa_run_id=run_dir.name)
     printer = None if args.json else Printer(command, verbose=args.verbose)
     if printer:
         printer.line(f"[{command}] Run directory: {run_dir}")

@@ -136,6 +136,22 @@ def _reached_phase(run_dir: Path) -> dict[str, str]:
     return {name: host.get("phase") or "preflight" for name, host in state.get("hosts", {}).items()}
 
 
+def _release_lease(collection, inventory, extravars, run_dir: Path, limit) -> bool:
+    """After an interrupt, give the VM's lease back so that the next run need not wait for it."""
+    import ansible_runner
+
+    (run_dir / "release").mkdir(parents=True, exist_ok=True)
+    kwargs = dict(private_data_dir=str(run_dir / "release"), playbook=str(collection.playbook("release.yml")),
+                  inventory=inventory, extravars=extravars, envvars=dict(_environment(run_dir), ANSIBLE_CALLBACKS_ENABLED=""),
+                  quiet=True, timeout=60, settings={"suppress_env_files": True})
+    if limit:
+        kwargs["limit"] = limit
+    try:
+        return ansible_runner.run(**kwargs).status == "successful"
+    except Exception:  # best effort: the lease also expires by itself
+        return False
+
+
 def run_playbook(
     playbook: str,
     *,
@@ -216,8 +232,10 @@ def run_playbook(
         return RunResult(EXIT_TIMEOUT, status, run_dir, hosts, "timeout")
     if interrupted["signal"]:
         name = signal.Signals(interrupted["signal"]).name
+        released = _release_lease(collection, inventory, extravars, run_dir, limit)
         return RunResult(EXIT_UNKNOWN, "canceled", run_dir, hosts,
-                         f"Interrupted by {name}. The VM keeps what finished; run the same command again to continue.")
+                         f"Interrupted by {name}. The VM keeps what finished ({'lease released' if released else 'lease not released: it expires on its own'}); "
+                         "run the same command again to continue.")
     if not hosts:
         return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,
                          f"The run ended without a result (ansible-runner status {status}, rc {runner.rc}). "

@@ -963,6 +963,8 @@ def write_inventory() -> bool:
         f"          waa_state_dir: {_q(str(STATE / 'vm-state'))}\n"
         # This machine has fewer cores than a D8 VM: ask Windows for what there is.
         f"          waa_cpu_cores: {min(os.cpu_count() or 2, 8)}\n"
+        # The simulator, like the real image, ignores SIGTERM: keep its stop wait short here.
+        "          waa_stop_timeout: 10\n"
         "          waa_container_env:\n"
         f"{env_lines}"
     )
