@@ -16,12 +16,15 @@ description:
   - Returns as soon as the file's C(state) is terminal (V(done) or V(failed)), or after O(wait) seconds, checking
     the file about every 0.2 seconds. Used in an C(until) loop with C(delay=0), each SSH round trip waits on the
     VM, and the loop ends the moment the work ends.
+  - With O(ship_dir), each answer also carries the files that appeared or grew under that directory since the last
+    answer (RV(shipped), at most O(ship_max_bytes) a round trip), so results reach the controller in the same SSH
+    round trips that report progress. Which bytes were sent is kept in a cursor file next to the progress file.
 author:
   - OpenAdapt.AI (@OpenAdaptAI)
 attributes:
   check_mode:
     support: full
-    description: The module only reads; it behaves the same in check mode.
+    description: The module only reads (and, with O(ship_dir), updates its cursor file); it behaves the same in check mode.
   diff_mode:
     support: none
     description: Nothing is changed, so there is no diff.
@@ -56,6 +59,42 @@ options:
         result keys copied to the top level (so C(ansible_failed_result) carries them).
     type: bool
     default: true
+  ship_dir:
+    description:
+      - Directory on the host whose new and grown files are returned in RV(shipped) with each answer (for example the
+        benchmark results that M(openadapt.waa.waa_benchmark) copies out of the container). The
+        C(openadapt.waa.waa_events) callback writes them under C(<run dir>/results/<host>/).
+      - Files ending in C(.log), C(.jsonl) or C(.html) are sent as they grow (only the new bytes); other files again
+        in full when they change. Symbolic links are never followed.
+      - The record's C(events) list is also cut to the events not yet sent; an event with C(settled=false) is sent
+        again until it is settled.
+    type: path
+  ship_cursor:
+    description:
+      - File that remembers what was sent (mode 0600). Default C(<path>.ship.json).
+    type: path
+  ship_max_bytes:
+    description:
+      - Upper bound of file bytes in one answer (before base64). Larger files are sent in pieces over several answers.
+    type: int
+    default: 4194304
+  ship_since:
+    description:
+      - Files last modified before this time (epoch seconds) are never sent. Default - the progress record's
+        C(ship_since) field, else every file.
+    type: float
+  ship_exclude:
+    description:
+      - File name patterns (shell globs) that are never sent.
+    type: list
+    elements: str
+    default: ['accessibility_tree-*', '*.npy', '*.mp4', '*.tmp', '.*']
+  ship_have:
+    description:
+      - The final sync - what the controller already holds, C({relative path: size}). Every file whose size differs
+        is sent (from where the controller's copy ends when the file only grew), whatever the cursor says, and the
+        record's whole C(events) list is returned. Loop until RV(ship_pending) is false.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -105,14 +144,32 @@ waited:
   description: Seconds spent waiting.
   returned: always
   type: float
+shipped:
+  description:
+    - With O(ship_dir), the file pieces of this answer - C(path) (relative to O(ship_dir)), C(offset), C(data)
+      (base64), C(size) (the file's size now), C(mtime) and C(complete) (the piece ends at the end of the file).
+  returned: always
+  type: list
+  elements: dict
+ship_pending:
+  description: Whether more bytes are waiting to be sent (the answer was full).
+  returned: always
+  type: bool
+ship_bytes:
+  description: File bytes in RV(shipped) (before base64).
+  returned: always
+  type: int
 """
 
+import base64
+import fnmatch
 import json
 import os
 import re
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.openadapt.waa.plugins.module_utils._progress import TERMINAL_STATES, read_progress
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import TERMINAL_STATES, atomic_write_bytes, read_progress
 from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_abs_path
 
@@ -122,7 +179,12 @@ MAX_WAIT = 600.0
 JOB_ID_RE = re.compile(r'^j?[0-9]+\.[0-9]+\Z')
 # Keys of a module result that describe this task, not the watched work.
 OWN_KEYS = ('changed', 'failed', 'invocation', 'progress', 'finished', 'result', 'job_finished', 'waited',
-            'failed_work', 'ansible_job_id', 'started', 'results_file', 'stderr', 'stdout')
+            'failed_work', 'ansible_job_id', 'started', 'results_file', 'stderr', 'stdout', 'shipped',
+            'ship_pending', 'ship_bytes')
+# Files that only grow: sent as their new bytes.
+APPEND_SUFFIXES = ('.log', '.jsonl', '.html')
+MIN_PIECE = 64 * 1024
+MAX_SHIP_FILES = 100000
 
 
 def read_job(path):
@@ -184,6 +246,138 @@ class Watch(object):
         return result, failed
 
 
+class Shipper(object):
+    """Sends the files under ``root`` that are new or grew since the cursor, in bounded answers.
+
+    Cursor file: {"run": <the record's ship_since>, "event_seq": n, "files": {rel: [sent bytes, mtime_ns]}}.
+    The cursor moves when the answer is built: an answer lost on the way is repaired by the final
+    sync (``have``), which compares with what the controller really holds.
+    """
+
+    def __init__(self, root, cursor_path, max_bytes, since=None, exclude=(), have=None):
+        self.root = root
+        self.cursor_path = cursor_path
+        self.max_bytes = max_bytes
+        self.since = since
+        self.exclude = list(exclude or [])
+        self.have = have
+        self.cursor = {'run': None, 'event_seq': 0, 'files': {}}
+        data = read_progress(cursor_path)
+        if isinstance(data, dict) and isinstance(data.get('files'), dict):
+            self.cursor.update(data)
+        self.pending = False
+        self.sent_bytes = 0
+
+    def _files(self):
+        """(rel, path, size, mtime_ns) of the regular files under root, oldest first."""
+        out = []
+        since_ns = int(self.since * 1e9) if self.since else 0
+        for top, dirs, names in os.walk(self.root, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(top, d)))
+            for name in names:
+                if any(fnmatch.fnmatchcase(name, pat) for pat in self.exclude):
+                    continue
+                path = os.path.join(top, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(st.st_mode) or st.st_mtime_ns < since_ns:
+                    continue
+                rel = os.path.relpath(path, self.root).replace(os.sep, '/')
+                out.append((st.st_mtime_ns, rel, path, st.st_size))
+            if len(out) >= MAX_SHIP_FILES:
+                break
+        out.sort()
+        return [(rel, path, size, mtime) for mtime, rel, path, size in out]
+
+    def _start(self, rel, size, mtime):
+        """Offset to send ``rel`` from, or None when the controller has it all."""
+        sent, sent_mtime = (list(self.cursor['files'].get(rel) or []) + [None, None])[:2]
+        appendable = rel.endswith(APPEND_SUFFIXES)
+        if self.have is not None:
+            have = self.have.get(rel)
+            if have is None:
+                return 0
+            have = int(have)
+            if have == size:
+                return None
+            if have < size and (appendable or sent_mtime == mtime):
+                return have
+            return 0
+        if sent is None:
+            return 0
+        if sent_mtime == mtime and sent >= size:
+            return None
+        if appendable and sent <= size:
+            return sent if sent < size else None
+        if sent_mtime == mtime and sent < size:
+            return sent  # the rest of a file sent in pieces
+        return 0
+
+    def ship(self):
+        """The pieces of this answer (and self.pending when more is waiting)."""
+        pieces = []
+        budget = self.max_bytes
+        if not os.path.isdir(self.root):
+            return pieces
+        files = self._files()
+        seen = set(rel for rel, _path, _size, _mtime in files)
+        # Entries of files now out of sight (older than ship_since, removed) are dropped.
+        self.cursor['files'] = dict((rel, v) for rel, v in self.cursor['files'].items() if rel in seen)
+        for rel, path, size, mtime in files:
+            start = self._start(rel, size, mtime)
+            if start is None:
+                continue
+            if pieces and budget < min(MIN_PIECE, size - start):
+                self.pending = True
+                break
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+                with os.fdopen(fd, 'rb') as handle:
+                    handle.seek(start)
+                    data = handle.read(min(size - start, budget))
+            except (IOError, OSError):
+                continue
+            end = start + len(data)
+            pieces.append({'path': rel, 'offset': start, 'data': base64.b64encode(data).decode('ascii'),
+                           'size': size, 'mtime': mtime / 1e9, 'complete': end >= size})
+            self.cursor['files'][rel] = [end, mtime]
+            budget -= len(data)
+            self.sent_bytes += len(data)
+            if end < size or budget <= 0:
+                self.pending = True
+                break
+        return pieces
+
+    def trim_events(self, record):
+        """The record with only the events not sent yet (the final sync gets them all)."""
+        if not isinstance(record, dict):
+            return record
+        run = record.get('ship_since')
+        if run != self.cursor.get('run'):
+            self.cursor['run'] = run
+            self.cursor['event_seq'] = 0
+        events = record.get('events')
+        if not isinstance(events, list):
+            return record
+        after = 0 if self.have is not None else int(self.cursor.get('event_seq') or 0)
+        out = [e for e in events if isinstance(e, dict) and int(e.get('seq') or 0) > after]
+        seq = after
+        for event in out:  # the cursor stops before the first event that may still change
+            if event.get('settled', True) is False:
+                break
+            seq = max(seq, int(event.get('seq') or 0))
+        self.cursor['event_seq'] = max(seq, int(self.cursor.get('event_seq') or 0))
+        record = dict(record)
+        record['events'] = out
+        return record
+
+    def save(self):
+        data = json.dumps(self.cursor, sort_keys=True, separators=(',', ':')).encode('utf-8')
+        atomic_write_bytes(self.cursor_path, data + b'\n', 0o600)
+
+
 def watch(path, wait, deadline=None, job_path=None):
     """Poll until the work ends or ``wait`` seconds pass. Returns the Watch."""
     deadline = deadline or Deadline(wait)
@@ -201,12 +395,26 @@ def main():
             job_id=dict(type='str'),
             async_dir=dict(type='path', default='~/.ansible_async'),
             fail_on_failed=dict(type='bool', default=True),
+            ship_dir=dict(type='path'),
+            ship_cursor=dict(type='path'),
+            ship_max_bytes=dict(type='int', default=4 * 1024 * 1024),
+            ship_since=dict(type='float'),
+            ship_exclude=dict(type='list', elements='str', default=['accessibility_tree-*', '*.npy', '*.mp4', '*.tmp', '.*']),
+            ship_have=dict(type='dict'),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         validate_abs_path(p['path'], 'progress file path')
+        for key in ('ship_dir', 'ship_cursor'):
+            if p[key]:
+                validate_abs_path(p[key], key)
+        if p['ship_max_bytes'] < 1024 or p['ship_max_bytes'] > 64 * 1024 * 1024:
+            raise ValueError('ship_max_bytes must be between 1024 and 67108864')
+        have = p['ship_have']
+        if have is not None and not all(isinstance(v, int) or str(v).isdigit() for v in have.values()):
+            raise ValueError('ship_have maps relative paths to sizes in bytes')
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     if p['wait'] < 0 or p['wait'] > MAX_WAIT:
@@ -224,7 +432,19 @@ def main():
     # The watch reports the watched work's change (a pulled image), so the play's change count is true.
     out = dict(changed=bool(finished and result.get('changed')), progress=state.record or {}, finished=bool(finished), result=result,
                failed_work=bool(finished and work_failed), job_finished=state.job_finished,
-               waited=round(deadline.elapsed(), 3))
+               waited=round(deadline.elapsed(), 3), shipped=[], ship_pending=False, ship_bytes=0)
+    if p['ship_dir']:
+        record = state.record or {}
+        since = p['ship_since'] if p['ship_since'] is not None else record.get('ship_since')
+        shipper = Shipper(p['ship_dir'], p['ship_cursor'] or p['path'] + '.ship.json', p['ship_max_bytes'],
+                          since if isinstance(since, (int, float)) else None, p['ship_exclude'], p['ship_have'])
+        out['progress'] = shipper.trim_events(record)
+        out['shipped'] = shipper.ship()
+        out.update(ship_pending=shipper.pending, ship_bytes=shipper.sent_bytes)
+        try:
+            shipper.save()
+        except (IOError, OSError, ValueError) as exc:
+            module.warn('Cannot write the ship cursor: %s' % exc)
     if finished and work_failed and p['fail_on_failed']:
         for key, value in result.items():
             if key not in OWN_KEYS and not key.startswith('_ansible'):
