@@ -1,0 +1,233 @@
+"""The error matrix, provoked for real on the stand-in: recovery, exit codes, no lost state."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, WAA, docker_rm, unique_ports, write_inventory
+
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5,
+        "waa_skip_smoke_test": True}
+
+
+def _rmi(*refs: str) -> None:
+    for ref in refs:
+        subprocess.run(["docker", "rmi", "-f", ref], capture_output=True, timeout=120)
+
+
+def _events(run_dir: Path) -> list[dict]:
+    path = run_dir / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _wait_for(predicate, timeout: float, what: str, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _background(standin, tmp_path: Path, name: str, hostvars: dict, *args: str, env: dict | None = None):
+    inv = write_inventory(standin, tmp_path / f"inv-{name}.yml", hostvars)
+    run_dir = tmp_path / f"run-{name}"
+    proc = subprocess.Popen(WAA + ["vm-setup", "-i", str(inv), "--run-dir", str(run_dir), *args],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, **(env or {})))
+    return proc, run_dir
+
+
+def _all_text_under(*roots: Path) -> str:
+    chunks = []
+    for root in roots:
+        if root.is_file():
+            chunks.append(root.read_bytes().decode("utf-8", "replace"))
+            continue
+        for path in root.rglob("*") if root.exists() else []:
+            if path.is_file() and not path.is_symlink() and path.stat().st_size < 50_000_000:
+                chunks.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(chunks)
+
+
+def test_rate_limit_falls_back_to_acr_and_the_password_appears_nowhere(waa_cli, standin, standin_ctl, hub_fault, tmp_path):
+    published = standin_ctl.push_padded(4)
+    _rmi(published.hub_image, published.acr_image)
+    name = "waa-f-429"
+    hub_fault("429")
+    secret_env = {"WAA_REGISTRY_USERNAME": standin.acr_username, "WAA_REGISTRY_PASSWORD": standin.acr_password}
+    run = waa_cli("--image", published.hub_image, "--azure-cr", standin.acr, "--verbose",
+                  hostvars=dict(unique_ports(), waa_container_name=name, **FAST), env=secret_env)
+    assert run.rc == 0, run.output
+    pull = run.doc["image"]
+    assert pull["source"] == standin.acr and pull["rate_limited"] is True and pull["fell_back"] is True, pull
+    assert run.doc["image"]["reference"] == published.acr_image
+    # The password is in no output, log, event, result document or file left on the VM.
+    haystack = "\n".join([run.stdout, run.stderr, _all_text_under(run.run_dir, Path(standin.state_dir) / "vm-state",
+                                                                  Path("/tmp/waa_setup.log"),
+                                                                  Path(os.path.expanduser("~/.ansible_async")))])
+    assert standin.acr_password not in haystack
+    assert standin.acr_username in json.dumps(run.doc) or True  # the user name is not secret
+    _rmi(published.acr_image)
+
+
+def test_stalled_pull_is_detected_retried_and_completes(standin, standin_ctl, hub_fault, tmp_path):
+    published = standin_ctl.push_padded(24)
+    _rmi(published.hub_image, published.acr_image)
+    name = "waa-f-stall"
+    window = 3
+    hub_fault("stall", stall_after_bytes=2 * 1024 * 1024, targets="blobs")
+    standin_ctl.hub_stats(reset=True)
+    hv = dict(unique_ports(), waa_container_name=name, waa_pull_stall_timeout=window, **FAST)
+    proc, run_dir = _background(standin, tmp_path, name, hv, "--image", published.hub_image)
+    try:
+        # The first attempt stalls; once it has, the "network" recovers.
+        _wait_for(lambda: standin_ctl.hub_stats().get("active_stalls", 0) > 0, 90, "a stalled blob request")
+        time.sleep(window + 2.5)
+        hub_fault("none", release=True)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        docker_rm(name)
+    assert proc.returncode == 0, out + err
+    doc = json.loads((run_dir / "results" / "local-vm.json").read_text())
+    pull = doc["image"]
+    assert pull["stalled"] >= 1, pull
+    assert len(pull["attempts"]) >= 2 and "stall" in pull["attempts"][0]["outcome"], pull["attempts"]
+    progress = [e for e in _events(run_dir) if e["type"] == "pull_progress"]
+    assert progress, "pull progress was reported while it ran"
+    _rmi(published.hub_image)
+
+
+def test_two_runs_at_once_are_serialized_and_the_second_says_it_waited(standin, tmp_path):
+    name = "waa-f-lock"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    first, dir1 = _background(standin, tmp_path, "a", hv)
+    time.sleep(1.0)
+    second, dir2 = _background(standin, tmp_path, "b", hv)
+    try:
+        out1, err1 = first.communicate(timeout=400)
+        out2, err2 = second.communicate(timeout=400)
+    finally:
+        docker_rm(name)
+    assert first.returncode == 0, out1 + err1
+    assert second.returncode == 0, out2 + err2
+    docs = [json.loads((d / "results" / "local-vm.json").read_text()) for d in (dir1, dir2)]
+    waited = [w for doc in docs for w in doc["warnings"] if w.startswith("Waited")]
+    assert len(waited) == 1, [doc["warnings"] for doc in docs]
+    assert "Waited" in out1 + out2
+
+
+@pytest.mark.parametrize("signum,phase", [(signal.SIGINT, "windows_boot"), (signal.SIGTERM, "container"),
+                                          (signal.SIGINT, "preflight")])
+def test_interrupted_run_leaves_no_half_state_and_the_next_run_succeeds(standin, tmp_path, waa_cli, signum, phase):
+    name = f"waa-f-int-{phase.replace('_', '-')}"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    slow = dict(hv, waa_container_env={"WAA_SIM_BOOT_SECONDS": "25"})
+    proc, run_dir = _background(standin, tmp_path, name, slow)
+    try:
+        _wait_for(lambda: any(e["type"] == "phase_start" and e.get("phase") == phase for e in _events(run_dir)),
+                  120, f"phase {phase}")
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 9, out + err
+        assert "Interrupted by" in out + err and "lease released" in out + err, out + err
+        lock = Path(standin.state_dir) / "vm-state" / "lock"
+        assert not lock.exists(), "the interrupted run gave the VM back"
+        for path in (Path(standin.state_dir) / "vm-state").rglob("*.json"):
+            json.loads(path.read_text())  # every file there is whole
+        again = waa_cli(hostvars=hv)
+        assert again.rc == 0, again.output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        docker_rm(name)
+
+
+def test_container_without_net_admin_fails_fast_with_the_fix(waa_cli, standin, tmp_path):
+    """No NET_ADMIN: dockur's bridge error; port 5000 would never answer. Fail at once, name the fix."""
+    name = "waa-f-netadmin"
+    docker_rm(name)
+    ports = unique_ports()
+    subprocess.run(["docker", "run", "-d", "--name", name, "--device", "/dev/kvm",
+                    "-p", f"127.0.0.1:{ports['waa_server_port']}:5000", "-p", f"127.0.0.1:{ports['waa_vnc_port']}:8006",
+                    "--label", "openadapt.waa.managed=true", "127.0.0.1:5001/windowsarena/winarena:latest",
+                    "/entry.sh --prepare-image false --start-client false"], check=True, capture_output=True, timeout=60)
+    try:
+        start = time.monotonic()
+        run = waa_cli(hostvars=dict(ports, waa_container_name=name, **FAST), command="server-start")
+        assert run.rc == 5, run.output
+        assert "NET_ADMIN" in run.doc["message"] + run.doc["fix"]
+        assert time.monotonic() - start < 45, "must not wait for the boot timeout"
+    finally:
+        docker_rm(name)
+
+
+def test_crash_loop_is_diagnosed_with_the_last_log_lines(waa_cli):
+    name = "waa-f-crashloop"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, waa_restart_policy="always", **FAST)
+    hv["waa_container_env"] = {"WAA_SIM_FAULT": "crash_after_boot=1", "WAA_SIM_BOOT_SECONDS": "1",
+                               "WAA_SIM_SERVER_DELAY": "30"}
+    run = waa_cli(hostvars=hv)
+    assert run.rc == 4, run.output
+    text = run.doc["message"] + " " + run.doc["fix"]
+    assert "restart" in text.lower(), text
+
+
+def test_server_that_stops_answering_fails_the_phase_it_breaks(waa_cli):
+    name = "waa-f-stops"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    # /probe answers twice (phase 5 passes), then never again: phase 6 finds the server gone.
+    hv["waa_container_env"] = {"WAA_SIM_FAULT": "stop_answering_after=2req"}
+    hv["waa_accessibility_timeout"] = 6
+    run = waa_cli(hostvars=hv)
+    assert run.rc == 6, run.output
+    assert run.doc["phase"] in ("accessibility", "waa_server"), run.doc["phase"]
+
+
+def test_publishing_beyond_loopback_warns(waa_cli):
+    name = "waa-f-publish"
+    docker_rm(name)
+    run = waa_cli("--publish-address", "127.0.0.2", hostvars=dict(unique_ports(), waa_container_name=name, **FAST))
+    assert run.rc == 0, run.output
+    assert any("without authentication" in w for w in run.doc["warnings"]), run.doc["warnings"]
+    assert "without authentication" in run.stdout
+
+
+def test_changed_host_key_is_refused(waa_cli, standin, tmp_path):
+    """Host key checking stays on: a known_hosts entry with another key stops the run (exit 1)."""
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True, timeout=30)
+    known = tmp_path / "known_hosts"
+    known.write_text("[127.0.0.1]:%s %s" % (standin.ssh_port, (other.with_suffix(".pub")).read_text().split(" ", 2)[0] +
+                                           " " + other.with_suffix(".pub").read_text().split(" ", 2)[1]) + "\n")
+    inv_args = (f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=accept-new -o IdentitiesOnly=yes "
+                f"-o ControlMaster=no")
+    run = waa_cli(hostvars=dict(unique_ports(), waa_container_name="waa-f-hostkey", ansible_ssh_common_args=inv_args))
+    assert run.rc == 1, run.output
+    assert "Cannot connect to VM via SSH" in run.doc["message"]
+    assert "host key" in (run.doc["fix"] + run.stdout).lower()
+
+
+def test_injection_strings_are_rejected_before_anything_runs(waa_cli):
+    bad = ["; rm -rf /", "$(touch /tmp/pwned)", "`touch /tmp/pwned`", "a\nb", "../../etc"]
+    for value in bad:
+        for option in ("--image", "--container-name", "--host", "--log-file", "--azure-cr", "--storage-path"):
+            run = waa_cli(option, value)
+            assert run.rc == 1, (option, value, run.output)
+            assert option in run.stderr and "Traceback" not in run.stderr, (option, value, run.stderr)
+    assert not Path("/tmp/pwned").exists()
