@@ -31,7 +31,11 @@ options:
         key: run_dir
 """
 
+import base64
 import os
+import re
+import shutil
+import tempfile
 import time
 
 from ansible.plugins.callback import CallbackBase
@@ -54,6 +58,9 @@ QUIET_ACTIONS = {
     "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec",
 }
 SSH_FAILED = "Cannot connect to VM via SSH. Verify IP address and SSH keys."
+# The benchmark's own statuses that the viewer shows as "running".
+BENCH_RUNNING = {"starting", "running", "finishing", "syncing"}
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _short(action: str) -> str:
@@ -92,6 +99,7 @@ class CallbackModule(CallbackBase):
         self.last_boot = {}
         self.multi_host = False
         self.changed = {}  # host -> tasks that reported a change
+        self.bench = {}  # host -> benchmark event relay state (see _benchmark)
 
     # -- output -------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -201,6 +209,8 @@ class CallbackModule(CallbackBase):
             fields = {k: progress.get(k) for k in ("bytes_done", "bytes_total", "layers_done", "layers_total", "rate_bps",
                                                    "eta_s", "source", "attempt", "attempts_max", "state", "image")}
             self.emit("pull_progress", name, phase=phase, **fields)
+        elif kind == "benchmark" or res.get("shipped"):
+            self._benchmark(name, res, progress)
         elif kind in ("boot", "probe"):
             stage = progress.get("stage")
             tail = progress.get("log_tail") or []
@@ -208,6 +218,134 @@ class CallbackModule(CallbackBase):
             if (stage, tail[-1:] if tail else None) != last:
                 self.last_boot[name] = (stage, tail[-1:] if tail else None)
                 self.emit("boot", name, phase=phase, stage=stage if stage != last[0] else None, log_tail=tail[-20:])
+
+    # -- benchmark ------------------------------------------------------------------------------
+    def _benchmark(self, name, res, progress) -> None:
+        """Write the files a progress_watch round trip shipped, then relay the benchmark's events.
+
+        Events come from the waa_benchmark module's progress record (only those not sent before;
+        a step without its screenshot yet is sent again). They are emitted in order; a step waits
+        until its screenshot has arrived, unless the run is over and nothing more is coming.
+        """
+        self._open()
+        bench = self.bench.setdefault(name, {"run": None, "pending": {}, "emitted": 0, "files": {}, "announced": False,
+                                             "over": False, "ended": False})
+        for piece in res.get("shipped") or []:
+            self._write_piece(name, bench, piece)
+        if progress.get("kind") != "benchmark":
+            return
+        run = progress.get("ship_since")
+        if run != bench["run"]:
+            bench.update(run=run, pending={}, emitted=0, announced=False, ended=False)
+        for event in progress.get("events") or []:
+            seq = int(event.get("seq") or 0)
+            if seq > bench["emitted"]:
+                bench["pending"][seq] = event
+        terminal = progress.get("state") in ("done", "failed")
+        bench["over"] = terminal and not res.get("ship_pending")
+        self._bench_flush(name)
+
+    def _bench_flush(self, name, force=False) -> None:
+        bench = self.bench.get(name)
+        if not bench:
+            return
+        for seq in sorted(bench["pending"]):
+            event = bench["pending"][seq]
+            shot = None
+            if event.get("type") == "task_step":
+                shot = self._step_screenshot(name, bench, event)
+                waiting = not event.get("settled", True) or (event.get("screenshot") and shot is None)
+                if waiting and not (bench["over"] or force):
+                    break
+            self._bench_emit(name, bench, event, shot)
+            bench["emitted"] = seq
+            del bench["pending"][seq]
+
+    def _bench_emit(self, name, bench, event, shot) -> None:
+        kind = event.get("type")
+        common = {"at": event.get("ts"), "task_id": event.get("task_id"), "domain": event.get("domain")}
+        if kind == "task_start":
+            self.emit("task_start", name, instruction=event.get("instruction"), index=event.get("index"),
+                      total=event.get("total"), **common)
+        elif kind == "task_step":
+            self.emit("task_step", name, step_idx=event.get("step_idx"), action=event.get("action"), screenshot=shot,
+                      **common)
+        elif kind == "task_end":
+            result_file = None
+            if event.get("result_file"):
+                result_file = "results/%s/%s" % (name, event["result_file"])
+                if not os.path.isfile(os.path.join(self.run_dir, result_file)):
+                    result_file = None
+            self.emit("task_end", name, index=event.get("index"), total=event.get("total"), status=event.get("status"),
+                      score=event.get("score"), success=bool(event.get("success")), error=event.get("error"),
+                      steps=event.get("steps"), duration=event.get("duration"), result_file=result_file,
+                      results_dir="results/%s/%s" % (name, event["result_dir"]) if event.get("result_dir") else None,
+                      **common)
+        elif kind == "benchmark":
+            status = event.get("status")
+            final = status in ("complete", "failed")
+            if final and bench["ended"]:
+                return
+            stage = "end" if final else ("start" if not bench["announced"] else "progress")
+            bench["announced"] = True
+            bench["ended"] = bench["ended"] or final
+            fields = {k: event.get(k) for k in ("total_tasks", "tasks_in_list", "already_done", "success_count",
+                                                "error_count", "average_score")}
+            self.emit("benchmark", name, status="running" if status in BENCH_RUNNING else status, stage=stage,
+                      results_dir="results/%s" % name, **fields)
+
+    def _step_screenshot(self, name, bench, event):
+        """The step's screenshot copied to screenshots/<host>/<task>/step_<n>.png (relative to the run
+        dir), or None while it has not fully arrived."""
+        rel = event.get("screenshot")
+        if not rel or bench["files"].get(rel) != "complete":
+            return None
+        source = os.path.join(self.run_dir, "results", name, rel)
+        task = SAFE_NAME.sub("_", str(event.get("task_id") or "task"))[:120]
+        target = os.path.join("screenshots", name, task, "step_%d.png" % int(event.get("step_idx") or 0))
+        try:
+            os.makedirs(os.path.dirname(os.path.join(self.run_dir, target)), exist_ok=True)
+            shutil.copyfile(source, os.path.join(self.run_dir, target))
+        except OSError:
+            return None
+        return target
+
+    def _write_piece(self, name, bench, piece) -> None:
+        """Write one shipped piece under results/<host>/, never outside it."""
+        rel = str(piece.get("path") or "")
+        parts = rel.split("/")
+        if not rel or "\0" in rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            return
+        base = os.path.realpath(os.path.join(self.run_dir, "results", name))
+        target = os.path.join(base, *parts)
+        parent = os.path.dirname(target)
+        try:
+            os.makedirs(parent, exist_ok=True)
+            if not os.path.realpath(parent).startswith(base + os.sep) and os.path.realpath(parent) != base:
+                return
+            if os.path.islink(target):
+                return
+            data = base64.b64decode(piece.get("data") or "")
+            offset = int(piece.get("offset") or 0)
+            if offset == 0:
+                fd, tmp = tempfile.mkstemp(dir=parent, prefix=".ship-")
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, target)
+            else:
+                have = os.path.getsize(target) if os.path.isfile(target) else -1
+                if have < offset:
+                    bench["files"][rel] = "gap"  # a lost piece: the final sync sends the rest again
+                    return
+                with open(target, "r+b") as handle:
+                    handle.seek(offset)
+                    handle.write(data)
+                    handle.truncate()
+            if piece.get("mtime"):
+                os.utime(target, (float(piece["mtime"]), float(piece["mtime"])))
+        except (OSError, ValueError, TypeError):
+            return
+        bench["files"][rel] = "complete" if piece.get("complete") else "partial"
 
     # -- playbook hooks -----------------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):
@@ -268,6 +406,8 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host, task, res = self._parts(result)
         name = host.get_name()
+        if _short(task.action) == "progress_watch":
+            self._progress(name, res)  # a failed benchmark still brings its last events and files
         message = res.get("msg") or res.get("module_stderr") or ""
         self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=False,
                   message=" ".join(str(message).split())[:800], duration=self._duration(name, task))
@@ -288,6 +428,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         self._open()
+        for name in list(self.bench):
+            self._bench_flush(name, force=True)
         custom = getattr(stats, "custom", {}) or {}
         artifacts = (custom.get("_run") or {}).get("waa_results") or {}
         codes = {}

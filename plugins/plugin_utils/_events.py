@@ -31,6 +31,11 @@ PHASES = [
 ]
 PHASE_NUMBER = {name: number for name, number, _title in PHASES}
 PHASE_TITLE = {name: title for name, _number, title in PHASES}
+# The benchmark run (playbooks/run_waa.yml) follows the nine setup phases; it is not one of them,
+# so PHASES (the viewer's phase list) leaves it out.
+BENCHMARK_PHASE = "benchmark"
+PHASE_NUMBER[BENCHMARK_PHASE] = 10
+PHASE_TITLE[BENCHMARK_PHASE] = "Benchmark run"
 # The spec's JSON names the phases and health checks differently from the roles and layers.
 SPEC_PHASE_NAME = {
     "preflight": "pre_flight_checks", "docker": "docker_daemon", "image": "image_pull",
@@ -224,6 +229,8 @@ def human_lines(event: dict, prefix: str = "vm-setup", multi_host: bool = False)
     if kind == "phase_start":
         if event.get("phase") == "docker":
             return []  # part of phase 1 in the spec's numbering
+        if event.get("phase") == BENCHMARK_PHASE:
+            return ["[%s] %s%s" % (prefix, tag, PHASE_TITLE[BENCHMARK_PHASE])]
         return ["[%s] %sPhase %s/9: %s" % (prefix, tag, event.get("number"), event.get("title"))]
     if kind == "check":
         mark = "\u2713" if event.get("ok") else "\u2717"
@@ -261,7 +268,31 @@ def human_lines(event: dict, prefix: str = "vm-setup", multi_host: bool = False)
         return ["  %s    step %s: %s" % (tag, event.get("step_idx"), action[0] if action else "")]
     if kind == "task_end":
         mark = "\u2713" if event.get("success") else "\u2717"
+        if event.get("status") == "error":
+            return ["  %s%s %s error: %s" % (tag, mark, event.get("task_id"), " ".join(str(event.get("error") or "").split())[:300])]
+        if event.get("status") == "incomplete":
+            return ["  %s%s %s ended without a result" % (tag, mark, event.get("task_id"))]
         return ["  %s%s %s score %s" % (tag, mark, event.get("task_id"), event.get("score"))]
+    if kind == "benchmark":
+        return _benchmark_lines(event, tag)
+    return []
+
+
+def _benchmark_lines(event: dict, tag: str) -> list:
+    """The benchmark's announcement (stage start) and its summary (stage end); nothing in between."""
+    total = event.get("total_tasks")
+    if event.get("stage") == "start":
+        done = event.get("already_done")
+        extra = " (%s already done, kept)" % done if done else ""
+        return ["  %s\u2192 Benchmark: %s task(s) to run%s" % (tag, "?" if total is None else total, extra)]
+    if event.get("stage") == "end":
+        average = event.get("average_score")
+        score = "n/a" if average is None else "%.2f" % float(average)
+        errors = " %s error(s)," % event["error_count"] if event.get("error_count") else ""
+        return ["  %s%s Benchmark %s: %s of %s succeeded,%s average score %s%s" % (
+            tag, "\u2713" if event.get("status") == "complete" else "\u2717", event.get("status"),
+            event.get("success_count", 0), "?" if total is None else total, errors, score,
+            ("; results in %s" % event["results_dir"]) if event.get("results_dir") else "")]
     return []
 
 
