@@ -163,6 +163,7 @@ ship_bytes:
 
 import base64
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -249,9 +250,11 @@ class Watch(object):
 class Shipper(object):
     """Sends the files under ``root`` that are new or grew since the cursor, in bounded answers.
 
-    Cursor file: {"run": <the record's ship_since>, "event_seq": n, "files": {rel: [sent bytes, mtime_ns]}}.
-    The cursor moves when the answer is built: an answer lost on the way is repaired by the final
-    sync (``have``), which compares with what the controller really holds.
+    Cursor file: {"run": <the record's ship_since>, "event_seq": n, "files": {rel: [sent bytes, mtime_ns]},
+    "sync": <digest of the last ``have``>, "sync_sent": {rel: [sent bytes, mtime_ns]}}. The cursor moves
+    when the answer is built: an answer lost on the way is repaired by the final sync (``have``), which
+    compares with what the controller really holds. The retries of one final sync get the same
+    ``have`` (the task's arguments), so what they sent is kept apart under ``sync_sent``.
     """
 
     def __init__(self, root, cursor_path, max_bytes, since=None, exclude=(), have=None):
@@ -265,6 +268,11 @@ class Shipper(object):
         data = read_progress(cursor_path)
         if isinstance(data, dict) and isinstance(data.get('files'), dict):
             self.cursor.update(data)
+        if have is not None:
+            digest = hashlib.sha256(json.dumps(have, sort_keys=True).encode('utf-8')).hexdigest()
+            if self.cursor.get('sync') != digest or not isinstance(self.cursor.get('sync_sent'), dict):
+                self.cursor['sync'] = digest
+                self.cursor['sync_sent'] = {}
         self.pending = False
         self.sent_bytes = 0
 
@@ -297,12 +305,13 @@ class Shipper(object):
         appendable = rel.endswith(APPEND_SUFFIXES)
         if self.have is not None:
             have = self.have.get(rel)
-            if have is None:
-                return 0
-            have = int(have)
+            have = -1 if have is None else int(have)
+            synced, synced_mtime = (list(self.cursor['sync_sent'].get(rel) or []) + [None, None])[:2]
+            if synced is not None and synced_mtime == mtime:
+                have = synced  # an earlier retry of this final sync sent up to here
             if have == size:
                 return None
-            if have < size and (appendable or sent_mtime == mtime):
+            if 0 <= have < size and (appendable or sent_mtime == mtime or synced_mtime == mtime):
                 return have
             return 0
         if sent is None:
@@ -343,6 +352,8 @@ class Shipper(object):
             pieces.append({'path': rel, 'offset': start, 'data': base64.b64encode(data).decode('ascii'),
                            'size': size, 'mtime': mtime / 1e9, 'complete': end >= size})
             self.cursor['files'][rel] = [end, mtime]
+            if self.have is not None:
+                self.cursor['sync_sent'][rel] = [end, mtime]
             budget -= len(data)
             self.sent_bytes += len(data)
             if end < size or budget <= 0:

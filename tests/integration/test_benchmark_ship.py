@@ -148,3 +148,21 @@ def test_events_are_sent_once_unless_unsettled(tmp_path):
     assert trip(record, have={}) == [1, 2, 3]  # the final sync returns the whole window
     # A new run (another ship_since) starts counting again.
     assert trip({"ship_since": 200.0, "events": [{"seq": 1, "type": "benchmark"}]}) == [1]
+
+
+def test_final_sync_retries_with_the_same_have_continue(tmp_path):
+    # An until loop re-runs the task with the same arguments: the same `have` on every retry.
+    root, dest, cursor = tmp_path / "vm", tmp_path / "ctl", tmp_path / "c.json"
+    root.mkdir()
+    files = {"a.png": os.urandom(150 * 1024), "b.png": os.urandom(150 * 1024), "c.txt": b"1\n"}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    have = {}
+    rounds = 0
+    while True:
+        rounds += 1
+        shipper, pieces = round_trip(root, cursor, dest, have=have, max_bytes=100 * 1024)
+        if not shipper.pending or rounds > 10:
+            break
+    assert rounds == 4 and tree(dest) == files
+    assert round_trip(root, cursor, dest, have=have)[1] == []
