@@ -142,7 +142,7 @@ def _release_lease(collection, inventory, extravars, run_dir: Path, limit) -> bo
 
     (run_dir / "release").mkdir(parents=True, exist_ok=True)
     kwargs = dict(private_data_dir=str(run_dir / "release"), playbook=str(collection.playbook("release.yml")),
-                  inventory=inventory, extravars=extravars, envvars=dict(_environment(run_dir), ANSIBLE_CALLBACKS_ENABLED=""),
+                  inventory=inventory, extravars=extravars, envvars=dict(_environment(run_dir), WAA_RUN_DIR=str(run_dir / "release" / "events")),
                   quiet=True, timeout=60, settings={"suppress_env_files": True})
     if limit:
         kwargs["limit"] = limit
@@ -150,6 +150,45 @@ def _release_lease(collection, inventory, extravars, run_dir: Path, limit) -> bo
         return ansible_runner.run(**kwargs).status == "successful"
     except Exception:  # best effort: the lease also expires by itself
         return False
+
+
+SECRET_ENV = ("WAA_REGISTRY_PASSWORD",)
+
+
+class SecretFiles:
+    """Move secrets out of the environment into private files for the length of a run.
+
+    ansible-runner records the child's whole environment in its artifacts; a secret must not be
+    there. The playbook reads ``<NAME>_FILE`` instead (see roles/common/defaults/main.yml).
+    """
+
+    def __init__(self):
+        self.saved: dict[str, str] = {}
+        self.paths: list[str] = []
+
+    def __enter__(self) -> "SecretFiles":
+        import tempfile
+
+        for name in SECRET_ENV:
+            value = os.environ.pop(name, None)
+            if value:
+                self.saved[name] = value
+                fd, path = tempfile.mkstemp(prefix="waa-secret-")
+                with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
+                    handle.write(value)
+                os.environ[name + "_FILE"] = path
+                self.paths.append(path)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for path in self.paths:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        for name, value in self.saved.items():
+            os.environ.pop(name + "_FILE", None)
+            os.environ[name] = value
 
 
 def run_playbook(
@@ -214,7 +253,8 @@ def run_playbook(
     if hard_timeout:
         kwargs["timeout"] = int(hard_timeout)
     try:
-        runner = ansible_runner.run(**kwargs)
+        with SecretFiles():
+            runner = ansible_runner.run(**kwargs)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
