@@ -91,7 +91,7 @@ options:
     default: ['accessibility_tree-*', '*.npy', '*.mp4', '*.tmp', '.*']
   ship_have:
     description:
-      - The final sync - what the controller already holds, C({relative path: size}). Every file whose size differs
+      - The final sync - what the controller already holds, a mapping of relative path to size. Every file whose size differs
         is sent (from where the controller's copy ends when the file only grew), whatever the cursor says, and the
         record's whole C(events) list is returned. Loop until RV(ship_pending) is false.
     type: dict

@@ -22,8 +22,8 @@ description:
     missed. The host copy keeps the container's layout and file times.
   - Resume works as in WAA - tasks that have a C(result.txt) are skipped by the client. Earlier results are kept
     unless O(clean_results) is true.
-  - Designed to run with C(async) and C(poll=0), followed by M(openadapt.waa.progress_watch) with O(progress_watch)
-    C(ship_dir=)O(results_dest), which brings the new result files to the controller in the same round trips.
+  - Designed to run with C(async) and C(poll=0), followed by M(openadapt.waa.progress_watch) with its C(ship_dir) set
+    to O(results_dest), which brings the new result files to the controller in the same round trips.
   - Standard library only on the host; Docker is reached over its unix socket.
 author:
   - OpenAdapt.AI (@OpenAdaptAI)
@@ -56,7 +56,8 @@ options:
     default: python
   task_list:
     description:
-      - The task list (C({domain: [example ids]}) JSON) in the container, relative to O(client_dir) or absolute.
+      - The task list in the container (a JSON object mapping each domain to its example ids), relative to
+        O(client_dir) or absolute.
         WAA ships C(evaluation_examples_windows/test_all.json) (154 tasks) and C(test_small.json).
     type: str
     default: evaluation_examples_windows/test_all.json
