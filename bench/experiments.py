@@ -1,0 +1,241 @@
+"""Measured effect of candidate product changes, on patched copies of the collection.
+
+Nothing in the repository is edited: the collection (galaxy.yml, meta, plugins, roles,
+playbooks) is copied twice into WORK/collections/<variant>/ansible_collections/openadapt/waa,
+once as it is ("current") and once with the candidate changes applied ("lean"), and both are
+run the same way (bench/noop.py: ansible-runner with the CLI's environment, so start-up costs
+match) against the stand-in VM through an sshd of ours (127.0.0.1:18023, LogLevel VERBOSE, so
+SSH sessions are counted too). Per round and variant: a cold setup of a new container, then a
+re-run on it; variants alternate order each round.
+
+The "lean" changes (each is described with its exact text in docs/benchmarks.md):
+  sync_waits  roles/common/tasks/wait.yml: instead of an async waa_probe + progress_watch loop,
+              an `until` loop over a synchronous waa_probe with wait_timeout = waa_progress_interval
+              (each round trip still waits up to the interval on the VM and returns the moment the
+              layers are healthy; no async_wrapper, no module file transfer, no job file).
+  pull_check  roles/image/tasks/main.yml: first a check-mode docker_pull_progress (would_pull);
+              the progress directory, the background pull and its watch run only when a pull is needed.
+  ping_fold   roles/preflight/tasks/main.yml: the separate `ping` runs only when the KVM check is off
+              (the KVM check is itself the first SSH round trip; an unreachable host fails there
+              with the same classification).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from common import (PORTS, PY, REPO, WORK, docker_rm, load_average, log, new_run_dir, pct, sim_instant, standin_host,
+                    summary, write_inventory)
+from hosts import SessionLog, SshHost
+from rerun import count_tasks, task_rows
+
+COPY = ["galaxy.yml", "meta", "plugins", "roles", "playbooks"]
+LONG_BOOT_S = 30
+
+SYNC_WAIT = """---
+# (bench/experiments.py, variant lean) Wait with a synchronous long-poll: each round trip runs
+# waa_probe for up to waa_progress_interval seconds on the VM and returns as soon as the layers
+# are healthy or a fatal signal appears.
+- name: "{{ waa_wait_title }}"
+  openadapt.waa.waa_probe:
+    docker_host: "{{ waa_docker_host }}"
+    container_name: "{{ waa_container_name }}"
+    server_url: "{{ waa_server_url }}"
+    vnc_url: "{{ waa_vnc_url }}"
+    layers: "{{ waa_wait_layers }}"
+    wait_timeout: "{{ waa_progress_interval }}"
+    deadline_in: "{{ waa_deadline_in }}"
+  register: waa_wait
+  until: >-
+    (waa_wait.healthy | default(false))
+    or (waa_wait.layers | default([]) | selectattr('fatal', 'defined') | selectattr('fatal') | list | length > 0)
+    or (waa_wait.deadline_exceeded | default(false))
+    or (waa_wait.waa_exit_code | default(0) | int == 9)
+  retries: "{{ [(waa_wait_timeout | int / waa_progress_interval | int) | int, 1] | max }}"
+  delay: 0
+"""
+
+PULL_CHECK = """- name: Image pull
+  openadapt.waa.docker_pull_progress:
+    docker_host: "{{ waa_docker_host }}"
+    image: "{{ waa_image }}"
+  check_mode: true
+  register: _waa_pull_check
+  when: not waa_force_pull | bool
+
+"""
+
+
+def _sub(text: str, old: str, new: str, what: str) -> str:
+    if old not in text:
+        raise RuntimeError(f"patch {what}: anchor not found (the product changed): {old[:80]!r}")
+    return text.replace(old, new, 1)
+
+
+def make_copy(variant: str) -> Path:
+    root = WORK / "collections" / variant
+    if root.exists():
+        shutil.rmtree(root)
+    dest = root / "ansible_collections" / "openadapt" / "waa"
+    dest.mkdir(parents=True)
+    for name in COPY:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dest / name)
+    if variant == "lean":
+        patch_lean(dest)
+    return root
+
+
+def patch_lean(dest: Path) -> list[str]:
+    applied = []
+    wait = dest / "roles" / "common" / "tasks" / "wait.yml"
+    wait.write_text(SYNC_WAIT)
+    applied.append("sync_waits")
+
+    image = dest / "roles" / "image" / "tasks" / "main.yml"
+    text = image.read_text()
+    text = _sub(text, "- name: Progress directory\n", PULL_CHECK + "- name: Progress directory\n", "pull_check")
+    cond = "  when: waa_force_pull | bool or _waa_pull_check.would_pull | default(true)\n"
+    text = _sub(text, '    mode: "0700"\n', '    mode: "0700"\n' + cond, "pull_check dir")
+    text = _sub(text, '  no_log: "{{ waa_registry_password | length > 0 }}"\n',
+                '  no_log: "{{ waa_registry_password | length > 0 }}"\n' + cond, "pull_check start")
+    text = _sub(text, "  until: _waa_pull.finished\n", cond + "  until: _waa_pull.finished\n", "pull_check watch")
+    text = _sub(text, "waa_image_ref: \"{{ _waa_pull.result.image | default(waa_image) }}\"",
+                "waa_image_ref: \"{{ (_waa_pull.result | default(_waa_pull_check)).image | default(waa_image) }}\"",
+                "pull_check ref")
+    text = _sub(text, "waa_image_result: \"{{ _waa_pull.result }}\"",
+                "waa_image_result: \"{{ _waa_pull.result | default(_waa_pull_check) }}\"", "pull_check result")
+    image.write_text(text)
+    applied.append("pull_check")
+
+    pre = dest / "roles" / "preflight" / "tasks" / "main.yml"
+    text = pre.read_text()
+    text = _sub(text, "- name: SSH connectivity\n  ansible.builtin.ping:\n",
+                "- name: SSH connectivity\n  ansible.builtin.ping:\n  when: not waa_verify_nested_virt | bool\n",
+                "ping_fold")
+    pre.write_text(text)
+    applied.append("ping_fold")
+    return applied
+
+
+def run_variant(collections: Path, inventory: Path, tag: str, follower: SessionLog) -> dict:
+    run_dir = new_run_dir(tag)
+    playbook = collections / "ansible_collections" / "openadapt" / "waa" / "playbooks" / "vm_setup.yml"
+    argv = [PY, str(REPO / "bench" / "noop.py"), str(playbook), str(inventory), str(run_dir),
+            "--collections", str(collections)]
+    s0 = len(follower.sessions)
+    t0 = time.monotonic()
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, cwd=str(WORK))
+    wall = time.monotonic() - t0
+    time.sleep(0.2)
+    results = {}
+    for path in (run_dir / "results").glob("*.json"):
+        doc = json.loads(path.read_text())
+        results[doc.get("host")] = doc
+    ok = cp.returncode == 0 and results and all(d.get("exit_code") == 0 for d in results.values())
+    rows = task_rows(run_dir / "runner")
+    events = []
+    if (run_dir / "events.jsonl").exists():
+        events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines() if x.strip()]
+    return {"wall": round(wall, 3), "ok": bool(ok), "rc": cp.returncode, "counts": count_tasks(rows),
+            "sessions": len(follower.sessions) - s0, "events": events,
+            "error": None if ok else (cp.stdout[-1500:] + cp.stderr[-1500:])}
+
+
+def bench(quick: bool = False) -> dict:
+    rounds = 1 if quick else 3
+    host = SshHost("experiment", "127.0.0.1", PORTS["experiment"] + 23).start()
+    follower = SessionLog(host.logfile)
+    follower.start()
+    copies = {v: make_copy(v) for v in ("current", "lean")}
+    records = []
+    long_boot = []
+    try:
+        for rnd in range(rounds):
+            order = ["current", "lean"] if rnd % 2 == 0 else ["lean", "current"]
+            for variant in order:
+                name = f"waa-bench7-exp-{variant}"
+                docker_rm(name)
+                hv = standin_host(f"exp-{variant}", name, PORTS["experiment"] + (0 if variant == "current" else 10))
+                for k in [k for k in hv if k.startswith("ansible_")]:
+                    del hv[k]
+                hv.update(host.ansible_vars())
+                inv = write_inventory(WORK / "inv" / f"exp-{variant}.yml", {"local-vm": hv})
+                load = load_average()
+                cold = run_variant(copies[variant], inv, f"exp-{variant}-cold", follower)
+                ready = sim_instant(name, "server_ready")
+                end = next((e for e in cold["events"] if e.get("type") == "phase_end" and e.get("phase") == "waa_server"), None)
+                cold["lag"] = round(end["ts"] - ready, 3) if end and ready else None
+                again = run_variant(copies[variant], inv, f"exp-{variant}-rerun", follower)
+                docker_rm(name)
+                for r in (cold, again):
+                    r.pop("events", None)
+                records.append({"round": rnd, "variant": variant, "load": load, "cold": cold, "rerun": again})
+                log(f"  experiment [{rnd + 1}/{rounds}] {variant}: cold {cold['wall']:.1f}s ok {cold['ok']} "
+                    f"({cold['counts']['remote']} remote tasks, {cold['sessions']} SSH sessions, lag {cold['lag']}) | "
+                    f"re-run {again['wall']:.1f}s ok {again['ok']} ({again['counts']['remote']} remote tasks, "
+                    f"{again['sessions']} sessions) load {load}")
+        # A longer boot: the wait spans several round trips (the until loop retries for real).
+        long_boot = []
+        for variant in ("current", "lean"):
+            name = f"waa-bench7-exp-{variant}"
+            docker_rm(name)
+            hv = standin_host(f"exp-{variant}", name, PORTS["experiment"] + (0 if variant == "current" else 10),
+                              env={"WAA_SIM_BOOT_SECONDS": LONG_BOOT_S, "WAA_SIM_SERVER_DELAY": 3})
+            for k in [k for k in hv if k.startswith("ansible_")]:
+                del hv[k]
+            hv.update(host.ansible_vars())
+            inv = write_inventory(WORK / "inv" / f"exp-{variant}-long.yml", {"local-vm": hv})
+            t_mark = len(follower.sessions)
+            res = run_variant(copies[variant], inv, f"exp-{variant}-long", follower)
+            ready = sim_instant(name, "server_ready")
+            docker_rm(name)
+            ev = res.pop("events", [])
+            start = next((e["ts"] for e in ev if e.get("type") == "phase_start" and e.get("phase") == "windows_boot"), None)
+            end = next((e["ts"] for e in ev if e.get("type") == "phase_end" and e.get("phase") == "waa_server"), None)
+            rec = {"variant": variant, "ok": res["ok"], "wall": res["wall"], "error": res.get("error")}
+            if start and end:
+                n = sum(1 for t, _ in follower.sessions[t_mark:] if start <= t <= end)
+                rec.update(window_s=round(end - start, 2), sessions=n, per_minute=round(n / ((end - start) / 60), 2),
+                           lag=round(end - ready, 3) if ready else None)
+            long_boot.append(rec)
+            log(f"  experiment long boot ({LONG_BOOT_S}s) {variant}: ok {rec['ok']} wall {rec['wall']:.1f}s, "
+                f"{rec.get('sessions')} sessions in {rec.get('window_s')}s of waiting = {rec.get('per_minute')}/min, "
+                f"lag {rec.get('lag')}")
+    finally:
+        follower.stop()
+        host.stop()
+    out = {"rounds": rounds, "records": records, "variants": {}, "long_boot": long_boot,
+           "long_boot_seconds": LONG_BOOT_S}
+    for v in ("current", "lean"):
+        recs = [r for r in records if r["variant"] == v]
+        out["variants"][v] = {
+            "all_ok": all(r["cold"]["ok"] and r["rerun"]["ok"] for r in recs),
+            "cold": summary([r["cold"]["wall"] for r in recs]),
+            "rerun": summary([r["rerun"]["wall"] for r in recs]),
+            "lag": summary([r["cold"]["lag"] for r in recs]),
+            "cold_remote_tasks": pct([r["cold"]["counts"]["remote"] for r in recs], 50),
+            "rerun_remote_tasks": pct([r["rerun"]["counts"]["remote"] for r in recs], 50),
+            "cold_sessions": pct([r["cold"]["sessions"] for r in recs], 50),
+            "rerun_sessions": pct([r["rerun"]["sessions"] for r in recs], 50),
+        }
+    cur, lean = out["variants"]["current"], out["variants"]["lean"]
+    if cur["cold"].get("n") and lean["cold"].get("n"):
+        out["cold_ratio"] = lean["cold"]["p50"] / cur["cold"]["p50"]
+        out["rerun_ratio"] = lean["rerun"]["p50"] / cur["rerun"]["p50"]
+        pairs = []
+        for rnd in range(rounds):
+            a = next((r for r in records if r["round"] == rnd and r["variant"] == "current"), None)
+            b = next((r for r in records if r["round"] == rnd and r["variant"] == "lean"), None)
+            if a and b:
+                pairs.append({"cold": round(b["cold"]["wall"] / a["cold"]["wall"], 3),
+                              "rerun": round(b["rerun"]["wall"] / a["rerun"]["wall"], 3)})
+        out["pair_ratios"] = pairs
+    return out

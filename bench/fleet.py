@@ -1,0 +1,96 @@
+"""Benchmark 4: one `waa vm-setup` over 1, 4 and 8 hosts.
+
+Each host is a network namespace of ours with its own sshd (bench/hosts.py). All share this
+machine's dockerd; each gets its own container (waa-bench7-fleet-N), ports, state and storage
+directories, and publishes its ports on the host side of its veth pair (waa_publish_address),
+which is the address the probes on that "VM" use (waa_server_url follows it).
+Runs alternate sizes (1, 4, 8, 8, 4, 1) and each starts from no container (cold setup, cached image).
+CPU use of the whole machine over each run comes from /proc/stat.
+"""
+
+from __future__ import annotations
+
+import resource
+
+from common import (FAST, PORTS, WORK, docker, docker_rm, load_average, log, new_run_dir, own_dirs, pct, run_waa,
+                    standin_hostvars, summary, write_inventory)
+from hosts import NetnsHost, teardown_all_netns
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies over all CPUs."""
+    fields = [float(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
+
+
+def host_vars(host: NetnsHost, index: int) -> dict:
+    base = {k: v for k, v in standin_hostvars().items() if not k.startswith("ansible_")}
+    base.update(FAST)
+    base.update(host.ansible_vars())
+    base.update(own_dirs(f"fleet-{index}"))
+    port = PORTS["fleet"] + 10 * index
+    base.update({"waa_container_name": f"waa-bench7-fleet-{index}", "waa_server_port": port,
+                 "waa_vnc_port": port + 1, "waa_rdp_port": port + 2, "waa_publish_address": host.host_side})
+    return base
+
+
+def one_run(hosts: list[NetnsHost], n: int) -> dict:
+    names = [f"waa-bench7-fleet-{i}" for i in range(n)]
+    docker_rm(*names)
+    inv = write_inventory(WORK / "inv" / f"fleet-{n}.yml", {f"vm{i}": host_vars(hosts[i], i) for i in range(n)})
+    load = load_average()
+    busy0, total0 = cpu_times()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = run_waa(inv, new_run_dir(f"fleet-{n}"), timeout=1800)
+    busy1, total1 = cpu_times()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ids = {}
+    for name in names:
+        ids[name] = docker("inspect", "-f", "{{.Id}}", name).stdout.strip()
+    codes = {h: d.get("exit_code") for h, d in run.results.items()}
+    per_host = {h: d.get("duration_seconds") for h, d in run.results.items()}
+    result_ids = {h: (d.get("container") or {}).get("id") for h, d in run.results.items()}
+    correct = (len(codes) == n and all(c == 0 for c in codes.values()) and all(ids.values())
+               and len(set(ids.values())) == n and len(set(result_ids.values())) == n)
+    rec = {"n": n, "wall": round(run.wall, 3), "rc": run.rc, "exit_codes": codes, "correct": correct,
+           "per_host_duration": per_host, "distinct_containers": len(set(v for v in ids.values() if v)),
+           "cpu_busy_fraction": round((busy1 - busy0) / max(1.0, total1 - total0), 3),
+           "controller_cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime), 2),
+           "load": load}
+    if not correct:
+        rec["error"] = run.tail(2500)
+    sample = run.results.get("vm0") or {}
+    rec["sample_result"] = {k: sample.get(k) for k in ("server_url", "tunnel_command", "warnings")}
+    rec["sample_result"]["publish_address"] = hosts[0].host_side
+    docker_rm(*names)
+    return rec
+
+
+def bench(quick: bool = False) -> dict:
+    order = [1, 8] if quick else [1, 4, 8, 8, 4, 1]
+    hosts: list[NetnsHost] = []
+    records = []
+    try:
+        teardown_all_netns()
+        for i in range(max(order)):
+            hosts.append(NetnsHost(i).start())
+        log(f"  {len(hosts)} namespace hosts up ({hosts[0].address} .. {hosts[-1].address})")
+        for n in order:
+            rec = one_run(hosts, n)
+            records.append(rec)
+            log(f"  fleet of {n}: wall {rec['wall']:.1f}s correct {rec['correct']} codes {sorted(set(rec['exit_codes'].values()))} "
+                f"cpu busy {rec['cpu_busy_fraction']:.0%} controller cpu {rec['controller_cpu_s']}s load {rec['load']}")
+    finally:
+        for h in hosts:
+            h.teardown()
+        docker_rm(*[f"waa-bench7-fleet-{i}" for i in range(max(order))])
+    walls = {n: [r["wall"] for r in records if r["n"] == n and r["correct"]] for n in sorted(set(order))}
+    med = {n: pct(w, 50) for n, w in walls.items()}
+    out = {"runs": records, "wall": {str(n): summary(w) for n, w in walls.items()},
+           "all_correct": all(r["correct"] for r in records)}
+    if med.get(1):
+        out["ratios"] = {str(n): (med[n] / med[1] if med.get(n) else None) for n in walls}
+    out["cpu_s_per_host"] = {str(n): round(pct([r["controller_cpu_s"] for r in records if r["n"] == n], 50) / n, 2)
+                             for n in walls}
+    return out

@@ -1,0 +1,231 @@
+"""Benchmark 3: re-run on a ready host, against no-op playbooks of as many tasks; and its profile.
+
+One container is set up once (`waa-bench7-rerun`); then, alternating, K times:
+  a) `waa vm-setup` again (nothing to do: every phase finds its work done),
+  b) the "as many tasks" baseline: N `ansible.builtin.ping` tasks, N = the tasks the re-run
+     executed (ansible-runner's runner_on_ok/runner_on_failed events), run through ansible-runner
+     with the CLI's own environment and the same inventory (same SSH settings),
+  c) the "same mix" baseline: as many remote tasks (ping) and controller-only tasks (set_fact)
+     as the re-run executed.
+All three are timed as whole processes (start-up included).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from common import (PORTS, PY, REPO, WORK, docker_rm, event_time, load_average, log, new_run_dir, pct, run_waa,
+                    runner_events, standin_host, summary, write_inventory)
+
+# Actions that run on the controller only (no SSH round trip).
+LOCAL_ACTIONS = {"set_fact", "assert", "validate_argument_spec", "include_role", "include_tasks", "import_role",
+                 "import_tasks", "set_stats", "fail", "debug", "meta", "add_host", "group_by"}
+NAME = "waa-bench7-rerun"
+
+
+def short(action: str) -> str:
+    return (action or "").rsplit(".", 1)[-1]
+
+
+def task_rows(private_dir: Path) -> list[dict]:
+    """One row per task execution: name, action, role, status, duration, start/end (epoch), retries."""
+    rows = []
+    starts = {}
+    retries = defaultdict(int)
+    for ev in runner_events(private_dir):
+        kind = ev.get("event")
+        data = ev.get("event_data") or {}
+        if kind == "playbook_on_task_start":
+            starts[data.get("task_uuid")] = event_time(ev)
+        elif kind == "runner_retry":
+            retries[data.get("task_uuid")] += 1
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"):
+            action = short(data.get("task_action"))
+            rows.append({
+                "name": data.get("task"), "action": action, "role": data.get("role") or "",
+                "status": kind.replace("runner_on_", ""), "duration": float(data.get("duration") or 0.0),
+                "start": starts.get(data.get("task_uuid")), "end": event_time(ev),
+                "local": action in LOCAL_ACTIONS, "retries": retries.get(data.get("task_uuid"), 0),
+            })
+    return rows
+
+
+def playbook_span(private_dir: Path) -> tuple[float | None, float | None]:
+    start = end = None
+    for ev in runner_events(private_dir):
+        if ev.get("event") == "playbook_on_start":
+            start = event_time(ev)
+        elif ev.get("event") == "playbook_on_stats":
+            end = event_time(ev)
+    return start, end
+
+
+def count_tasks(rows: list[dict]) -> dict:
+    executed = [r for r in rows if r["status"] in ("ok", "failed")]
+    return {"executed": len(executed), "remote": sum(1 for r in executed if not r["local"]),
+            "local": sum(1 for r in executed if r["local"]), "skipped": sum(1 for r in rows if r["status"] == "skipped"),
+            "retries": sum(r["retries"] for r in rows)}
+
+
+def noop_playbook(path: Path, remote: int, local: int) -> Path:
+    tasks = [{"name": f"remote {i}", "ansible.builtin.ping": None} for i in range(remote)]
+    tasks += [{"name": f"local {i}", "ansible.builtin.set_fact": {"bench_noop": i}} for i in range(local)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump([{"name": "no-op", "hosts": "all", "gather_facts": False, "tasks": tasks}],
+                                   sort_keys=False))
+    return path
+
+
+def run_noop(playbook: Path, inventory: Path, tag: str, collections: str | None = None,
+             extravars: dict | None = None) -> dict:
+    run_dir = new_run_dir(tag)
+    argv = [PY, str(REPO / "bench" / "noop.py"), str(playbook), str(inventory), str(run_dir)]
+    if collections:
+        argv += ["--collections", collections]
+    if extravars:
+        argv += ["--extravars", json.dumps(extravars)]
+    t0 = time.monotonic()
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, cwd=str(WORK))
+    wall = time.monotonic() - t0
+    return {"wall": round(wall, 3), "rc": cp.returncode, "run_dir": str(run_dir),
+            "error": None if cp.returncode == 0 else (cp.stdout + cp.stderr)[-1500:]}
+
+
+def ensure_ready(inventory: Path) -> None:
+    docker_rm(NAME)
+    first = run_waa(inventory, new_run_dir("rerun-setup"))
+    if not first.ok:
+        raise RuntimeError("setting up the re-run container failed:\n" + first.tail())
+
+
+def inventory() -> Path:
+    hv = standin_host("rerun", NAME, PORTS["rerun"])
+    return write_inventory(WORK / "inv" / "rerun.yml", {"local-vm": hv})
+
+
+def bench(quick: bool = False) -> dict:
+    k = 2 if quick else 5
+    inv = inventory()
+    ensure_ready(inv)
+    reruns, base_ping, base_mix, profiles = [], [], [], []
+    counts = None
+    pb_ping = pb_mix = None
+    try:
+        for i in range(k):
+            order = ["rerun", "ping", "mix"] if i % 2 == 0 else ["mix", "ping", "rerun"]
+            for what in order:
+                if what == "rerun" or counts is None:
+                    load = load_average()
+                    run = run_waa(inv, new_run_dir(f"rerun-{i}"))
+                    if not run.ok:
+                        raise RuntimeError("re-run failed:\n" + run.tail())
+                    rows = task_rows(run.run_dir / "runner")
+                    c = count_tasks(rows)
+                    start, end = playbook_span(run.run_dir / "runner")
+                    rec = {"wall": round(run.wall, 3), "load": load, "counts": c,
+                           "changed": next(iter(run.results.values())).get("changed_tasks"),
+                           "startup": round(start - run.started, 3) if start else None,
+                           "playbook": round(end - start, 3) if start and end else None,
+                           "shutdown": round(run.started + run.wall - end, 3) if end else None}
+                    reruns.append(rec)
+                    profiles.append({"rows": rows, "start": start, "end": end, "launched": run.started,
+                                     "wall": run.wall})
+                    if counts is None:
+                        counts = c
+                        pb_ping = noop_playbook(WORK / "playbooks" / "noop_ping.yml", c["executed"], 0)
+                        pb_mix = noop_playbook(WORK / "playbooks" / "noop_mix.yml", c["remote"], c["local"])
+                    log(f"  re-run {i + 1}/{k}: {run.wall:.1f}s ({c['executed']} tasks executed: {c['remote']} remote, "
+                        f"{c['local']} local; {c['skipped']} skipped) load {load}")
+                    if what != "rerun":
+                        continue
+                if what == "ping":
+                    r = run_noop(pb_ping, inv, f"noop-ping-{i}")
+                    base_ping.append(r)
+                    log(f"  no-op {counts['executed']} x ping: {r['wall']:.1f}s rc {r['rc']}")
+                elif what == "mix":
+                    r = run_noop(pb_mix, inv, f"noop-mix-{i}")
+                    base_mix.append(r)
+                    log(f"  no-op {counts['remote']} x ping + {counts['local']} x set_fact: {r['wall']:.1f}s rc {r['rc']}")
+    finally:
+        pass
+    walls = [r["wall"] for r in reruns]
+    ping_walls = [r["wall"] for r in base_ping if r["rc"] == 0]
+    mix_walls = [r["wall"] for r in base_mix if r["rc"] == 0]
+    # Ratios of medians, and of each alternating pair.
+    ratio_ping = pct(walls, 50) / pct(ping_walls, 50) if ping_walls else None
+    ratio_mix = pct(walls, 50) / pct(mix_walls, 50) if mix_walls else None
+    return {
+        "k": k, "counts": counts, "reruns": reruns, "noop_ping": base_ping, "noop_mix": base_mix,
+        "wall": summary(walls), "noop_ping_wall": summary(ping_walls), "noop_mix_wall": summary(mix_walls),
+        "ratio_ping": ratio_ping, "ratio_mix": ratio_mix,
+        "pair_ratios_ping": [round(a / b, 3) for a, b in zip(walls, ping_walls)],
+        "pair_ratios_mix": [round(a / b, 3) for a, b in zip(walls, mix_walls)],
+        "startup": summary([r["startup"] for r in reruns]),
+        "playbook": summary([r["playbook"] for r in reruns]),
+        "profile": profile(profiles),
+    }
+
+
+def profile(profiles: list[dict]) -> dict:
+    """Where a re-run's time goes, as medians over the runs."""
+    if not profiles:
+        return {}
+    per_task = defaultdict(list)
+    per_action = defaultdict(list)
+    per_role = defaultdict(list)
+    buckets = defaultdict(list)
+    for p in profiles:
+        rows = p["rows"]
+        by_action = defaultdict(float)
+        by_role = defaultdict(float)
+        remote = local = skipped = gaps = 0.0
+        prev_end = p["start"]
+        for r in rows:
+            key = f"{r['role'] or '-'} | {r['name']} [{r['action']}]"
+            per_task[key].append(r["duration"])
+            by_action[r["action"]] += r["duration"]
+            by_role[r["role"] or "(play)"] += r["end"] - (r["start"] or r["end"])
+            if r["status"] == "skipped":
+                skipped += r["duration"]
+            elif r["local"]:
+                local += r["duration"]
+            else:
+                remote += r["duration"]
+            if prev_end and r["start"]:
+                gaps += max(0.0, r["start"] - prev_end)
+            prev_end = r["end"]
+        for a, v in by_action.items():
+            per_action[a].append(v)
+        for a, v in by_role.items():
+            per_role[a].append(v)
+        buckets["remote task time"].append(remote)
+        buckets["controller-only task time"].append(local)
+        buckets["skipped task time"].append(skipped)
+        buckets["between tasks (scheduling, includes, callbacks)"].append(gaps)
+        if p["start"]:
+            buckets["start-up (launch to first playbook event)"].append(p["start"] - p["launched"])
+        if p["end"]:
+            buckets["shut-down (stats to exit)"].append(p["launched"] + p["wall"] - p["end"])
+        buckets["wall"].append(p["wall"])
+        n_remote = sum(1 for r in rows if r["status"] in ("ok", "failed") and not r["local"])
+        buckets["remote tasks"].append(n_remote)
+        buckets["validate_argument_spec tasks"].append(sum(1 for r in rows if r["action"] == "validate_argument_spec"))
+        buckets["include_role tasks"].append(sum(1 for r in rows if r["action"] in ("include_role", "include_tasks")))
+
+    def med(v):
+        return round(pct(v, 50), 3)
+
+    tasks = sorted(((k, med(v), len(v)) for k, v in per_task.items()), key=lambda t: -t[1])
+    return {
+        "runs": len(profiles),
+        "buckets": {k: med(v) for k, v in buckets.items()},
+        "by_action": dict(sorted(((k, med(v)) for k, v in per_action.items()), key=lambda t: -t[1])),
+        "by_role": dict(sorted(((k, med(v)) for k, v in per_role.items()), key=lambda t: -t[1])),
+        "top_tasks": [{"task": k, "median_s": m, "n": n} for k, m, n in tasks[:25]],
+    }
