@@ -249,7 +249,13 @@ log_file:
   returned: always
   type: str
 deadline_exceeded:
-  description: Whether the run was stopped by O(timeout) or O(deadline_in).
+  description:
+    - Whether the overall run deadline (O(deadline_in)) stopped the client. A stop by O(timeout) alone fails with
+      C(waa_exit_code) 8 and its own message, and leaves this false.
+  returned: always
+  type: bool
+timed_out:
+  description: Whether the client was stopped by O(timeout) or O(deadline_in).
   returned: always
   type: bool
 waa_exit_code:
@@ -475,6 +481,8 @@ class Run(object):
         self.copy_pending = False  # the client wrote output since the running task was last copied
         self.exit_code = None
         self.deadline_exceeded = False
+        self.timed_out = False
+        self.limit_is_deadline = False
         self.stderr_tail = []
         self.stdout_tail = []
         self.tasks_in_list = None
@@ -699,7 +707,7 @@ class Run(object):
         out.update({
             'exit_code': self.exit_code, 'argv': self.argv, 'results_dir': self.p['results_dest'],
             'result_root': self.root or self.result_root(), 'log_file': self.p['log_file'],
-            'deadline_exceeded': self.deadline_exceeded,
+            'deadline_exceeded': self.deadline_exceeded, 'timed_out': self.timed_out,
             'duration': round(time.monotonic() - self.start_mono, 1),
             'tasks': [{k: t.get(k) for k in ('domain', 'task_id', 'index', 'status', 'score', 'success', 'steps',
                                              'error', 'duration')} for t in self.tasks],
@@ -791,6 +799,7 @@ def run_module(module, run):
             run.deadline_exceeded = True
             raise BenchmarkError('The overall deadline has passed before the benchmark started.', 8,
                                  'Increase --timeout.')
+        run.limit_is_deadline = limit is None or p['deadline_in'] <= limit
         limit = p['deadline_in'] if limit is None else min(limit, p['deadline_in'])
     run.argv = build_argv(p, meta_path, limit)
 
@@ -842,7 +851,7 @@ def run_module(module, run):
             run.copy_logs()
             run.write_progress()
             if hard_stop is not None and now > hard_stop:
-                run.deadline_exceeded = True
+                run.timed_out = True
                 break
     finally:
         stream.close()
@@ -851,7 +860,8 @@ def run_module(module, run):
         run.on_parsed(event)
     run.exit_code = wait_exit(engine, exec_id)
     if limit is not None and run.exit_code in (124, 137) and time.monotonic() - run.start_mono >= limit - 1:
-        run.deadline_exceeded = True
+        run.timed_out = True
+    run.deadline_exceeded = run.timed_out and run.limit_is_deadline
 
     # Final sync: the whole result directory, then success from the copied result.txt files.
     run.status = 'syncing'
@@ -864,7 +874,7 @@ def run_module(module, run):
         run.finish_steps(task)
         if task.get('status') == 'finished':
             task['success'] = run.task_success(task)
-    failed = run.deadline_exceeded or run.exit_code != 0
+    failed = run.timed_out or run.exit_code != 0
     run.status = 'failed' if failed else 'complete'
     run.benchmark_event()
     result = run.result()
@@ -876,9 +886,10 @@ def run_module(module, run):
         s['tasks_completed'] - s['success_count'] - s['error_count'], s['error_count'], score)
     if s['already_done']:
         done += '; %d already done earlier (kept)' % s['already_done']
-    if run.deadline_exceeded:
+    if run.timed_out:
+        what = 'the run deadline' if run.deadline_exceeded else 'its time limit'
         result.update(failed=True, waa_exit_code=8, fix='Increase --timeout, or run again: finished tasks are kept and skipped.',
-                      msg='Benchmark stopped at the time limit (%ss): %s.' % (int(limit or 0), done))
+                      msg='Benchmark stopped at %s (%ss): %s.' % (what, int(limit or 0), done))
     elif run.exit_code != 0:
         tail = ' | '.join((run.stderr_tail or run.stdout_tail)[-5:])
         result.update(failed=True, waa_exit_code=9,
