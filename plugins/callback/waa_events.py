@@ -63,6 +63,20 @@ BENCH_RUNNING = {"starting", "running", "finishing", "syncing"}
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _ssh_fix(detail: str, address: str) -> str:
+    """What to do about an SSH failure, from ssh's own words."""
+    text = detail.lower()
+    if "host identification has changed" in text or "host key verification failed" in text:
+        return ("The VM's SSH host key is not the one in known_hosts (host key checking stays on). If the VM was "
+                "recreated, remove the old key with: ssh-keygen -R %s, then run again." % address)
+    if "permission denied" in text:
+        return "SSH refused the login: check the user (--ssh-user) and the private key (--ssh-key)."
+    if "connection refused" in text or "timed out" in text or "no route" in text or "could not resolve" in text:
+        return ("Nothing answers SSH at %s: check the address, that the VM is running (waa up starts it) and that "
+                "the network security group allows port 22." % address)
+    return "Check the host address, user and SSH key."
+
+
 def _short(action: str) -> str:
     return (action or "").rsplit(".", 1)[-1]
 
@@ -420,8 +434,9 @@ class CallbackModule(CallbackBase):
         host, task, res = self._parts(result)
         name = host.get_name()
         self._remember_host(host)
-        detail = " ".join(str(res.get("msg", "")).split())[:400]
-        self.unreachable[name] = detail
+        full = " ".join(str(res.get("msg", "")).split())
+        detail = full[:400]
+        self.unreachable[name] = _ssh_fix(full, self.connection.get(name, {}).get("address") or name) + " (ssh: " + detail + ")"
         self.emit("check", name, phase=self._current_phase(name) or "preflight", name="SSH connectivity", ok=False,
                   message="%s (%s)" % (SSH_FAILED, detail))
         self._end_phase(name, "failed", SSH_FAILED)
@@ -439,7 +454,7 @@ class CallbackModule(CallbackBase):
             if artifact is None:
                 if name in self.unreachable:
                     artifact = {"exit_code": 1, "phase": "preflight", "phase_number": 1,
-                                "message": SSH_FAILED, "fix": "Check the host address, user and SSH key: " + self.unreachable[name]}
+                                "message": SSH_FAILED, "fix": self.unreachable[name]}
                 else:
                     artifact = {"exit_code": 9, "phase": self._current_phase(name) or "preflight",
                                 "message": "The playbook stopped before recording a result. See %s/setup.log." % self.run_dir}

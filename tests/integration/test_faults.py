@@ -179,12 +179,17 @@ def test_crash_loop_is_diagnosed_with_the_last_log_lines(waa_cli):
     name = "waa-f-crashloop"
     docker_rm(name)
     hv = dict(unique_ports(), waa_container_name=name, waa_restart_policy="always", **FAST)
-    hv["waa_container_env"] = {"WAA_SIM_FAULT": "crash_after_boot=1", "WAA_SIM_BOOT_SECONDS": "1",
-                               "WAA_SIM_SERVER_DELAY": "30"}
+    # dockur gives up (RAM_SIZE above the memory there is) and, with EXIT_ON_ERROR, the container
+    # exits with its code: Docker restarts it again and again.
+    hv["waa_container_env"] = {"RAM_SIZE": "999G", "WAA_SIM_EXIT_ON_ERROR": "1"}
+    start = time.monotonic()
     run = waa_cli(hostvars=hv)
-    assert run.rc == 4, run.output
+    # 5 when dockur's ERROR line is read before the exit, 4 when the container is caught exited or
+    # restarting: either way at once, with the cause from the last log lines.
+    assert run.rc in (4, 5), run.output
     text = run.doc["message"] + " " + run.doc["fix"]
-    assert "restart" in text.lower(), text
+    assert "RAM_SIZE" in text, text  # the diagnosis comes from the container's last log lines
+    assert time.monotonic() - start < 90
 
 
 def test_server_that_stops_answering_fails_the_phase_it_breaks(waa_cli):
@@ -193,7 +198,7 @@ def test_server_that_stops_answering_fails_the_phase_it_breaks(waa_cli):
     hv = dict(unique_ports(), waa_container_name=name, **FAST)
     # /probe answers twice (phase 5 passes), then never again: phase 6 finds the server gone.
     hv["waa_container_env"] = {"WAA_SIM_FAULT": "stop_answering_after=2req"}
-    hv["waa_accessibility_timeout"] = 6
+    hv["waa_accessibility_timeout"] = 20
     run = waa_cli(hostvars=hv)
     assert run.rc == 6, run.output
     assert run.doc["phase"] in ("accessibility", "waa_server"), run.doc["phase"]
