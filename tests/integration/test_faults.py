@@ -236,3 +236,27 @@ def test_injection_strings_are_rejected_before_anything_runs(waa_cli):
             assert run.rc == 1, (option, value, run.output)
             assert option in run.stderr and "Traceback" not in run.stderr, (option, value, run.stderr)
     assert not Path("/tmp/pwned").exists()
+
+
+def test_ssh_connection_dropped_mid_phase_then_the_next_run_converges(standin, tmp_path, waa_cli):
+    name = "waa-f-sshdrop"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    slow = dict(hv, waa_container_env={"WAA_SIM_BOOT_SECONDS": "20"})
+    proc, run_dir = _background(standin, tmp_path, name, slow)
+    try:
+        _wait_for(lambda: any(e["type"] == "phase_start" and e.get("phase") == "windows_boot" for e in _events(run_dir)),
+                  120, "phase windows_boot")
+        time.sleep(2)
+        # Cut every SSH session of the stand-in's sshd (its children), as a network drop would.
+        sshd = (Path(standin.state_dir) / "run" / "sshd.pid").read_text().strip()
+        subprocess.run(["pkill", "-KILL", "-P", sshd], timeout=10)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode != 0 or "SUCCESS" in out, out + err  # the drop either failed the run or was survived
+        again = waa_cli(hostvars=hv)
+        assert again.rc == 0, again.output
+        assert again.doc["health_checks"]["waa_server_ready"] == "healthy"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        docker_rm(name)
