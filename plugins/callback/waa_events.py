@@ -408,6 +408,8 @@ class CallbackModule(CallbackBase):
             return
         if res.get("ansible_job_id") and res.get("started") and not res.get("finished"):
             return  # an async start: its outcome comes from progress_watch
+        if res.get("healthy") is False or res.get("would_pull"):
+            return  # a probe that found the layers not ready yet: the wait that follows reports the outcome
         message = res.get("msg") if isinstance(res.get("msg"), str) else ""
         layers = res.get("layers") or (res.get("result") or {}).get("layers")
         if isinstance(layers, list) and layers and res.get("healthy", (res.get("result") or {}).get("healthy")):
