@@ -57,6 +57,8 @@ QUIET_ACTIONS = {
     "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta",
     "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec",
 }
+# The CLI command behind each playbook: the prefix of its human lines.
+COMMAND_OF = {"vm_setup": "vm-setup", "server_start": "server-start", "up": "up", "probe": "probe", "run_waa": "run"}
 SSH_FAILED = "Cannot connect to VM via SSH. Verify IP address and SSH keys."
 # The benchmark's own statuses that the viewer shows as "running".
 BENCH_RUNNING = {"starting", "running", "finishing", "syncing"}
@@ -138,7 +140,7 @@ class CallbackModule(CallbackBase):
         event.update(fields)
         self.events_handle.write(dumps(event) + "\n")
         self.events_handle.flush()
-        for line in human_lines(event, multi_host=self.multi_host):
+        for line in human_lines(event, prefix=COMMAND_OF.get(self.playbook, self.playbook or "waa"), multi_host=self.multi_host):
             self.log_handle.write(time.strftime("%H:%M:%S ", time.localtime(event["ts"])) + line + "\n")
         self.log_handle.flush()
         apply_event(self.state, event)

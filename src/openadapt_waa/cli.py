@@ -69,7 +69,8 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--verbose", action="store_true", help="also show ansible-playbook's own output")
     g.add_argument("--run-dir", help="where the run's events, state, logs and screenshots go "
                                      "(default ~/.local/state/openadapt-waa/runs/<time>-<command>)")
-    g.add_argument("--timeout", type=int, default=1800, help="overall timeout in seconds (default 1800); exit 8 when reached")
+    g.add_argument("--timeout", type=int, default=None,
+                   help="overall timeout in seconds (default 1800; 86400 for run); exit 8 when reached")
 
 
 def add_setup_options(p: argparse.ArgumentParser) -> None:
@@ -104,8 +105,9 @@ def add_monitor_options(p: argparse.ArgumentParser) -> None:
 
 def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("benchmark")
-    g.add_argument("--tasks", help="task list inside the container, e.g. evaluation_examples_windows/test_small.json "
-                                   "(default test_all.json)")
+    g.add_argument("--task-list", help="task list inside the container (default evaluation_examples_windows/test_all.json)")
+    g.add_argument("--task", action="append", dest="tasks", metavar="DOMAIN/ID",
+                   help="run this task (repeatable), e.g. --task notepad/366de66e-cbae-4d72-b042-26390db2b145-WOS")
     g.add_argument("--num-tasks", type=int, help="run at most this many tasks")
     g.add_argument("--domain", help="only tasks of this domain (e.g. notepad)")
     g.add_argument("--model", help="model the agent uses (default gpt-4o-mini)")
@@ -153,18 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BENCHMARK_TEXT = {"task_list": "waa_benchmark_task_list", "domain": "waa_benchmark_domain",
+                  "model": "waa_benchmark_model", "agent": "waa_benchmark_agent"}
+
+
+def _plain(option: str, value: str) -> str:
+    # Passed as argv words inside the container: refuse what could be read as another flag.
+    if not value or value.startswith("-") or any(c in value for c in "\n\r\x00 "):
+        raise UsageError(f"--{option.replace('_', '-')} {value!r} is not valid: give a plain name without spaces, "
+                         "newlines or a leading '-'.")
+    return value
+
+
 def benchmark_vars(args) -> dict:
     extravars = common_vars(args)
     if args.num_tasks is not None:
         if args.num_tasks < 1:
             raise UsageError("--num-tasks must be at least 1.")
         extravars["waa_benchmark_num_tasks"] = args.num_tasks
-    for option in ("tasks", "domain", "model", "agent"):
+    for option, var in BENCHMARK_TEXT.items():
         value = getattr(args, option)
         if value is not None:
-            if not value or any(c in value for c in "\n\r\x00") or value.startswith("-"):
-                raise UsageError(f"--{option} {value!r} is not valid: give a plain name without newlines or a leading '-'.")
-            extravars[f"waa_benchmark_{option}"] = value
+            extravars[var] = _plain(option, value)
+    if args.tasks:
+        extravars["waa_benchmark_tasks"] = [_plain("task", task) for task in args.tasks]
     if args.result_dir is not None:
         _check(lambda p: _validators().validate_abs_path(p, "--result-dir"), args.result_dir, "--result-dir")
         extravars["waa_benchmark_result_dir"] = args.result_dir
@@ -214,6 +228,8 @@ def common_vars(args) -> dict:
     v = _validators()
     if args.container_name is not None:
         _check(v.validate_container_name, args.container_name, "--container-name")
+    if args.timeout is None:
+        args.timeout = 86400 if args.command == "run" else 1800  # a full benchmark runs for hours
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds, e.g. --timeout 1800.")
     return {"waa_container_name": args.container_name} if args.container_name is not None else {}

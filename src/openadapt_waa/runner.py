@@ -267,7 +267,7 @@ def run_playbook(
         for name, phase in (phases or {"all": "preflight"}).items():
             if name not in hosts or hosts[name].get("exit_code") == 0:
                 hosts[name] = {"host": name, "success": False, "exit_code": EXIT_TIMEOUT, "phase": phase,
-                               "message": f"Setup timeout after {int(hard_timeout or 0)}s. Reached phase: {phase}. "
+                               "message": f"Timeout after {int(hard_timeout or 0)}s (--timeout). Reached phase: {phase}. "
                                           "Increase --timeout or check for hangs.", "fix": "Increase --timeout"}
         return RunResult(EXIT_TIMEOUT, status, run_dir, hosts, "timeout")
     if interrupted["signal"]:
