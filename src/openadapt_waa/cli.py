@@ -101,6 +101,8 @@ def add_monitor_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--monitor", action="store_true",
                    help="start the live viewer on 127.0.0.1 before the run, print its URL and open a browser if one is available")
     g.add_argument("--monitor-port", type=int, default=0, help="port of the live viewer (default: a free one)")
+    g.add_argument("--monitor-keep", type=float, default=None, metavar="SECONDS",
+                   help="keep the viewer up this long after the run (default: until Ctrl+C at a terminal, else 0)")
 
 
 def add_benchmark_options(p: argparse.ArgumentParser) -> None:
@@ -273,9 +275,13 @@ def start_viewer(run_dir: Path, port: int):
         return None
 
 
-def linger(viewer, interactive: bool) -> None:
+def linger(viewer, interactive: bool, keep: float | None = None) -> None:
     """Keep the final page up for a person at a terminal; stop at once in scripts and CI."""
-    if interactive:
+    if keep is not None:
+        if keep > 0:
+            sys.stderr.write(f"Live viewer still at {viewer.url} for {keep:.0f}s\n")
+            time.sleep(keep)
+    elif interactive:
         sys.stderr.write(f"Live viewer still at {viewer.url} (Ctrl+C to stop)\n")
         try:
             while True:
@@ -308,7 +314,7 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
         )
     finally:
         if viewer:
-            linger(viewer, interactive=sys.stdin.isatty() and not args.json)
+            linger(viewer, interactive=sys.stdin.isatty() and not args.json, keep=args.monitor_keep)
     if args.json:
         if len(result.hosts) == 1 and not result.message:
             doc = next(iter(result.hosts.values()))

@@ -118,6 +118,9 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
                 out(f"  Fix: {doc['fix']}")
             for warning in doc.get("warnings") or []:
                 out(f"  Warning: {warning}")
+        results = result.run_dir / "results" / name
+        if results.is_dir():
+            out(f"  Results copied to the controller: {results}")
     if result.message:
         out(result.message)
     out(f"Run log: {result.run_dir / 'setup.log'}")
