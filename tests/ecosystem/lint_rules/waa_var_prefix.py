@@ -62,7 +62,7 @@ class WaaVarPrefixRule(AnsibleLintRule):
         ]
 
     def matchyaml(self, file: Lintable) -> list[MatchError]:
-        results = super().matchyaml(file)
+        results: list[MatchError] = []
         if not file.role:
             return results
         parts = Path(str(file.path)).parts
@@ -71,9 +71,10 @@ class WaaVarPrefixRule(AnsibleLintRule):
         if str(file.kind) == "vars" and isinstance(data, dict) and {"defaults", "vars"} & set(parts):
             # ansible-lint adds annotation keys such as __file__ and __skipped_rules__.
             keys = [k for k in data if isinstance(k, str) and not k.startswith("__")]
-        elif str(file.kind) == "arg_specs" and isinstance(data, dict):
-            for spec in (data.get("argument_specs") or {}).values():
-                keys += list((spec or {}).get("options") or {})
+        elif str(file.kind) in ("role-arg-spec", "arg_specs") and isinstance(data, dict):
+            for entry, spec in (data.get("argument_specs") or {}).items():
+                if isinstance(spec, dict) and not str(entry).startswith("__"):
+                    keys += [k for k in spec.get("options") or {} if isinstance(k, str) and not k.startswith("__")]
         for key in keys:
             if not ROLE_VAR.match(key):
                 results.append(self.create_matcherror(
