@@ -116,18 +116,23 @@ def test_failed_job_artifacts_name_exit_code_and_phase(standin, collections, tmp
     assert result["message"], result
 
 
-def test_ara_records_a_probe(ready, standin, tmp_path):
+@pytest.mark.parametrize("via", ["ansible-playbook", "waa"])
+def test_ara_records_a_probe(ready, standin, tmp_path, via):
     r, _pdd, extravars = ready
     assert r.status == "successful"
     ara_dir = tmp_path / "ara"
     plugins = eco.run([sys.executable, "-m", "ara.setup.callback_plugins"], timeout=60, check=True).stdout.strip()
     ara_env = {"ARA_API_CLIENT": "offline", "ARA_BASE_DIR": ara_dir,
                "ARA_DATABASE_NAME": ara_dir / "ansible.sqlite", "ARA_DEBUG": "false"}
-    env = eco.env(ANSIBLE_CALLBACK_PLUGINS=plugins, ANSIBLE_COLLECTIONS_PATH=eco.REPO / ".collections",
-                  ANSIBLE_CONFIG=eco.REPO / "ansible.cfg", WAA_RUN_DIR=tmp_path / "run", **ara_env)
     inv = eco.inventory(tmp_path / "inventory.yml", standin, extravars)
-    proc = eco.run([eco.VENV_BIN / "ansible-playbook", eco.REPO / "playbooks" / "probe.yml", "-i", inv],
-                   timeout=300, cwd=tmp_path, env_=env)
+    if via == "ansible-playbook":
+        env = eco.env(ANSIBLE_CALLBACK_PLUGINS=plugins, ANSIBLE_COLLECTIONS_PATH=eco.REPO / ".collections",
+                      ANSIBLE_CONFIG=eco.REPO / "ansible.cfg", WAA_RUN_DIR=tmp_path / "run", **ara_env)
+        argv = [eco.VENV_BIN / "ansible-playbook", eco.REPO / "playbooks" / "probe.yml", "-i", inv]
+    else:  # the CLI runs the playbook through ansible-runner, which passes the environment on
+        env = eco.env(ANSIBLE_CALLBACK_PLUGINS=plugins, **ara_env)
+        argv = [eco.VENV_BIN / "waa", "probe", "-i", inv, "--json", "--run-dir", tmp_path / "run"]
+    proc = eco.run(argv, timeout=300, cwd=tmp_path, env_=env)
     assert proc.returncode == 0, eco.describe(proc)
 
     query = (
