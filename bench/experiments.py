@@ -23,6 +23,7 @@ The "lean" changes (each is described with its exact text in docs/benchmarks.md)
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import subprocess
 import time
@@ -76,7 +77,24 @@ def _sub(text: str, old: str, new: str, what: str) -> str:
     return text.replace(old, new, 1)
 
 
-def make_copy(variant: str) -> Path:
+def product_state(root: Path = REPO) -> dict:
+    """Which of the candidate changes the product already has (so the report says so)."""
+    def read(rel):
+        p = root / rel
+        return p.read_text() if p.exists() else ""
+
+    wait, image, pre = (read("roles/common/tasks/wait.yml"), read("roles/image/tasks/main.yml"),
+                        read("roles/preflight/tasks/main.yml"))
+    return {
+        "sync_first_wait": "waa_wait_now" in wait or ("async:" not in wait and "waa_probe" in wait),
+        "sync_long_poll_wait": "async:" not in wait and "until:" in wait and "waa_probe" in wait,
+        "pull_check": "check_mode: true" in image,
+        "no_fact_gathering": "ansible.builtin.setup" not in pre,
+        "ping_fold": "ansible.builtin.ping:\n  when:" in pre,
+    }
+
+
+def make_copy(variant: str) -> tuple[Path, list[str]]:
     root = WORK / "collections" / variant
     if root.exists():
         shutil.rmtree(root)
@@ -88,53 +106,60 @@ def make_copy(variant: str) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(src, dest / name)
-    if variant == "lean":
-        patch_lean(dest)
-    return root
+    applied = patch_lean(dest) if variant == "lean" else []
+    return root, applied
 
 
 def patch_lean(dest: Path) -> list[str]:
+    """Apply the candidate changes the product does not have yet; returns their names."""
+    state = product_state(dest)
     applied = []
-    wait = dest / "roles" / "common" / "tasks" / "wait.yml"
-    wait.write_text(SYNC_WAIT)
-    applied.append("sync_waits")
-
-    image = dest / "roles" / "image" / "tasks" / "main.yml"
-    text = image.read_text()
-    text = _sub(text, "- name: Progress directory\n", PULL_CHECK + "- name: Progress directory\n", "pull_check")
-    cond = "  when: waa_force_pull | bool or _waa_pull_check.would_pull | default(true)\n"
-    text = _sub(text, '    mode: "0700"\n', '    mode: "0700"\n' + cond, "pull_check dir")
-    text = _sub(text, '  no_log: "{{ waa_registry_password | length > 0 }}"\n',
-                '  no_log: "{{ waa_registry_password | length > 0 }}"\n' + cond, "pull_check start")
-    text = _sub(text, "  until: _waa_pull.finished\n", cond + "  until: _waa_pull.finished\n", "pull_check watch")
-    text = _sub(text, "waa_image_ref: \"{{ _waa_pull.result.image | default(waa_image) }}\"",
-                "waa_image_ref: \"{{ (_waa_pull.result | default(_waa_pull_check)).image | default(waa_image) }}\"",
-                "pull_check ref")
-    text = _sub(text, "waa_image_result: \"{{ _waa_pull.result }}\"",
-                "waa_image_result: \"{{ _waa_pull.result | default(_waa_pull_check) }}\"", "pull_check result")
-    image.write_text(text)
-    applied.append("pull_check")
-
-    pre = dest / "roles" / "preflight" / "tasks" / "main.yml"
-    text = pre.read_text()
-    text = _sub(text, "- name: SSH connectivity\n  ansible.builtin.ping:\n",
-                "- name: SSH connectivity\n  ansible.builtin.ping:\n  when: not waa_verify_nested_virt | bool\n",
-                "ping_fold")
-    pre.write_text(text)
-    applied.append("ping_fold")
+    if not state["sync_long_poll_wait"]:
+        (dest / "roles" / "common" / "tasks" / "wait.yml").write_text(SYNC_WAIT)
+        applied.append("sync_waits")
+    if not state["pull_check"]:
+        image = dest / "roles" / "image" / "tasks" / "main.yml"
+        text = image.read_text()
+        text = _sub(text, "- name: Progress directory\n", PULL_CHECK + "- name: Progress directory\n", "pull_check")
+        cond = "  when: waa_force_pull | bool or _waa_pull_check.would_pull | default(true)\n"
+        text = _sub(text, '    mode: "0700"\n', '    mode: "0700"\n' + cond, "pull_check dir")
+        text = _sub(text, '  no_log: "{{ waa_registry_password | length > 0 }}"\n',
+                    '  no_log: "{{ waa_registry_password | length > 0 }}"\n' + cond, "pull_check start")
+        text = _sub(text, "  until: _waa_pull.finished\n", cond + "  until: _waa_pull.finished\n", "pull_check watch")
+        text = _sub(text, "waa_image_ref: \"{{ _waa_pull.result.image | default(waa_image) }}\"",
+                    "waa_image_ref: \"{{ (_waa_pull.result | default(_waa_pull_check)).image | default(waa_image) }}\"",
+                    "pull_check ref")
+        text = _sub(text, "waa_image_result: \"{{ _waa_pull.result }}\"",
+                    "waa_image_result: \"{{ _waa_pull.result | default(_waa_pull_check) }}\"", "pull_check result")
+        image.write_text(text)
+        applied.append("pull_check")
+    if not state["ping_fold"]:
+        pre = dest / "roles" / "preflight" / "tasks" / "main.yml"
+        text = pre.read_text()
+        text = _sub(text, "- name: SSH connectivity\n  ansible.builtin.ping:\n",
+                    "- name: SSH connectivity\n  ansible.builtin.ping:\n  when: not waa_verify_nested_virt | bool\n",
+                    "ping_fold")
+        pre.write_text(text)
+        applied.append("ping_fold")
     return applied
 
 
-def run_variant(collections: Path, inventory: Path, tag: str, follower: SessionLog) -> dict:
+def run_variant(collections: Path, inventory: Path, tag: str, follower: SessionLog, host: SshHost | None = None) -> dict:
     run_dir = new_run_dir(tag)
     playbook = collections / "ansible_collections" / "openadapt" / "waa" / "playbooks" / "vm_setup.yml"
     argv = [PY, str(REPO / "bench" / "noop.py"), str(playbook), str(inventory), str(run_dir),
             "--collections", str(collections)]
     s0 = len(follower.sessions)
+    vm0 = host.tree_cpu() if host else None
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     cp = subprocess.run(argv, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, cwd=str(WORK))
     wall = time.monotonic() - t0
     time.sleep(0.2)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    vm1 = host.tree_cpu() if host else None
+    cpu_controller = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    cpu_vm = (vm1 - vm0) if vm0 is not None and vm1 is not None else None
     results = {}
     for path in (run_dir / "results").glob("*.json"):
         doc = json.loads(path.read_text())
@@ -145,16 +170,21 @@ def run_variant(collections: Path, inventory: Path, tag: str, follower: SessionL
     if (run_dir / "events.jsonl").exists():
         events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines() if x.strip()]
     return {"wall": round(wall, 3), "ok": bool(ok), "rc": cp.returncode, "counts": count_tasks(rows),
+            "cpu_controller": round(cpu_controller, 2), "cpu_vm": round(cpu_vm, 2) if cpu_vm is not None else None,
             "sessions": len(follower.sessions) - s0, "events": events,
             "error": None if ok else (cp.stdout[-1500:] + cp.stderr[-1500:])}
 
 
 def bench(quick: bool = False) -> dict:
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else 5
     host = SshHost("experiment", "127.0.0.1", PORTS["experiment"] + 23).start()
     follower = SessionLog(host.logfile)
     follower.start()
-    copies = {v: make_copy(v) for v in ("current", "lean")}
+    state = product_state()
+    made = {v: make_copy(v) for v in ("current", "lean")}
+    copies = {v: made[v][0] for v in made}
+    applied = made["lean"][1]
+    log(f"  product has: {[k for k, v in state.items() if v]}; lean adds: {applied}")
     records = []
     long_boot = []
     try:
@@ -169,16 +199,17 @@ def bench(quick: bool = False) -> dict:
                 hv.update(host.ansible_vars())
                 inv = write_inventory(WORK / "inv" / f"exp-{variant}.yml", {"local-vm": hv})
                 load = load_average()
-                cold = run_variant(copies[variant], inv, f"exp-{variant}-cold", follower)
+                cold = run_variant(copies[variant], inv, f"exp-{variant}-cold", follower, host)
                 ready = sim_instant(name, "server_ready")
                 end = next((e for e in cold["events"] if e.get("type") == "phase_end" and e.get("phase") == "waa_server"), None)
                 cold["lag"] = round(end["ts"] - ready, 3) if end and ready else None
-                again = run_variant(copies[variant], inv, f"exp-{variant}-rerun", follower)
+                again = run_variant(copies[variant], inv, f"exp-{variant}-rerun", follower, host)
                 docker_rm(name)
                 for r in (cold, again):
                     r.pop("events", None)
                 records.append({"round": rnd, "variant": variant, "load": load, "cold": cold, "rerun": again})
                 log(f"  experiment [{rnd + 1}/{rounds}] {variant}: cold {cold['wall']:.1f}s ok {cold['ok']} "
+                    f"cpu {cold['cpu_controller']}+{cold['cpu_vm']}s "
                     f"({cold['counts']['remote']} remote tasks, {cold['sessions']} SSH sessions, lag {cold['lag']}) | "
                     f"re-run {again['wall']:.1f}s ok {again['ok']} ({again['counts']['remote']} remote tasks, "
                     f"{again['sessions']} sessions) load {load}")
@@ -194,7 +225,7 @@ def bench(quick: bool = False) -> dict:
             hv.update(host.ansible_vars())
             inv = write_inventory(WORK / "inv" / f"exp-{variant}-long.yml", {"local-vm": hv})
             t_mark = len(follower.sessions)
-            res = run_variant(copies[variant], inv, f"exp-{variant}-long", follower)
+            res = run_variant(copies[variant], inv, f"exp-{variant}-long", follower, host)
             ready = sim_instant(name, "server_ready")
             docker_rm(name)
             ev = res.pop("events", [])
@@ -213,6 +244,7 @@ def bench(quick: bool = False) -> dict:
         follower.stop()
         host.stop()
     out = {"rounds": rounds, "records": records, "variants": {}, "long_boot": long_boot,
+           "product_state": state, "applied": applied,
            "long_boot_seconds": LONG_BOOT_S}
     for v in ("current", "lean"):
         recs = [r for r in records if r["variant"] == v]
@@ -225,6 +257,10 @@ def bench(quick: bool = False) -> dict:
             "rerun_remote_tasks": pct([r["rerun"]["counts"]["remote"] for r in recs], 50),
             "cold_sessions": pct([r["cold"]["sessions"] for r in recs], 50),
             "rerun_sessions": pct([r["rerun"]["sessions"] for r in recs], 50),
+            "cold_cpu": summary([(r["cold"]["cpu_controller"] or 0) + (r["cold"]["cpu_vm"] or 0) for r in recs]),
+            "rerun_cpu": summary([(r["rerun"]["cpu_controller"] or 0) + (r["rerun"]["cpu_vm"] or 0) for r in recs]),
+            "cold_cpu_vm": summary([r["cold"]["cpu_vm"] for r in recs]),
+            "rerun_cpu_vm": summary([r["rerun"]["cpu_vm"] for r in recs]),
         }
     cur, lean = out["variants"]["current"], out["variants"]["lean"]
     if cur["cold"].get("n") and lean["cold"].get("n"):

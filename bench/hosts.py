@@ -115,6 +115,31 @@ class SshHost:
             time.sleep(0.05)
         self.pidfile.unlink(missing_ok=True)
 
+    def tree_cpu(self) -> float | None:
+        """CPU seconds used so far by this sshd and everything under it (sessions, module runs).
+
+        Sum over the live tree of utime+stime+cutime+cstime: a process that ended and was waited
+        for has moved its time into its parent's cutime/cstime, so nothing is counted twice."""
+        root = self._pid()
+        if not root:
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for p in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(p)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in stats.items():
+            children.setdefault(ppid, []).append(pid)
+        total, todo = 0, [root]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                total += stats[pid][1]
+            todo.extend(children.get(pid, []))
+        return total / tick
+
     # -- use ------------------------------------------------------------------------------------
     @property
     def control_path(self) -> str:

@@ -238,7 +238,7 @@ def bench(quick: bool = False, part: str = "both") -> dict:
     out = {"image_bytes": getattr(pad, "compressed_bytes", None), "layers": getattr(pad, "layers", None)}
     try:
         if part in ("both", "throughput"):
-            out["throughput"] = throughput(proxy, inv, 1 if quick else 3)
+            out["throughput"] = throughput(proxy, inv, 1 if quick else 5)
         if part in ("both", "stall"):
             out["stall"] = stall(proxy, inv, 1 if quick else 3)
     finally:
