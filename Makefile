@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 INVENTORY := .standin/inventory.yml
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser local-vm local-vm-down demo test lint bench clean
+.PHONY: help venv browser local-vm local-vm-down demo test lint docs sanity molecule ee bench clean
 
 help:
 	@echo "make demo           bring up the stand-in VM and run 'waa vm-setup' against it"
@@ -44,6 +44,24 @@ test: local-vm browser
 
 bench: local-vm
 	$(PY) bench/run.py
+
+# The quality gates one by one (make test runs them all).
+lint: venv
+	$(VENV)/bin/ansible-lint
+
+docs: venv
+	$(PY) tests/ecosystem/variables_doc.py
+
+sanity: venv
+	$(VENV)/bin/pytest tests/integration/test_ecosystem_sanity.py
+
+molecule: local-vm
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s fresh-host
+
+ee: venv
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/collection
+	$(VENV)/bin/ansible-builder create -f execution-environment.yml -c build/ee
 
 clean:
 	rm -rf $(VENV) .collections build dist

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) OpenAdapt.AI
-# MIT License
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 

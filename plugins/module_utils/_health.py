@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, OpenAdapt.AI
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The health-layer model and the parsing of WAA / dockur container logs.
 
 Layers, in order, with the exit code a failure of each maps to:

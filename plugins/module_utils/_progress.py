@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, OpenAdapt.AI
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Atomic progress files: written by long-running modules, read by progress_watch and the viewer.
 
 A reader never sees a half-written file: each write goes to a temporary file in the same

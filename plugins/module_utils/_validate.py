@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, OpenAdapt.AI
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Input validators shared by the modules (on the VM) and the CLI (on the controller).
 
 Pure functions, standard library only, importable without Ansible. Each raises ValueError

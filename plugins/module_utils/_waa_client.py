@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, OpenAdapt.AI
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Client of the WAA server (Flask, port 5000 inside the Windows VM), urllib only.
 
 Routes and payloads follow the real server (microsoft/WindowsAgentArena): GET /probe,

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, OpenAdapt.AI
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn the WAA benchmark client's stdout into task events (standard library, Python 3.8+).
 
 The client (``/client/run.py``) logs through the ``desktopenv.*`` loggers with this format,

@@ -104,11 +104,6 @@ def test_sanity_has_no_errors_except_the_license_header(sanity):
     assert "Running sanity test" in proc.stdout + proc.stderr, eco.describe(proc)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ansible-test's validate-modules requires a GPLv3 license header in every module and plugin; "
-    "openadapt.waa is MIT. Needs a decision by the project: relicense the plugins (GPL-3.0-or-later), "
-    "or accept validate-modules:missing-gplv3-license entries in tests/sanity/ignore-*.txt as MIT/Apache "
-    "collections do. Remove this marker when either lands."))
 def test_sanity_license_headers(sanity):
     _proc, errors = sanity
     assert not [e for e in errors if e["code"] == LICENSE_CODE]
