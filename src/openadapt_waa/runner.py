@@ -276,6 +276,11 @@ def run_playbook(
         return RunResult(EXIT_UNKNOWN, "canceled", run_dir, hosts,
                          f"Interrupted by {name}. The VM keeps what finished ({'lease released' if released else 'lease not released: it expires on its own'}); "
                          "run the same command again to continue.")
+    # A run that never reached its report (SSH dropped, playbook crashed) still holds the VM's
+    # lease: give it back so that the next run need not wait for it to expire.
+    if not hosts or any(doc.get("exit_code") == 1 and doc.get("phase") == "preflight" or doc.get("exit_code") == 9
+                        for doc in hosts.values()):
+        _release_lease(collection, inventory, extravars, run_dir, limit)
     if not hosts:
         return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,
                          f"The run ended without a result (ansible-runner status {status}, rc {runner.rc}). "
