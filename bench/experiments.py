@@ -35,7 +35,7 @@ from hosts import SessionLog, SshHost
 from rerun import count_tasks, task_rows
 
 COPY = ["galaxy.yml", "meta", "plugins", "roles", "playbooks"]
-LONG_BOOT_S = 30
+LONG_BOOT_S = 60
 
 SYNC_WAIT = """---
 # (bench/experiments.py, variant lean) Wait with a synchronous long-poll: each round trip runs
@@ -94,8 +94,8 @@ def product_state(root: Path = REPO) -> dict:
     }
 
 
-def make_copy(variant: str) -> tuple[Path, list[str]]:
-    root = WORK / "collections" / variant
+def make_copy(variant: str, directory: str | None = None) -> tuple[Path, list[str]]:
+    root = WORK / "collections" / (directory or variant)
     if root.exists():
         shutil.rmtree(root)
     dest = root / "ansible_collections" / "openadapt" / "waa"

@@ -18,8 +18,10 @@ series measures that case; with 3 s the server can be up before the probe has ev
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from common import (PORTS, docker_rm, container_started_at, event_time, load_average, log, log_line_time, new_run_dir,
-                    run_waa, sim_instant, standin_host, summary, write_inventory, WORK)
+                    run_waa, runner_events, sim_instant, standin_host, summary, write_inventory, WORK)
 
 BOOT_S = 2.0
 SERVER_DELAY_S = 3.0
@@ -57,17 +59,8 @@ def one_run(i: int, delay: float = SERVER_DELAY_S) -> dict:
         # Time from launch to the playbook's first event: CLI + ansible-runner + ansible-playbook start-up.
         rec["startup"] = round(events[0]["ts"] - run.started, 3) if events else None
         rec["shutdown"] = round(run.started + run.wall - events[-1]["ts"], 3) if events else None
-        # When the waa_server wait was really watching: the end of its (async) start task.
-        probe_running = None
-        for ev in run.runner_events():
-            data = ev.get("event_data") or {}
-            if (ev.get("event") == "runner_on_ok" and data.get("role") == "common"
-                    and "WAA server ready" in (data.get("task") or "")
-                    and (data.get("task_action") or "").endswith("waa_probe")):
-                probe_running = event_time(ev)
-                break
-        rec["probe_running"] = probe_running
-        rec["ready_before_probe"] = bool(probe_running and ready and ready < probe_running)
+        rec["probe_running"] = watching_since(run.run_dir)
+        rec["ready_before_probe"] = bool(rec["probe_running"] and ready and ready < rec["probe_running"])
         rec["run_dir"] = str(run.run_dir)
         waa_seen = log_line_time(name, "VM is up and running")
         rec["waa_loop_lag"] = round(waa_seen - ready, 3) if waa_seen and ready else None
@@ -80,6 +73,39 @@ def one_run(i: int, delay: float = SERVER_DELAY_S) -> dict:
 
 
 LONG_DELAY_S = 8.0
+
+
+def watching_since(run_dir: Path) -> float | None:
+    """Since when something on the VM was watching for the WAA server in phase waa_server.
+
+    A background wait watches from the end of its async start task (the job runs); a synchronous
+    probe watches from the start of its task. A first synchronous probe that returned unhealthy
+    watched nothing after it returned, so the last waa_probe task of the wait decides."""
+    starts, last = {}, None
+    for ev in runner_events(Path(run_dir) / "runner"):
+        data = ev.get("event_data") or {}
+        if data.get("role") != "common" or "WAA server ready" not in (data.get("task") or ""):
+            continue
+        if not (data.get("task_action") or "").endswith("waa_probe"):
+            continue
+        if ev.get("event") == "playbook_on_task_start":
+            starts[data.get("task_uuid")] = event_time(ev)
+        elif ev.get("event") == "runner_on_ok":
+            res = data.get("res") or {}
+            if res.get("ansible_job_id"):
+                last = event_time(ev)
+            else:
+                last = starts.get(data.get("task_uuid"))
+    return last
+
+
+def reclassify(records: list[dict]) -> None:
+    """Recompute probe_running / ready_before_probe from the run directories (kept under WORK)."""
+    for r in records:
+        if r.get("ok") and r.get("run_dir") and Path(r["run_dir"]).exists():
+            r["probe_running"] = watching_since(Path(r["run_dir"]))
+            r["ready_before_probe"] = bool(r["probe_running"] and r.get("server_ready")
+                                           and r["server_ready"] < r["probe_running"])
 
 
 def series(records: list[dict], delay: float) -> dict:

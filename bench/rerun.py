@@ -7,12 +7,16 @@ One container is set up once (`waa-bench7-rerun`); then, alternating, K times:
      with the CLI's own environment and the same inventory (same SSH settings),
   c) the "same mix" baseline: as many remote tasks (ping) and controller-only tasks (set_fact)
      as the re-run executed.
-All three are timed as whole processes (start-up included).
+All three are timed as whole processes (start-up included). The "VM" is the stand-in reached through
+an sshd of ours on 127.0.0.1:18024 (the stand-in's SSH settings: ControlPersist, pipelining), so that
+the CPU seconds of everything run on the VM side (our sshd's process tree) can be counted beside the
+controller's (our waited-for children): CPU time is much less disturbed by other jobs than wall time.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import time
 from collections import defaultdict
@@ -22,6 +26,7 @@ import yaml
 
 from common import (PORTS, PY, REPO, WORK, docker_rm, event_time, load_average, log, new_run_dir, pct, run_waa,
                     runner_events, standin_host, summary, write_inventory)
+from hosts import SshHost
 
 # Actions that run on the controller only (no SSH round trip).
 LOCAL_ACTIONS = {"set_fact", "assert", "validate_argument_spec", "include_role", "include_tasks", "import_role",
@@ -82,6 +87,29 @@ def noop_playbook(path: Path, remote: int, local: int) -> Path:
     return path
 
 
+class Cpu:
+    """CPU seconds of the controller (our waited-for children) and of the "VM" (our sshd's tree)."""
+
+    def __init__(self, host=None):
+        self.host = host
+
+    def __enter__(self):
+        self.ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.vm0 = self.host.tree_cpu() if self.host else None
+        return self
+
+    def __exit__(self, *exc):
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        vm1 = self.host.tree_cpu() if self.host else None
+        self.controller = round((ru1.ru_utime - self.ru0.ru_utime) + (ru1.ru_stime - self.ru0.ru_stime), 2)
+        self.vm = round(vm1 - self.vm0, 2) if vm1 is not None and self.vm0 is not None else None
+        return False
+
+    def fields(self) -> dict:
+        return {"cpu_controller": self.controller, "cpu_vm": self.vm,
+                "cpu": round(self.controller + (self.vm or 0.0), 2)}
+
+
 def run_noop(playbook: Path, inventory: Path, tag: str, collections: str | None = None,
              extravars: dict | None = None) -> dict:
     run_dir = new_run_dir(tag)
@@ -104,25 +132,33 @@ def ensure_ready(inventory: Path) -> None:
         raise RuntimeError("setting up the re-run container failed:\n" + first.tail())
 
 
-def inventory() -> Path:
+def inventory(host: SshHost | None = None) -> Path:
     hv = standin_host("rerun", NAME, PORTS["rerun"])
+    if host:
+        for k in [k for k in hv if k.startswith("ansible_")]:
+            del hv[k]
+        hv.update(host.ansible_vars())
     return write_inventory(WORK / "inv" / "rerun.yml", {"local-vm": hv})
 
 
 def bench(quick: bool = False) -> dict:
     k = 2 if quick else 5
-    inv = inventory()
-    ensure_ready(inv)
+    # The stand-in VM through an sshd of ours (same SSH settings as the stand-in's inventory), so the
+    # CPU of everything that runs on the "VM" side can be counted (others' sessions on :2222 cannot mix in).
+    host = SshHost("rerun", "127.0.0.1", PORTS["sshd_sessions"] + 2).start()
+    inv = inventory(host)
     reruns, base_ping, base_mix, profiles = [], [], [], []
     counts = None
     pb_ping = pb_mix = None
     try:
+        ensure_ready(inv)
         for i in range(k):
             order = ["rerun", "ping", "mix"] if i % 2 == 0 else ["mix", "ping", "rerun"]
             for what in order:
-                if what == "rerun" or counts is None:
-                    load = load_average()
-                    run = run_waa(inv, new_run_dir(f"rerun-{i}"))
+                load = load_average()
+                if what == "rerun":
+                    with Cpu(host) as cpu:
+                        run = run_waa(inv, new_run_dir(f"rerun-{i}"))
                     if not run.ok:
                         raise RuntimeError("re-run failed:\n" + run.tail())
                     rows = task_rows(run.run_dir / "runner")
@@ -132,7 +168,7 @@ def bench(quick: bool = False) -> dict:
                            "changed": next(iter(run.results.values())).get("changed_tasks"),
                            "startup": round(start - run.started, 3) if start else None,
                            "playbook": round(end - start, 3) if start and end else None,
-                           "shutdown": round(run.started + run.wall - end, 3) if end else None}
+                           "shutdown": round(run.started + run.wall - end, 3) if end else None, **cpu.fields()}
                     reruns.append(rec)
                     profiles.append({"rows": rows, "start": start, "end": end, "launched": run.started,
                                      "wall": run.wall})
@@ -140,20 +176,24 @@ def bench(quick: bool = False) -> dict:
                         counts = c
                         pb_ping = noop_playbook(WORK / "playbooks" / "noop_ping.yml", c["executed"], 0)
                         pb_mix = noop_playbook(WORK / "playbooks" / "noop_mix.yml", c["remote"], c["local"])
-                    log(f"  re-run {i + 1}/{k}: {run.wall:.1f}s ({c['executed']} tasks executed: {c['remote']} remote, "
-                        f"{c['local']} local; {c['skipped']} skipped) load {load}")
-                    if what != "rerun":
-                        continue
-                if what == "ping":
-                    r = run_noop(pb_ping, inv, f"noop-ping-{i}")
+                    log(f"  re-run {i + 1}/{k}: {run.wall:.1f}s cpu {cpu.controller}+{cpu.vm}s ({c['executed']} tasks "
+                        f"executed: {c['remote']} remote, {c['local']} local; {c['skipped']} skipped) load {load}")
+                elif what == "ping":
+                    with Cpu(host) as cpu:
+                        r = run_noop(pb_ping, inv, f"noop-ping-{i}")
+                    r.update(cpu.fields(), load=load)
                     base_ping.append(r)
-                    log(f"  no-op {counts['executed']} x ping: {r['wall']:.1f}s rc {r['rc']}")
+                    log(f"  no-op {counts['executed']} x ping: {r['wall']:.1f}s cpu {cpu.controller}+{cpu.vm}s rc {r['rc']}")
                 elif what == "mix":
-                    r = run_noop(pb_mix, inv, f"noop-mix-{i}")
+                    with Cpu(host) as cpu:
+                        r = run_noop(pb_mix, inv, f"noop-mix-{i}")
+                    r.update(cpu.fields(), load=load)
                     base_mix.append(r)
-                    log(f"  no-op {counts['remote']} x ping + {counts['local']} x set_fact: {r['wall']:.1f}s rc {r['rc']}")
+                    log(f"  no-op {counts['remote']} x ping + {counts['local']} x set_fact: {r['wall']:.1f}s "
+                        f"cpu {cpu.controller}+{cpu.vm}s rc {r['rc']}")
     finally:
-        pass
+        docker_rm(NAME)
+        host.stop()
     walls = [r["wall"] for r in reruns]
     ping_walls = [r["wall"] for r in base_ping if r["rc"] == 0]
     mix_walls = [r["wall"] for r in base_mix if r["rc"] == 0]
@@ -166,6 +206,10 @@ def bench(quick: bool = False) -> dict:
         "ratio_ping": ratio_ping, "ratio_mix": ratio_mix,
         "pair_ratios_ping": [round(a / b, 3) for a, b in zip(walls, ping_walls)],
         "pair_ratios_mix": [round(a / b, 3) for a, b in zip(walls, mix_walls)],
+        "cpu": summary([r["cpu"] for r in reruns]), "noop_mix_cpu": summary([r["cpu"] for r in base_mix if r["rc"] == 0]),
+        "noop_ping_cpu": summary([r["cpu"] for r in base_ping if r["rc"] == 0]),
+        "cpu_ratio_mix": (pct([r["cpu"] for r in reruns], 50) / pct([r["cpu"] for r in base_mix if r["rc"] == 0], 50))
+        if base_mix else None,
         "startup": summary([r["startup"] for r in reruns]),
         "playbook": summary([r["playbook"] for r in reruns]),
         "profile": profile(profiles),
