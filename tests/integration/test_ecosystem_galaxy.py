@@ -14,7 +14,7 @@ import eco  # noqa: E402
 
 # What the artifact carries at its top level; everything else (the CLI, tests, stand-in,
 # molecule, local state) is kept out by build_ignore in galaxy.yml.
-TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "changelogs", "docs", "inventories", "meta",
+TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "LICENSES", "changelogs", "docs", "inventories", "meta",
              "playbooks", "plugins", "roles"}
 OPTIONAL = {"tests"}  # tests/sanity only
 
