@@ -169,7 +169,7 @@ def run_variant(collections: Path, inventory: Path, tag: str, follower: SessionL
     events = []
     if (run_dir / "events.jsonl").exists():
         events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines() if x.strip()]
-    return {"wall": round(wall, 3), "ok": bool(ok), "rc": cp.returncode, "counts": count_tasks(rows),
+    return {"wall": round(wall, 3), "ok": bool(ok), "rc": cp.returncode, "counts": count_tasks(rows), "results": results,
             "cpu_controller": round(cpu_controller, 2), "cpu_vm": round(cpu_vm, 2) if cpu_vm is not None else None,
             "sessions": len(follower.sessions) - s0, "events": events,
             "error": None if ok else (cp.stdout[-1500:] + cp.stderr[-1500:])}
@@ -187,6 +187,7 @@ def bench(quick: bool = False) -> dict:
     log(f"  product has: {[k for k, v in state.items() if v]}; lean adds: {applied}")
     records = []
     long_boot = []
+    fault_checks = []
     try:
         for rnd in range(rounds):
             order = ["current", "lean"] if rnd % 2 == 0 else ["lean", "current"]
@@ -207,6 +208,7 @@ def bench(quick: bool = False) -> dict:
                 docker_rm(name)
                 for r in (cold, again):
                     r.pop("events", None)
+                    r.pop("results", None)
                 records.append({"round": rnd, "variant": variant, "load": load, "cold": cold, "rerun": again})
                 log(f"  experiment [{rnd + 1}/{rounds}] {variant}: cold {cold['wall']:.1f}s ok {cold['ok']} "
                     f"cpu {cold['cpu_controller']}+{cold['cpu_vm']}s "
@@ -229,6 +231,7 @@ def bench(quick: bool = False) -> dict:
             ready = sim_instant(name, "server_ready")
             docker_rm(name)
             ev = res.pop("events", [])
+            res.pop("results", None)
             start = next((e["ts"] for e in ev if e.get("type") == "phase_start" and e.get("phase") == "windows_boot"), None)
             end = next((e["ts"] for e in ev if e.get("type") == "phase_end" and e.get("phase") == "waa_server"), None)
             rec = {"variant": variant, "ok": res["ok"], "wall": res["wall"], "error": res.get("error")}
@@ -240,10 +243,28 @@ def bench(quick: bool = False) -> dict:
             log(f"  experiment long boot ({LONG_BOOT_S}s) {variant}: ok {rec['ok']} wall {rec['wall']:.1f}s, "
                 f"{rec.get('sessions')} sessions in {rec.get('window_s')}s of waiting = {rec.get('per_minute')}/min, "
                 f"lag {rec.get('lag')}")
+        # Failures keep their exit codes with the lean waits (the until loop's last round decides).
+        fault_checks = []
+        for tag, env, extra, expect in (("never_boot", {"WAA_SIM_FAULT": "never_boot"}, {"waa_boot_timeout": 12}, 5),
+                                        ("server_500", {"WAA_SIM_FAULT": "server_500"}, {"waa_server_timeout": 12}, 6)):
+            name = f"waa-bench7-exp-fault-{tag.replace('_', '')}"
+            docker_rm(name)
+            hv = standin_host(f"exp-fault-{tag}", name, PORTS["experiment"] + 40, env=env, **extra)
+            for k in [k for k in hv if k.startswith("ansible_")]:
+                del hv[k]
+            hv.update(host.ansible_vars())
+            inv = write_inventory(WORK / "inv" / f"exp-fault-{tag}.yml", {"local-vm": hv})
+            res = run_variant(copies["lean"], inv, f"exp-fault-{tag}", follower, host)
+            docker_rm(name)
+            doc = next(iter((res.get("results") or {}).values()), {})
+            fault_checks.append({"fault": tag, "expected": expect, "exit_code": doc.get("exit_code"),
+                                 "phase": doc.get("phase"), "message": (doc.get("message") or "")[:300],
+                                 "wall": res["wall"]})
+            log(f"  experiment lean with {tag}: exit {doc.get('exit_code')} (expected {expect}): {(doc.get('message') or '')[:120]}")
     finally:
         follower.stop()
         host.stop()
-    out = {"rounds": rounds, "records": records, "variants": {}, "long_boot": long_boot,
+    out = {"rounds": rounds, "records": records, "variants": {}, "long_boot": long_boot, "fault_checks": fault_checks,
            "product_state": state, "applied": applied,
            "long_boot_seconds": LONG_BOOT_S}
     for v in ("current", "lean"):

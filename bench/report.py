@@ -394,6 +394,17 @@ class Report:
                 if k in buckets:
                     unit = "" if k.endswith("tasks") else " s"
                     self.add(f"| {k} | {buckets[k]}{unit} |")
+            cp = g(rr, "controller_profile") or {}
+            if cp.get("main_total"):
+                self.add("", f"The controller side, from one re-run with ansible-playbook's main process under cProfile "
+                             f"(the forked per-task workers are not in it): {s(cp.get('main_total'))} in the main process, "
+                             f"of which {s(cp.get('main_waiting'))} waiting for workers and {s(cp.get('main_busy'))} "
+                             f"busy: loading the playbook {s(cp.get('playbook_load'))} ({cp.get('yaml_files')} YAML "
+                             f"files {s(cp.get('yaml_load'))}, {cp.get('role_loads')} role loads: every phase role "
+                             f"depends on `common`, and `validate_argument_spec` specs come with each), dynamic "
+                             f"`include_role` {s(cp.get('role_includes'))} ({cp.get('role_include_calls')} calls), "
+                             f"deepcopy {s(cp.get('deepcopy'))}, {cp.get('forks')} worker forks "
+                             f"{s(cp.get('fork_time'))}, imports {s(cp.get('imports'))}.")
             self.add("", "By role (time from each task's start to its end, summed):", "")
             self.add("| role | seconds |", "|---|---|")
             for k, v in (p.get("by_role") or {}).items():
@@ -460,6 +471,14 @@ class Report:
                     self.add(f"| {x['variant']} | {x.get('ok')} | {s(x.get('wall'))} | {s(x.get('window_s'), 1)} | "
                              f"{x.get('sessions')} | {x.get('per_minute')} | {s(x.get('lag'), 3)} |")
                 self.add("")
+        fc = g(ex, "fault_checks") or []
+        if fc:
+            self.add("Failures with the lean waits (short phase timeouts of 12 s):", "")
+            self.add("| simulator fault | expected exit | exit | phase | message |", "|---|---|---|---|---|")
+            for x in fc:
+                self.add(f"| {x['fault']} | {x['expected']} | {x.get('exit_code')} | {x.get('phase')} | "
+                         f"{(x.get('message') or '').replace('|', '/')[:160]} |")
+            self.add("")
         a_start, sync_p, ping = m("waa_probe started async"), m("openadapt.waa.waa_probe"), m("ping (")
         n = 0
         if not state.get("sync_long_poll_wait"):
@@ -482,7 +501,10 @@ class Report:
                 "should return the record it writes to its progress file as `progress` (kind `boot`, stage, "
                 "log_tail) in every result, so the callback's `v2_runner_retry` → `_progress()` works unchanged; "
                 "and `plugins/callback/waa_events.py` should emit `server_ready` on the waa_probe result of the "
-                "waa_server phase (it keys on `progress_watch` today). The probe restarts each round, so it re-reads "
+                "waa_server phase (it keys on `progress_watch` today); and the timeout message must name the phase's "
+                "whole wait, not the last round's (the lean copy says \"Timed out after 5 s\" for a 12 s wait, see the "
+                "failure table): give waa_probe the wait's start or total (e.g. a `wait_total` option used only in "
+                "messages) or re-word the final failure in wait.yml. The probe restarts each round, so it re-reads "
                 "the container log from the start each time (a few hundred lines) — cheap.")
         if not state.get("pull_check"):
             n += 1
@@ -526,6 +548,21 @@ class Report:
             "2–6 have nothing to do: run preflight, that probe (plus `docker_container` in check mode for "
             "configuration drift), then smoke/persist/validate, and report phases 2–6 as ok (\"already ready\"); "
             "the final validation can reuse the same probe result when it is seconds old.")
+        cp = g(rr, "controller_profile") or {}
+        if cp.get("main_busy"):
+            n += 1
+            self.add(
+                f"{n}. **Controller cost per run** (candidate from the profile, not measured as a patch) — "
+                "`roles/*/meta/main.yml`, `roles/common/tasks/*.yml`: the main "
+                f"process spends {s(cp.get('playbook_load'))} loading the playbook ({cp.get('role_loads')} role loads: "
+                "each phase role lists `openadapt.waa.common` as a dependency, so its defaults and argument spec are "
+                f"loaded again per role) and {s(cp.get('role_includes'))} in {cp.get('role_include_calls')} "
+                "`include_role` calls (waits, report) that reload the common role at run time. `include_tasks` "
+                "of `roles/common/tasks/wait.yml` from the phase roles in place of `include_role`, and loading the "
+                "`common` dependency once (the play imports it first; the roles keep working alone if their "
+                "`defaults` are looked up through it) should cut both; this cost is paid by every run, and the "
+                "per-host part of it by every host in a fleet (the controller used "
+                f"{g(self.data('fleet'), 'cpu_s_per_host', '8', default='–')} CPU-s per host for 8 hosts).")
         if se:
             d10 = next((x for x in se.get("runs", []) if x.get("tag") == "interval10"), None)
             if d10:

@@ -194,6 +194,16 @@ def bench(quick: bool = False) -> dict:
     finally:
         docker_rm(NAME)
         host.stop()
+    try:
+        host.start()
+        ensure_ready(inv)
+        cprof = controller_profile(inv)
+        log(f"  controller profile: {cprof}")
+    except Exception as exc:  # the profile is an extra; the benchmark stands without it
+        cprof = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        docker_rm(NAME)
+        host.stop()
     walls = [r["wall"] for r in reruns]
     ping_walls = [r["wall"] for r in base_ping if r["rc"] == 0]
     mix_walls = [r["wall"] for r in base_mix if r["rc"] == 0]
@@ -213,6 +223,54 @@ def bench(quick: bool = False) -> dict:
         "startup": summary([r["startup"] for r in reruns]),
         "playbook": summary([r["playbook"] for r in reruns]),
         "profile": profile(profiles),
+        "controller_profile": cprof,
+    }
+
+
+def controller_profile(inventory: Path) -> dict:
+    """One re-run with ansible-playbook's main process under cProfile (the forked workers are not in it)."""
+    import cProfile  # noqa: F401  (run as python -m cProfile)
+    import os
+    import pstats
+
+    from openadapt_waa.runner import _environment
+
+    run_dir = new_run_dir("rerun-cprofile")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out = run_dir / "main.prof"
+    env = dict(os.environ, **_environment(run_dir))
+    extra = {"waa_deadline": time.time() + 1800, "waa_timeout": 1800, "waa_run_dir": str(run_dir)}
+    argv = [PY, "-m", "cProfile", "-o", str(out), str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory),
+            str(REPO / "playbooks" / "vm_setup.yml"), "-e", json.dumps(extra)]
+    t0 = time.monotonic()
+    cp = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=str(WORK), timeout=900, stdin=subprocess.DEVNULL)
+    wall = time.monotonic() - t0
+    stats = pstats.Stats(str(out)).stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
+
+    def cum(file_suffix: str, func: str) -> float:
+        return round(sum(v[3] for k, v in stats.items() if k[0].endswith(file_suffix) and k[2] == func), 3)
+
+    def tot(func: str) -> float:
+        return round(sum(v[2] for k, v in stats.items() if k[2] == func), 3)
+
+    def calls(file_suffix: str, func: str) -> int:
+        return sum(v[1] for k, v in stats.items() if k[0].endswith(file_suffix) and k[2] == func)
+
+    total = max(v[3] for v in stats.values())
+    sleep = tot("<built-in method time.sleep>")
+    return {
+        "rc": cp.returncode, "wall": round(wall, 3), "main_total": round(total, 3), "main_waiting": sleep,
+        "main_busy": round(total - sleep, 3),
+        "playbook_load": cum("ansible/playbook/__init__.py", "load"),
+        "role_includes": cum("ansible/playbook/role_include.py", "get_block_list"),
+        "role_include_calls": calls("ansible/playbook/role_include.py", "get_block_list"),
+        "role_loads": calls("ansible/playbook/role/__init__.py", "load"),
+        "yaml_files": calls("ansible/parsing/dataloader.py", "load_from_file"),
+        "yaml_load": cum("ansible/parsing/dataloader.py", "load_from_file"),
+        "deepcopy": cum("copy.py", "deepcopy"),
+        "forks": calls("", "<built-in method posix.fork>") or sum(v[1] for k, v in stats.items() if "posix.fork" in k[2]),
+        "fork_time": round(sum(v[2] for k, v in stats.items() if "posix.fork" in k[2]), 3),
+        "imports": cum("", "_find_and_load"),
     }
 
 
