@@ -98,3 +98,15 @@ def waa_cli(standin, tmp_path):
     for name in created:
         if name and name != "winarena":
             docker_rm(name)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Docker SDK client for the simulator tests (tests/sim/waasim_harness.py)."""
+    sys.path.insert(0, str(REPO / "tests" / "sim"))
+    import waasim_harness
+
+    try:
+        return waasim_harness.docker_client()
+    except Exception as exc:  # no daemon, no socket, no SDK connection
+        pytest.skip(f"docker is not available: {exc}")

@@ -31,14 +31,6 @@ def flask_json(obj):
 
 
 @pytest.fixture(scope="module")
-def client():
-    try:
-        return h.docker_client()
-    except Exception as exc:  # no daemon, no socket, no SDK connection
-        pytest.skip(f"docker is not available: {exc}")
-
-
-@pytest.fixture(scope="module")
 def sim(client):
     h.build_image(client, IMAGE)
     s = h.Sim(client, IMAGE, env={"WAA_SIM_PROBE_INTERVAL": "1", "WAA_SIM_EXEC_TIMEOUT": "3",

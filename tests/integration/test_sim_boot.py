@@ -55,14 +55,6 @@ SCENARIOS = {
 
 
 @pytest.fixture(scope="module")
-def client():
-    try:
-        return h.docker_client()
-    except Exception as exc:  # no daemon, no socket, no SDK connection
-        pytest.skip(f"docker is not available: {exc}")
-
-
-@pytest.fixture(scope="module")
 def fleet(client):
     h.remove_stale(client)
     h.build_image(client, IMAGE)
