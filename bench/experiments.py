@@ -144,6 +144,58 @@ def patch_lean(dest: Path) -> list[str]:
     return applied
 
 
+def floor_playbook(path: Path, hv: dict) -> Path:
+    """What a ready-host fast path would still do, as real module calls (no phases, no waits).
+
+    lock, KVM check, resources, one all-layer probe, container state, smoke test + fetch, persist,
+    unlock; the final validation reuses the all-layer probe. Not the product: a floor for it."""
+    import yaml
+
+    state = hv["waa_state_dir"]
+    probe = {"container_name": hv["waa_container_name"], "server_url": f"http://127.0.0.1:{hv['waa_server_port']}",
+             "vnc_url": f"http://127.0.0.1:{hv['waa_vnc_port']}"}
+    tasks = [
+        {"name": "lock", "openadapt.waa.vm_lock": {"path": f"{state}/floor-lock", "owner": "bench-floor", "lease": 600,
+                                                    "wait_timeout": 60}, "changed_when": False},
+        {"name": "kvm", "openadapt.waa.kvm_check": {"device": "/dev/kvm"}},
+        {"name": "resources", "ansible.builtin.command": {"argv": [
+            "/usr/bin/python3", "-c", "import json, os; s = os.statvfs('/'); print(json.dumps([s.f_bavail, os.cpu_count()]))"]},
+         "changed_when": False},
+        {"name": "all layers", "openadapt.waa.waa_probe": dict(probe)},
+        {"name": "container", "community.docker.docker_container_info": {"name": hv["waa_container_name"]}},
+        {"name": "smoke", "openadapt.waa.waa_probe": dict(probe, layers=["waa_server"], smoke=True,
+                                                          screenshot_dest=f"{state}/floor-smoke.png")},
+        {"name": "fetch", "ansible.builtin.fetch": {"src": f"{state}/floor-smoke.png",
+                                                    "dest": str(WORK / "runs" / "floor-smoke.png"), "flat": True},
+         "changed_when": False},
+        {"name": "persist", "openadapt.waa.persist_files": {"files": [{"path": f"{state}/floor.json", "content": "{}\n"}]}},
+        {"name": "unlock", "openadapt.waa.vm_lock": {"path": f"{state}/floor-lock", "owner": "bench-floor",
+                                                      "state": "release"}, "changed_when": False},
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump([{"name": "fast-path floor", "hosts": "all", "gather_facts": False, "tasks": tasks}],
+                                   sort_keys=False))
+    return path
+
+
+def run_floor(inventory: Path, hv: dict, follower: SessionLog, host: SshHost) -> dict:
+    pb = floor_playbook(WORK / "playbooks" / "fast_path_floor.yml", hv)
+    run_dir = new_run_dir("exp-floor")
+    argv = [PY, str(REPO / "bench" / "noop.py"), str(pb), str(inventory), str(run_dir)]
+    s0 = len(follower.sessions)
+    vm0 = host.tree_cpu()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    cp = subprocess.run(argv, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, cwd=str(WORK))
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    vm1 = host.tree_cpu()
+    rows = task_rows(run_dir / "runner")
+    return {"wall": round(wall, 3), "rc": cp.returncode, "counts": count_tasks(rows), "sessions": len(follower.sessions) - s0,
+            "cpu": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime) + ((vm1 or 0) - (vm0 or 0)), 2),
+            "error": None if cp.returncode == 0 else (cp.stdout[-1500:] + cp.stderr[-800:])}
+
+
 def run_variant(collections: Path, inventory: Path, tag: str, follower: SessionLog, host: SshHost | None = None) -> dict:
     run_dir = new_run_dir(tag)
     playbook = collections / "ansible_collections" / "openadapt" / "waa" / "playbooks" / "vm_setup.yml"
@@ -205,11 +257,17 @@ def bench(quick: bool = False) -> dict:
                 end = next((e for e in cold["events"] if e.get("type") == "phase_end" and e.get("phase") == "waa_server"), None)
                 cold["lag"] = round(end["ts"] - ready, 3) if end and ready else None
                 again = run_variant(copies[variant], inv, f"exp-{variant}-rerun", follower, host)
+                floor = None
+                if variant == "current" and again["ok"]:
+                    floor = run_floor(inv, hv, follower, host)
+                    log(f"  experiment [{rnd + 1}/{rounds}] fast-path floor: {floor['wall']:.1f}s rc {floor['rc']} "
+                        f"({floor['counts']['remote']} remote tasks, {floor['sessions']} sessions, cpu {floor['cpu']}s)")
                 docker_rm(name)
                 for r in (cold, again):
                     r.pop("events", None)
                     r.pop("results", None)
-                records.append({"round": rnd, "variant": variant, "load": load, "cold": cold, "rerun": again})
+                records.append({"round": rnd, "variant": variant, "load": load, "cold": cold, "rerun": again,
+                                "floor": floor})
                 log(f"  experiment [{rnd + 1}/{rounds}] {variant}: cold {cold['wall']:.1f}s ok {cold['ok']} "
                     f"cpu {cold['cpu_controller']}+{cold['cpu_vm']}s "
                     f"({cold['counts']['remote']} remote tasks, {cold['sessions']} SSH sessions, lag {cold['lag']}) | "
@@ -283,6 +341,12 @@ def bench(quick: bool = False) -> dict:
             "cold_cpu_vm": summary([r["cold"]["cpu_vm"] for r in recs]),
             "rerun_cpu_vm": summary([r["rerun"]["cpu_vm"] for r in recs]),
         }
+    floors = [r["floor"] for r in records if r.get("floor")]
+    out["floor"] = {"wall": summary([f["wall"] for f in floors if f["rc"] == 0]),
+                    "cpu": summary([f["cpu"] for f in floors if f["rc"] == 0]),
+                    "remote_tasks": pct([f["counts"]["remote"] for f in floors], 50) if floors else None,
+                    "sessions": pct([f["sessions"] for f in floors], 50) if floors else None,
+                    "errors": [f["error"] for f in floors if f["rc"] != 0][:1]}
     cur, lean = out["variants"]["current"], out["variants"]["lean"]
     if cur["cold"].get("n") and lean["cold"].get("n"):
         out["cold_ratio"] = lean["cold"]["p50"] / cur["cold"]["p50"]

@@ -409,11 +409,9 @@ class Report:
                              f"(the forked per-task workers are not in it): {s(cp.get('main_total'))} in the main process, "
                              f"of which {s(cp.get('main_waiting'))} waiting for workers and {s(cp.get('main_busy'))} "
                              f"busy: loading the playbook {s(cp.get('playbook_load'))} ({cp.get('yaml_files')} YAML "
-                             f"files {s(cp.get('yaml_load'))}, {cp.get('role_loads')} role loads: every phase role "
-                             f"depends on `common`, and `validate_argument_spec` specs come with each), dynamic "
-                             f"`include_role` {s(cp.get('role_includes'))} ({cp.get('role_include_calls')} calls), "
-                             f"deepcopy {s(cp.get('deepcopy'))}, {cp.get('forks')} worker forks "
-                             f"{s(cp.get('fork_time'))}, imports {s(cp.get('imports'))}.")
+                             f"files, {cp.get('role_loads')} role loads), {cp.get('role_include_calls')} dynamic "
+                             f"`include_role` {s(cp.get('role_includes'))}, deepcopy {s(cp.get('deepcopy'))}, "
+                             f"{cp.get('forks')} worker forks {s(cp.get('fork_time'))}, imports {s(cp.get('imports'))}.")
             self.add("", "By role (time from each task's start to its end, summed):", "")
             self.add("| role | seconds |", "|---|---|")
             for k, v in sorted((p.get("by_role") or {}).items(), key=lambda kv: -kv[1]):
@@ -561,22 +559,27 @@ class Report:
             "When the container exists with the configured image and one all-layer `waa_probe` is healthy, phases "
             "2–6 have nothing to do: run preflight, that probe (plus `docker_container` in check mode for "
             "configuration drift), then smoke/persist/validate, and report phases 2–6 as ok (\"already ready\"); "
-            "the final validation can reuse the same probe result when it is seconds old.")
+            "the final validation can reuse the same probe result when it is seconds old."
+            + (f" Measured floor: a playbook of just those module calls (lock, KVM check, resources, all-layer probe, "
+               f"container info, smoke test, fetch, persist, unlock: {g(ex, 'floor', 'remote_tasks')} remote tasks, "
+               f"{g(ex, 'floor', 'sessions')} SSH sessions) took {s(g(ex, 'floor', 'wall', 'p50'))} and "
+               f"{s(g(ex, 'floor', 'cpu', 'p50'), 1, ' CPU-s')} on the ready container, against "
+               f"{s(g(ex, 'variants', 'current', 'rerun', 'p50'))} and "
+               f"{s(g(ex, 'variants', 'current', 'rerun_cpu', 'p50'), 1, ' CPU-s')} for the current re-run in the same rounds."
+               if g(ex, "floor", "wall", "p50") else ""))
         cp = g(rr, "controller_profile") or {}
         if cp.get("main_busy"):
             n += 1
             self.add(
-                f"{n}. **Controller cost per run** (candidate from the profile, not measured as a patch) — "
-                "`roles/*/meta/main.yml`, `roles/common/tasks/*.yml`: the main "
-                f"process spends {s(cp.get('playbook_load'))} loading the playbook ({cp.get('role_loads')} role loads: "
-                "each phase role lists `openadapt.waa.common` as a dependency, so its defaults and argument spec are "
-                f"loaded again per role) and {s(cp.get('role_includes'))} in {cp.get('role_include_calls')} "
-                "`include_role` calls (waits, report) that reload the common role at run time. `include_tasks` "
-                "of `roles/common/tasks/wait.yml` from the phase roles in place of `include_role`, and loading the "
-                "`common` dependency once (the play imports it first; the roles keep working alone if their "
-                "`defaults` are looked up through it) should cut both; this cost is paid by every run, and the "
-                "per-host part of it by every host in a fleet (the controller used "
-                f"{g(self.data('fleet'), 'cpu_s_per_host', '8', default='–')} CPU-s per host for 8 hosts).")
+                f"{n}. **Controller cost per run** (minor; from the profile, not measured as a patch) — "
+                f"ansible-playbook's main process is busy {s(cp.get('main_busy'))} per re-run: loading the playbook "
+                f"{s(cp.get('playbook_load'))} ({cp.get('role_loads')} role loads — each phase role lists "
+                "`openadapt.waa.common` as a dependency, so common's defaults and argument spec are loaded again "
+                f"per role), {cp.get('role_include_calls')} dynamic `include_role` of common at run time "
+                f"{s(cp.get('role_includes'))}, Python imports {s(cp.get('imports'))}, and the rest spread over "
+                "the tasks (variables, templating, results). `include_tasks` of `roles/common/tasks/wait.yml` "
+                "instead of `include_role`, and fewer dependency loads, would save a fraction of a second per run "
+                "(and per host in a fleet); the remote round trips above matter far more.")
         if se:
             d10 = next((x for x in se.get("runs", []) if x.get("tag") == "interval10"), None)
             if d10:
