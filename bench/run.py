@@ -2,7 +2,7 @@
 """Run the benchmarks of openadapt.waa against the stand-in VM and write docs/benchmarks.md.
 
     .venv/bin/python bench/run.py                      everything (~40 min on 2 cores)
-    .venv/bin/python bench/run.py --quick              fewer repetitions (~15 min)
+    .venv/bin/python bench/run.py --quick              fewer repetitions (~20 min)
     .venv/bin/python bench/run.py --only readiness,pull
     .venv/bin/python bench/run.py --report-only        rewrite docs/benchmarks.md from bench/results/
 

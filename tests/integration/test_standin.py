@@ -15,6 +15,7 @@ from pathlib import Path
 
 import docker
 import pytest
+import requests
 
 pytestmark = pytest.mark.standin
 
@@ -344,7 +345,7 @@ def test_up_again_is_fast_and_changes_nothing(standin, standin_ctl):
     elapsed = time.monotonic() - t0
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert elapsed < 15, f"second up took {elapsed:.1f}s:\n{cp.stdout}"
-    assert "(cached" in cp.stdout and "started" not in cp.stdout, cp.stdout
+    assert "(cached" in cp.stdout and "ok (started" not in cp.stdout, cp.stdout
     assert _pids(standin_ctl) == before
     assert standin.inventory.read_text() == inventory
 
@@ -370,23 +371,31 @@ def test_up_repairs_crashed_daemons_and_stale_pidfiles(standin, standin_ctl):
 def test_down_removes_what_up_made_and_up_repairs(standin, standin_ctl, api):
     labelled = api.create_container(standin.sim_image, command="true", labels={standin.container_label: "1"})["Id"]
     unlabelled = api.create_container(standin.sim_image, command="true")["Id"]
+    # On a fresh CI machine `up` started dockerd itself, so `down` stops it; on a machine with its
+    # own engine, `down` must leave that engine running. Both cases are checked.
+    dockerd_ours = standin_ctl.status()["dockerd"]["started_by_standin"]
     try:
         standin_ctl.down()
         st = standin_ctl.status()
         assert not any(_pids(standin_ctl).values()), st
         assert not st["sshd"]["ssh_ok"] and st["fault_proxy"]["http"] is None and st["registry_acr"]["http_login"] is None
-        with pytest.raises(docker.errors.NotFound):
-            api.inspect_container(labelled)
-        api.inspect_container(unlabelled)  # not ours: left alone
-        assert api.ping()  # a dockerd not started by `up` keeps running
+        if dockerd_ours:
+            with pytest.raises((docker.errors.DockerException, requests.exceptions.ConnectionError)):
+                api.ping()
+        else:
+            assert api.ping()  # a dockerd not started by `up` keeps running
 
         t0 = time.monotonic()
         again = standin_ctl.up()
-        assert time.monotonic() - t0 < 60
+        assert time.monotonic() - t0 < 90
         assert _same_vm(again, standin)  # same keys, credentials, paths
         assert standin_ctl.status()["ready"]
         assert _run(standin.ssh_argv("true"), timeout=30).returncode == 0
+        with pytest.raises(docker.errors.NotFound):
+            api.inspect_container(labelled)
+        api.inspect_container(unlabelled)  # not ours: left alone
     finally:
+        standin_ctl.up()  # later tests need the stand-in whatever happened above
         for cid in (labelled, unlabelled):
             try:
                 api.remove_container(cid, force=True)
