@@ -69,7 +69,7 @@ class Report:
 
     def data(self, name):
         doc = self.docs.get(name)
-        if not doc or not doc.get("meta", {}).get("ok"):
+        if not doc or not doc.get("meta", {}).get("ok") or doc["data"].get("nothing_to_compare"):
             return None
         return doc["data"]
 
@@ -623,6 +623,41 @@ class Report:
         self.add("")
 
 
+HEADLINES = [
+    # (label, results file, path in its data, target key, format)
+    ("Readiness lag p95, probe watching (8 s server delay)", "readiness", ("watching", "lag", "p95"), "lag", s),
+    ("Readiness lag p95, 3 s server delay", "readiness", ("lag", "p95"), "lag", s),
+    ("Cold setup beyond the configured boot, median", "readiness", ("cold", "p50"), "cold", s),
+    ("Re-run on a ready host, median wall", "rerun", ("wall", "p50"), "rerun", s),
+    ("Re-run ÷ same-mix no-op", "rerun", ("ratio_mix",), "rerun_ratio", r),
+    ("Remote tasks in a re-run", "rerun", ("counts", "remote"), None, lambda x: "–" if x is None else str(x)),
+    ("Fleet wall(8) ÷ wall(1)", "fleet", ("ratios", "8"), "fleet", r),
+    ("SSH sessions per minute of waiting", "sessions", ("per_minute",), "sessions",
+     lambda x: "–" if x is None else f"{x:.1f}"),
+]
+
+
+def before_after(rep: "Report", before_dir: Path) -> None:
+    """The headline figures of bench/results/before (the product before the last changes) beside now."""
+    before = Report(_load(before_dir)) if before_dir.is_dir() else None
+    if before is None or not before.docs:
+        return
+    rep.add("## Before → after", "",
+            "`bench/results/before/` holds the last full run before the second session's product changes "
+            f"(commit {g(before.docs, 'rerun', 'meta', 'commit', default='?')}): waits as a synchronous long-poll "
+            "instead of an async job and its watcher, no separate SSH ping (the VM lock proves SSH), KVM check and "
+            "host readings in one module run, no requests check or container lookup when the probe already knows, "
+            "and a ready host's waits answered by the docker phase's probe of every layer. Different runs on a shared "
+            "machine: compare ratios within a run above; these absolute figures drift by ±20 %.", "",
+            "| metric | target | before | after | after ÷ before |", "|---|---|---|---|---|")
+    for label, name, path, target, fmt in HEADLINES:
+        old, new = g(before.data(name), *path), g(rep.data(name), *path)
+        ratio = f"{new / old:.2f}×" if isinstance(old, (int, float)) and isinstance(new, (int, float)) and old else "–"
+        goal = "–" if target is None else (f"≤ {TARGETS[target]:g} s" if fmt is s else f"≤ {TARGETS[target]:g}")
+        rep.add(f"| {label} | {goal} | {fmt(old)} | {fmt(new)} | {ratio} |")
+    rep.add("")
+
+
 def write(results: Path, output: Path) -> Path:
     docs = _load(results)
     rep = Report(docs)
@@ -638,6 +673,7 @@ def write(results: Path, output: Path) -> Path:
             "within one benchmark. Reference costs on an idle machine: an empty playbook starts in ~0.55 s, a `ping` "
             "over SSH with ControlPersist and pipelining takes ~0.29 s.", "")
     rep.table()
+    before_after(rep, results / "before")
     rep.misses_section()
     rep.recommendations()
     rep.profile()

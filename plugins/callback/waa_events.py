@@ -53,6 +53,11 @@ from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
 )
 
 # Tasks that are bookkeeping, not checks a user would want to see.
+# Tasks that never leave the controller: their success proves nothing about SSH.
+CONTROLLER_ACTIONS = {
+    "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta", "debug",
+    "assert", "fail", "validate_argument_spec", "add_host", "group_by", "pause",
+}
 QUIET_ACTIONS = {
     "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta",
     "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec",
@@ -81,6 +86,11 @@ def _ssh_fix(detail: str, address: str) -> str:
 
 def _short(action: str) -> str:
     return (action or "").rsplit(".", 1)[-1]
+
+
+def _is_wait(action: str, res: dict) -> bool:
+    """A round of a phase's wait (roles/common/tasks/wait.yml): waa_probe returning boot progress."""
+    return action == "waa_probe" and (res.get("progress") or {}).get("kind") == "boot"
 
 
 def _task_name(task) -> str:
@@ -115,6 +125,7 @@ class CallbackModule(CallbackBase):
         self.last_boot = {}
         self.multi_host = False
         self.changed = {}  # host -> tasks that reported a change
+        self.ssh_proven = {}  # host -> seconds the first remote task took (it proved SSH works)
         self.bench = {}  # host -> benchmark event relay state (see _benchmark)
 
     # -- output -------------------------------------------------------------------------------
@@ -188,8 +199,18 @@ class CallbackModule(CallbackBase):
         if status == "ok" and record.get("_tasks_ok", 0) == 0 and record.get("_tasks_skipped", 0) > 0:
             status = "skipped"
         duration = round(time.time() - (record.get("started") or time.time()), 2)
+        if phase == "waa_server" and status == "ok":
+            self._server_ready(name, duration)  # a ready host's run found the server answering at once
         self.emit("phase_end", name, phase=phase, number=PHASE_NUMBER.get(phase), status=status,
                   duration=duration, message=message, fix=fix)
+
+    def _server_ready(self, name, elapsed) -> None:
+        """One server_ready event per waa_server phase."""
+        record = self.state["hosts"][name]["phases"].get("waa_server") or {}
+        if record.get("status") == "running" and not record.get("_server_ready_sent"):
+            record["_server_ready_sent"] = True
+            self.emit("server_ready", name, url="http://127.0.0.1:%s" % self.ports.get(name, {}).get("server", 5000),
+                      elapsed=elapsed)
 
     def _count(self, name, key) -> None:
         phase = self._current_phase(name)
@@ -209,6 +230,13 @@ class CallbackModule(CallbackBase):
             phase = facts["waa_phase"]
             self.emit("phase_start", name, phase=phase, number=PHASE_NUMBER.get(phase),
                       title=PHASE_TITLE.get(phase, phase))
+            if phase == "preflight" and name in self.ssh_proven:
+                # The run's first round trip (the VM lock) already proved SSH: say so, no extra ping.
+                conn = self.connection.get(name, {})
+                where = "%s%s%s" % ("%s@" % conn["user"] if conn.get("user") else "", conn.get("address") or name,
+                                    ":%s" % conn["port"] if conn.get("port") else "")
+                self.emit("check", name, phase=phase, name="SSH connectivity", ok=True, message=where,
+                          duration=self.ssh_proven[name])
         if "waa_warnings" in facts:
             seen = self.warnings_seen.get(name, 0)
             for message in list(facts["waa_warnings"])[seen:]:
@@ -398,11 +426,12 @@ class CallbackModule(CallbackBase):
         if action == "set_fact":
             self._facts(name, task, res)
             return
-        if action == "progress_watch":
+        if action not in CONTROLLER_ACTIONS and not res.get("_ansible_delegated_vars"):
+            self.ssh_proven.setdefault(name, self._duration(name, task))
+        if action == "progress_watch" or _is_wait(action, res):
             self._progress(name, res)
-            if self._current_phase(name) == "waa_server":
-                self.emit("server_ready", name, url="http://127.0.0.1:%s" % self.ports.get(name, {}).get("server", 5000),
-                          elapsed=self._duration(name, task))
+            if _is_wait(action, res) and self._current_phase(name) == "waa_server":
+                self._server_ready(name, self._duration(name, task))
         if action == "fetch" and res.get("dest", "").startswith(self.run_dir or "\0"):
             self.emit("screenshot", name, phase=self._current_phase(name),
                       path=os.path.relpath(res["dest"], self.run_dir))
@@ -424,8 +453,8 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host, task, res = self._parts(result)
         name = host.get_name()
-        if _short(task.action) == "progress_watch":
-            self._progress(name, res)  # a failed benchmark still brings its last events and files
+        if _short(task.action) == "progress_watch" or _is_wait(_short(task.action), res):
+            self._progress(name, res)  # a failed wait or benchmark still brings its last log lines, events and files
         message = res.get("msg") or res.get("module_stderr") or ""
         self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=False,
                   message=" ".join(str(message).split())[:800], duration=self._duration(name, task))
@@ -466,7 +495,7 @@ class CallbackModule(CallbackBase):
                 self._end_phase(name, "ok" if int(artifact.get("exit_code", 9)) == 0 else "failed",
                                 artifact.get("message", ""), artifact.get("fix", ""))
             doc = result_document(name, artifact, self.state["hosts"].get(name, {}),
-                                  self.connection.get(name, {}), self.ports.get(name, {}))
+                                  self.connection.get(name, {}), artifact.get("ports") or self.ports.get(name, {}))
             doc["changed_tasks"] = self.changed.get(name, [])
             atomic_write(os.path.join(self.run_dir, "results", "%s.json" % name), dumps(doc))
             self.emit("host_result", name, result=doc)

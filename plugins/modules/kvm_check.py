@@ -17,6 +17,8 @@ description:
     outcome; nested virtualization often works although the guest CPU shows no C(vmx) flag.
   - On failure the message names the fix, including the Azure VM sizes and security type that support nested
     virtualization and, for a permission problem, the device's group.
+  - With O(resources_path) it also reads the host's memory, online cores and the free space at that path, so that
+    one SSH round trip covers the readings of the pre-flight phase (no fact gathering).
 author:
   - OpenAdapt.AI (@OpenAdaptAI)
 attributes:
@@ -40,6 +42,17 @@ options:
       - Fail the task when KVM is not usable. When V(false), the task succeeds and RV(kvm.usable) tells.
     type: bool
     default: true
+  check_device:
+    description:
+      - V(false) leaves the device alone (RV(kvm.checked) is false, RV(kvm.usable) null); useful with
+        O(resources_path) when the KVM check is switched off.
+    type: bool
+    default: true
+  resources_path:
+    description:
+      - Also report RV(resources), with the free space at this path or, when it does not exist yet, at its nearest
+        existing parent directory (for Docker's data root, V(/var/lib/docker)).
+    type: path
 notes:
   - Creating a VM with C(KVM_CREATE_VM) allocates nothing lasting; the VM file descriptor is closed at once.
 """
@@ -82,6 +95,9 @@ kvm:
     create_vm:
       description: Whether C(KVM_CREATE_VM) succeeded.
       type: bool
+    checked:
+      description: Whether the device was checked (false with O(check_device=false)).
+      type: bool
     usable:
       description: Whether KVM is usable for the WAA container.
       type: bool
@@ -109,6 +125,26 @@ kvm:
         hypervisor:
           description: Running under a hypervisor.
           type: bool
+resources:
+  description: The host's resources; empty unless O(resources_path) is set.
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: The directory whose free space was read (O(resources_path) or its nearest existing parent).
+      type: str
+    free_bytes:
+      description: Bytes available to unprivileged users at RV(resources.path).
+      type: int
+    mem_mb:
+      description: Total memory in MB (MemTotal of /proc/meminfo).
+      type: int
+    cores:
+      description: Online CPU cores.
+      type: int
+    python_requests:
+      description: Whether the module's Python can import C(requests), which community.docker's modules need.
+      type: bool
 msg:
   description: Human-readable outcome.
   returned: always
@@ -128,6 +164,7 @@ import fcntl
 import grp
 import os
 import stat
+from importlib.util import find_spec
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -152,10 +189,30 @@ def cpu_flags(path='/proc/cpuinfo'):
     return {'vmx': 'vmx' in flags, 'svm': 'svm' in flags, 'hypervisor': 'hypervisor' in flags}
 
 
+def host_resources(path, meminfo='/proc/meminfo'):
+    """Free bytes at ``path`` (or its nearest existing parent), total memory in MB and online cores."""
+    while not os.path.isdir(path):
+        path = os.path.dirname(path) or '/'
+    st = os.statvfs(path)
+    mem_kb = 0
+    with open(meminfo) as handle:
+        for line in handle:
+            if line.startswith('MemTotal:'):
+                mem_kb = int(line.split()[1])
+                break
+    return {'path': path, 'free_bytes': st.f_bavail * st.f_frsize, 'mem_mb': mem_kb // 1024, 'cores': os.cpu_count(),
+            'python_requests': _importable('requests')}
+
+
+def _importable(name):
+    """Whether this Python finds module ``name``, without importing it."""
+    return find_spec(name) is not None
+
+
 def check_kvm(device):
     """Run the checks in order; stop at the first failure. Returns (kvm dict, msg, fix)."""
     kvm = {'device': device, 'exists': False, 'is_char_device': False, 'read_write': False, 'api_version': None,
-           'create_vm': False, 'usable': False, 'group': None, 'mode': None, 'error': None,
+           'create_vm': False, 'usable': False, 'group': None, 'mode': None, 'error': None, 'checked': True,
            'cpu_flags': cpu_flags()}
     try:
         st = os.stat(device)
@@ -217,18 +274,31 @@ def main():
         argument_spec=dict(
             device=dict(type='path', default='/dev/kvm'),
             fail_on_unusable=dict(type='bool', default=True),
+            check_device=dict(type='bool', default=True),
+            resources_path=dict(type='path'),
         ),
         supports_check_mode=True,
     )
-    device = module.params['device']
-    if '\x00' in device or '\n' in device:
-        module.fail_json(msg='device must be a plain path such as /dev/kvm (no newline or NUL).')
-    kvm, msg, fix = check_kvm(device)
+    p = module.params
+    for key in ('device', 'resources_path'):
+        if p[key] and ('\x00' in p[key] or '\n' in p[key] or not p[key].startswith('/')):
+            module.fail_json(msg='%s must be an absolute path such as /dev/kvm (no newline or NUL).' % key,
+                             waa_exit_code=1)
+    resources = {}
+    if p['resources_path']:
+        try:
+            resources = host_resources(p['resources_path'])
+        except (IOError, OSError, ValueError) as exc:
+            module.fail_json(msg='Cannot read the host resources at %s: %s' % (p['resources_path'], exc), waa_exit_code=1)
+    if not p['check_device']:
+        kvm = {'device': p['device'], 'checked': False, 'usable': None, 'cpu_flags': cpu_flags()}
+        module.exit_json(changed=False, kvm=kvm, resources=resources, msg='KVM check skipped.', fix=None, waa_exit_code=0)
+    kvm, msg, fix = check_kvm(p['device'])
     if not kvm['usable']:
         # The message alone must tell the user what to do (it is what most output shows).
         msg = '%s Fix: %s' % (msg, fix)
-    result = dict(changed=False, kvm=kvm, msg=msg, fix=fix, waa_exit_code=0 if kvm['usable'] else 1)
-    if not kvm['usable'] and module.params['fail_on_unusable']:
+    result = dict(changed=False, kvm=kvm, resources=resources, msg=msg, fix=fix, waa_exit_code=0 if kvm['usable'] else 1)
+    if not kvm['usable'] and p['fail_on_unusable']:
         module.fail_json(**result)
     module.exit_json(**result)
 

@@ -67,6 +67,12 @@ options:
         fatal signal is seen, or this many seconds pass.
     type: float
     default: 0
+  wait_total:
+    description:
+      - The whole wait this call is one round of, in seconds, when a task repeats the module with C(until) (a
+        synchronous long-poll, one SSH round trip per round). Only names the limit in the timeout message;
+        defaults to O(wait_timeout).
+    type: float
   deadline_in:
     description:
       - Seconds left until the overall run deadline. The module never waits past it; when the deadline, not
@@ -379,12 +385,12 @@ class Prober(object):
             return LayerResult('container', False, 'Cannot inspect container %s: %s' % (name, exc.message))
         if info is None:
             return LayerResult('container', False, 'Container %s does not exist.' % name, fatal=True,
-                               diagnosis='No container named %s.' % name,
+                               details={'exists': False}, diagnosis='No container named %s.' % name,
                                fix='Create it (the container phase) with --device /dev/kvm, --cap-add NET_ADMIN and the '
                                    'command "/entry.sh --prepare-image false --start-client false".')
         state = info.get('State') or {}
         restarts = info.get('RestartCount') or 0
-        details = {'id': (info.get('Id') or '')[:12], 'status': state.get('Status'), 'restart_count': restarts,
+        details = {'exists': True, 'id': (info.get('Id') or '')[:12], 'status': state.get('Status'), 'restart_count': restarts,
                    'started_at': state.get('StartedAt'), 'exit_code': state.get('ExitCode'),
                    'oom_killed': bool(state.get('OOMKilled')), 'image': (info.get('Config') or {}).get('Image')}
         if state.get('Restarting'):
@@ -616,6 +622,7 @@ def main():
             vnc_url=dict(type='str', default='http://127.0.0.1:8006'),
             layers=dict(type='list', elements='str', choices=list(LAYERS), default=list(LAYERS)),
             wait_timeout=dict(type='float', default=0),
+            wait_total=dict(type='float'),
             deadline_in=dict(type='float'),
             poll_interval=dict(type='float', default=0.5),
             request_timeout=dict(type='float', default=7),
@@ -632,7 +639,7 @@ def main():
     started = time.monotonic()
     base = dict(changed=False, healthy=False, layers=[], failed_layer=None, waa_exit_code=0, fix=None, diagnosis=None,
                 elapsed=0.0, deadline_exceeded=False, timed_out=False, polls=0, log_tail=[], boot={}, detailed={},
-                smoke={}, screenshot={})
+                smoke={}, screenshot={}, progress={})
 
     def bad_input(msg):
         result = dict(base)
@@ -661,8 +668,8 @@ def main():
             bad_input('%s %r must be an http(s) URL such as http://127.0.0.1:5000.' % (key, p[key]))
     if not 0 < p['poll_interval'] <= MAX_POLL_INTERVAL:
         bad_input('poll_interval must be above 0 and at most %.1f seconds.' % MAX_POLL_INTERVAL)
-    if p['request_timeout'] <= 0 or p['wait_timeout'] < 0:
-        bad_input('request_timeout must be above 0 and wait_timeout not negative.')
+    if p['request_timeout'] <= 0 or p['wait_timeout'] < 0 or (p['wait_total'] is not None and p['wait_total'] < 0):
+        bad_input('request_timeout must be above 0, and wait_timeout and wait_total not negative.')
     if not p['layers']:
         bad_input('layers must name at least one layer.')
     try:
@@ -688,9 +695,14 @@ def main():
         order = ('server_ready', 'vnc_ready', 'windows_started', 'qemu_started', 'container_started')
         return next((s for s in order if s in prober.boot), None)
 
+    def progress_record(results, message):
+        return {'kind': kind, 'stage': stage_name(), 'log_tail': prober.log_tail()[-20:],
+                'layers': [r.to_dict() for r in results], 'message': message, 'elapsed': round(prober.elapsed(), 3),
+                'boot': prober.boot}
+
     def report(results, message, state='running', result=None):
-        fields = {'stage': stage_name(), 'log_tail': prober.log_tail(), 'layers': [r.to_dict() for r in results],
-                  'message': message, 'elapsed': round(prober.elapsed(), 3), 'boot': prober.boot}
+        fields = progress_record(results, message)
+        fields['log_tail'] = prober.log_tail()
         if result is not None:
             fields['result'] = result
         try:
@@ -752,7 +764,7 @@ def main():
             msg = ('The overall deadline passed while waiting for %s: %s' % (bad.layer, bad.message))
             result['fix'] = 'Increase --timeout or check for hangs. ' + (bad.fix or '')
         elif timed_out:
-            msg = 'Timed out after %.0f s waiting for %s: %s' % (p['wait_timeout'], bad.layer, bad.message)
+            msg = 'Timed out after %.0f s waiting for %s: %s' % (p['wait_total'] or p['wait_timeout'], bad.layer, bad.message)
         else:
             msg = '%s is unhealthy: %s' % (bad.layer, bad.message)
         if bad.diagnosis:
@@ -770,7 +782,8 @@ def main():
             module.warn('Could not save the screenshot to %s: %s' % (p['screenshot_dest'], exc))
 
     result.update(healthy=healthy, msg=msg, elapsed=round(time.monotonic() - started, 3), deadline_exceeded=deadline_exceeded,
-                  timed_out=timed_out, log_tail=prober.log_tail()[-20:], boot=prober.boot)
+                  timed_out=timed_out, log_tail=prober.log_tail()[-20:], boot=prober.boot,
+                  progress=progress_record(results, msg))
     report(results, msg, state='done' if healthy else 'failed', result=result)
     if not healthy:
         module.fail_json(**result)

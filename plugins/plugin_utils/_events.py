@@ -308,8 +308,9 @@ def tunnel_command(host_doc: dict) -> str:
         parts += ["-p", str(conn["port"])]
     if conn.get("key"):
         parts += ["-i", conn["key"]]
+    bind = ports.get("address") or "127.0.0.1"  # where the ports listen on the VM
     for local in (ports["server"], ports["vnc"], ports["rdp"]):
-        parts += ["-L", "%s:127.0.0.1:%s" % (local, local)]
+        parts += ["-L", "%s:%s:%s" % (local, bind, local)]
     parts.append(target)
     return " ".join(parts)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -277,22 +278,33 @@ def start_viewer(run_dir: Path, port: int):
 
 def linger(viewer, interactive: bool, keep: float | None = None) -> None:
     """Keep the final page up for a person at a terminal; stop at once in scripts and CI."""
-    if keep is not None:
-        if keep > 0:
-            sys.stderr.write(f"Live viewer still at {viewer.url} for {keep:.0f}s\n")
-            time.sleep(keep)
-    elif interactive:
-        sys.stderr.write(f"Live viewer still at {viewer.url} (Ctrl+C to stop)\n")
-        try:
+    sys.stdout.flush()  # the result must be out before a piped run waits here (and may be stopped)
+    if keep is None and not interactive:
+        viewer.stop()
+        return
+
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)  # SIGTERM ends the wait, not the run's exit code
+    try:
+        if keep is not None:
+            if keep > 0:
+                sys.stderr.write(f"Live viewer still at {viewer.url} for {keep:.0f}s\n")
+                time.sleep(keep)
+        else:
+            sys.stderr.write(f"Live viewer still at {viewer.url} (Ctrl+C to stop)\n")
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     viewer.stop()
 
 
 def execute(command: str, playbook: str, args, extravars: dict) -> int:
-    from openadapt_waa.output import Printer, summary
+    from openadapt_waa.output import Printer
     from openadapt_waa.runner import default_run_dir, run_playbook
 
     inventory, limit = target(args)
@@ -312,9 +324,20 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
             on_event=printer.event if printer else None,
             on_output=printer.output if printer else None,
         )
-    finally:
+    except BaseException:
         if viewer:
-            linger(viewer, interactive=sys.stdin.isatty() and not args.json, keep=args.monitor_keep)
+            linger(viewer, interactive=False, keep=args.monitor_keep)
+        raise
+    report_result(args, printer, result, command, limit)
+    if viewer:  # the result first; then the final page stays up for whoever watches it
+        linger(viewer, interactive=sys.stdin.isatty() and not args.json, keep=args.monitor_keep)
+    return result.exit_code
+
+
+def report_result(args: argparse.Namespace, printer, result, command: str, limit: str | None) -> None:
+    """The closing block (human) or the result document (--json)."""
+    from openadapt_waa.output import summary
+
     if args.json:
         if len(result.hosts) == 1 and not result.message:
             doc = next(iter(result.hosts.values()))
@@ -329,7 +352,6 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
         else:
             where = f"--host {args.host}"
         summary(printer, result, command, where)
-    return result.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -207,10 +208,14 @@ def test_server_that_stops_answering_fails_the_phase_it_breaks(waa_cli):
 def test_publishing_beyond_loopback_warns(waa_cli):
     name = "waa-f-publish"
     docker_rm(name)
-    run = waa_cli("--publish-address", "127.0.0.2", hostvars=dict(unique_ports(), waa_container_name=name, **FAST))
+    ports = unique_ports()
+    run = waa_cli("--publish-address", "127.0.0.2", hostvars=dict(ports, waa_container_name=name, **FAST))
     assert run.rc == 0, run.output
     assert any("without authentication" in w for w in run.doc["warnings"]), run.doc["warnings"]
     assert "without authentication" in run.stdout
+    # The printed tunnel reaches the ports where they listen on the VM, not its loopback.
+    port = ports["waa_server_port"]
+    assert f"-L {port}:127.0.0.2:{port}" in run.doc["tunnel_command"], run.doc["tunnel_command"]
 
 
 def test_changed_host_key_is_refused(waa_cli, standin, tmp_path):
@@ -260,3 +265,42 @@ def test_ssh_connection_dropped_mid_phase_then_the_next_run_converges(standin, t
         if proc.poll() is None:
             proc.kill()
         docker_rm(name)
+
+
+def _engine_answers() -> bool:
+    return subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True,
+                          timeout=30).returncode == 0
+
+
+def test_stopped_docker_daemon_is_started_again_and_reported(waa_cli, standin, standin_ctl):
+    """A ready host whose daemon went down (a reboot with Docker not enabled): the `docker` phase
+    starts it through the service manager, says so, and the existing container is kept."""
+    dockerd = standin_ctl.status()["dockerd"]
+    if not dockerd["started_by_standin"]:
+        pytest.skip("this machine's Docker engine was not started by `make local-vm`; stopping it would stop "
+                    "the machine's other containers (a fresh machine, as in CI, runs this test)")
+    name = "waa-f-dockerd"
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    first = waa_cli(hostvars=hv)
+    assert first.rc == 0, first.output
+    container_id = first.doc["container"]["id"]
+
+    os.kill(dockerd["pid"], signal.SIGTERM)
+    _wait_for(lambda: not _engine_answers(), 90, "the Docker daemon to stop")
+    try:
+        run = waa_cli(hostvars=hv)
+        assert run.rc == 0, run.output
+        message = "Docker daemon was stopped, restarted successfully."
+        assert message in run.doc["warnings"], run.doc["warnings"]
+        assert message in run.stdout and "started and answering" in run.stdout, run.stdout
+        assert _engine_answers()
+        assert run.doc["container"]["id"] == container_id  # the container survived: not recreated
+        assert set(run.doc["health_checks"].values()) == {"healthy"}, run.doc["health_checks"]
+    finally:
+        # Hand the engine back to the stand-in: stop the daemon the role started, let `up` start its own.
+        pid_file = Path("/var/run/docker.pid")
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            _wait_for(lambda: not Path(f"/proc/{pid}").exists(), 90, "the role's Docker daemon to exit")
+        standin_ctl.up()

@@ -37,6 +37,20 @@ def test_unusable_devices_fail_with_the_azure_fix(tmp_path, device, reason):
     assert not r["failed"] and r["kvm"]["usable"] is False
 
 
+def test_resources_come_with_the_check_and_without_it(tmp_path):
+    missing = tmp_path / "docker-data-root" / "not-yet"
+    r = run_module("kvm_check", {"device": "/dev/null", "fail_on_unusable": False, "resources_path": str(missing)}, tmp_path)
+    res = r["resources"]
+    assert res["path"] == str(tmp_path) and res["free_bytes"] > 0 and res["mem_mb"] > 0 and res["cores"] >= 1
+    assert isinstance(res["python_requests"], bool)
+    # The KVM check switched off: the device is not even looked at, the resources still come.
+    r = run_module("kvm_check", {"device": "/nonexistent/kvm", "check_device": False, "resources_path": "/"}, tmp_path)
+    assert not r["failed"] and r["kvm"]["checked"] is False and r["kvm"]["usable"] is None
+    assert r["msg"] == "KVM check skipped." and r["resources"]["path"] == "/"
+    r = run_module("kvm_check", {"resources_path": "relative/path"}, tmp_path)
+    assert r["failed"] and "absolute path" in r["msg"]
+
+
 def test_progress_watch_returns_at_terminal_state_or_after_wait(tmp_path):
     path = tmp_path / "p.json"
     t0 = time.monotonic()

@@ -206,6 +206,13 @@ def test_wait_timeout_and_deadline(fake_image, containers, tmp_path):
     assert r["failed_layer"] == "windows_boot" and r["waa_exit_code"] == 5
     assert "qemu_started" in r["boot"] and "windows_started" not in r["boot"]
     assert took < 12
+    # One round of a longer wait (a task repeating the module with until): the message names the
+    # whole wait, and the result carries the progress record that shows the boot live.
+    r = run_module("waa_probe", probe_args(c, wait_timeout=1, wait_total=1200), tmp_path)
+    assert r["failed"] and r["timed_out"] and "Timed out after 1200 s waiting for windows_boot" in r["msg"]
+    progress = r["progress"]
+    assert progress["kind"] == "boot" and "qemu_started" in progress["boot"] and progress["log_tail"]
+    assert progress["layers"][-1]["layer"] == "windows_boot" and progress["message"] == r["msg"]
 
     t0 = time.monotonic()
     r = run_module("waa_probe", probe_args(c, wait_timeout=300, deadline_in=2.0), tmp_path)

@@ -214,6 +214,7 @@ def test_live_run_in_the_browser(browser, tmp_path):
         # container, boot with log lines, server
         w.phase("vm1", "container", 3, "Container creation", duration=3.0)
         w.emit("phase_start", "vm1", phase="windows_boot", number=4, title="Windows VM boot")
+        expect(tid(vm1, "host-phase")).to_have_text("phase 4/9 \u00b7 Windows VM boot", timeout=WAIT_MS)
         logs: list[str] = []
         for stage, line in (("container_started", "Starting Windows..."), ("qemu_started", "QEMU 8.2 started"),
                             ("windows_started", "Windows started successfully"), ("vnc_ready", "VNC on :8006"),
@@ -258,7 +259,10 @@ def test_live_run_in_the_browser(browser, tmp_path):
         b = Writer(bench_dir)
         b.emit("run_start", playbook="run", hosts=["vm1"])
         expect(status).to_have_attribute("data-state", "running", timeout=WAIT_MS)
+        b.emit("phase_start", "vm1", phase="benchmark", number=10, title="Benchmark run")
         b.emit("benchmark", "vm1", status="running", total_tasks=3)
+        expect(page.locator("body")).to_contain_text("Benchmark run", timeout=WAIT_MS)
+        expect(page.locator("body")).not_to_contain_text("10/9")  # not one of the nine setup phases
         tasks = (("notepad-1", "notepad", "Open Notepad and type hello", True, 1.0),
                  ("calc-2", "windows_calc", "Compute 6*7 in Calculator", False, 0.0),
                  ("clock-3", "clock", "Set a timer for 5 minutes", True, 0.5))

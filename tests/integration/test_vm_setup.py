@@ -48,6 +48,8 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     for line in PHASE_LINES:
         assert f"[vm-setup] {line}" in first.stdout, first.output
     assert "SUCCESS: WAA container ready for evaluation" in first.stdout
+    # The VM lock, the run's first round trip, proved SSH: no separate ping.
+    assert re.search(r"✓ SSH connectivity: root@127\.0\.0\.1:\d+", first.stdout), first.output
     assert re.search(r"✓ Container waa-e2e: created \(ID: [0-9a-f]{12}\)", first.stdout), first.output
     doc = first.doc
     assert doc["exit_code"] == 0 and doc["success"] is True
@@ -87,6 +89,10 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert _container_id(name) == cid
     assert second.doc["changed_tasks"] == [], second.doc["changed_tasks"]
     assert "already running with the same configuration" in second.stdout
+    # A ready host: the docker phase's probe of every layer left the three waits nothing to ask.
+    assert second.stdout.count("(found at the start of this run)") == 3, second.output
+    events = [json.loads(line) for line in (second.run_dir / "events.jsonl").read_text().splitlines()]
+    assert [e["type"] for e in events].count("server_ready") == 1
 
     third = waa_cli("--rebuild", hostvars=hostvars)
     assert third.rc == 0, third.output
@@ -131,7 +137,8 @@ def test_exit_codes(case, waa_cli, tmp_path):
         hv["ansible_port"] = _free_port()
         code, words = 1, ["Cannot connect to VM via SSH"]
     elif case == "docker_unstartable":
-        hv.update(waa_docker_host=f"unix://{tmp_path}/no-docker.sock", waa_docker_service="waa-test-no-such-docker")
+        hv.update(waa_docker_host=f"unix://{tmp_path}/no-docker.sock", waa_docker_service="waa-test-no-such-docker",
+                  waa_docker_direct_start=False)
         code, words = 2, ["Docker daemon failed to start"]
     elif case == "image_absent":
         hv.update(waa_image="127.0.0.1:5001/windowsarena/absent:latest", waa_pull_attempts=2)

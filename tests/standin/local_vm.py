@@ -538,10 +538,15 @@ def ensure_dockerd(state: dict) -> None:
     if sys_pid and _pid_alive(sys_pid) and "dockerd" in _cmdline(sys_pid):
         # someone else's dockerd is alive but not answering yet (still starting): wait for it
         say(f"dockerd: pid {sys_pid} (not ours) is running but does not answer yet; waiting ...")
-        _wait("dockerd (not started by local-vm)", _engine_ok, ENGINE_WAIT_S, interval=0.5, pid=sys_pid)
-        state["dockerd_started_by_standin"] = False
-        say("dockerd ... ok (already running, not managed by local-vm)")
-        return
+        try:
+            _wait("dockerd (not started by local-vm)", _engine_ok, ENGINE_WAIT_S, interval=0.5, pid=sys_pid)
+            state["dockerd_started_by_standin"] = False
+            say("dockerd ... ok (already running, not managed by local-vm)")
+            return
+        except StandInError:
+            if _pid_alive(sys_pid):
+                raise
+            say(f"dockerd: pid {sys_pid} exited (it was shutting down): starting our own")
     # A stale /var/run/docker.pid (reboot) makes dockerd refuse to start.
     if sys_pid:
         Path("/var/run/docker.pid").unlink(missing_ok=True)

@@ -11,6 +11,11 @@
 (function () {
   "use strict";
 
+  // "phase 4/9 · Windows VM boot"; the benchmark run after the nine setup phases has no number.
+  function phaseLabel(phase, sep) {
+    return phase.number >= 1 && phase.number <= 9 ? "phase " + phase.number + "/9" + sep + phase.title : phase.title;
+  }
+
   const POLL_MS = 2000;
   const LOG_MAX = 300;
   const STATUS_TEXT = {
@@ -160,7 +165,7 @@
       return { state: "failed", text: "Failed: exit " + code + (meanings.length ? " (" + meanings[0] + ")" : "") };
     }
     const phases = Object.values(state.hosts || {}).map((h) => h.phase && h.phases[h.phase]).filter(Boolean);
-    const current = phases.length === 1 ? " \u00b7 phase " + phases[0].number + "/9: " + phases[0].title : "";
+    const current = phases.length === 1 ? " \u00b7 " + phaseLabel(phases[0], ": ") : "";
     return { state: "running", text: "Running" + (state.playbook ? " " + state.playbook : "") + current };
   }
 
@@ -342,7 +347,7 @@
       ])));
     }
     const current = host.phase && host.phases[host.phase];
-    setText(card.refs.headPhase, current && !host.result ? "phase " + current.number + "/9 \u00b7 " + current.title : "");
+    setText(card.refs.headPhase, current && !host.result ? phaseLabel(current, " \u00b7 ") : "");
   }
 
   function renderPull(refs, pull) {

@@ -35,3 +35,15 @@ def test_real_kvm_when_present():
         assert kvm["usable"] and kvm["api_version"] == 12 and kvm["create_vm"] and fix is None
     else:
         assert "group" in fix and kvm["group"] in fix
+
+
+def test_host_resources_read_the_nearest_existing_directory(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemFree:        1000 kB\nMemTotal:       16777216 kB\n")
+    res = kvm_check.host_resources(str(tmp_path / "docker" / "not" / "yet"), meminfo=str(meminfo))
+    st = os.statvfs(str(tmp_path))
+    assert res["path"] == str(tmp_path)
+    assert res["mem_mb"] == 16384 and res["cores"] == os.cpu_count()
+    assert abs(res["free_bytes"] - st.f_bavail * st.f_frsize) < 50 * 1024 * 1024
+    assert res["python_requests"] is True  # the test environment has requests
+    assert kvm_check._importable("no_such_module_for_waa") is False
