@@ -160,25 +160,20 @@ class Report:
         out = []
         micro = {v["label"]: v.get("per_task") for v in (g(mi, "variants") or [])}
         ping = next((v for k, v in micro.items() if k.startswith("ping (")), None)
-        async_start = next((v for k, v in micro.items() if k.startswith("waa_probe started async")), None)
         sync_probe = next((v for k, v in micro.items() if k.startswith("openadapt.waa.waa_probe")), None)
         docker_info = next((v for k, v in micro.items() if k.startswith("community.docker")), None)
         if rd and max(g(rd, "lag", "p95") or 0, g(rd, "watching", "lag", "p95") or 0) > TARGETS["lag"]:
             watching = [x.get("lag") for x in (g(rd, "runs") or []) if x.get("ok") and not x.get("ready_before_probe")]
             out.append(f"- **Readiness lag (p95 {s(g(rd, 'watching', 'lag', 'p95'))} with an 8 s server delay, "
                        f"{s(g(rd, 'lag', 'p95'))} with the stand-in's 3 s; {s(pct_of(watching, 95))} over the "
-                       f"{len(watching)} runs where the wait was already watching).** The misses come from the server "
-                       "coming up before anything watches; the watching itself meets the target. After one "
-                       "synchronous probe, the wait is an async waa_probe (polls every 0.5 s) whose progress file a "
-                       "progress_watch round trip checks every 0.2 s; the lag adds the poll, the file check, the SSH return of the watch and the next task "
-                       "(the `set_fact` whose result ends the phase). "
-                       + (f"With the 3 s delay, in {rd.get('ready_before_probe')} of {g(rd, 'lag', 'n')} runs the server "
-                          "came up while nothing was watching: the phase's first, synchronous probe had found it "
-                          "down and the background wait was still being started (an async start takes "
-                          f"{s(async_start)} here), so those lags are mostly that start's cost. "
-                          if rd.get("ready_before_probe") else "")
-                       + "On this loaded machine each of these steps stretches (an SSH round trip takes 0.5–1 s instead "
-                       "of 0.3 s). The synchronous long-poll (change 1) removes the async start and the file hand-over.")
+                       f"{len(watching)} runs where the wait was already watching).** The wait is a synchronous "
+                       "long-poll: a `waa_probe` round trip polls every 0.5 s on the VM and returns the moment the "
+                       "server answers; the lag adds that poll, the SSH return and the next task (the `set_fact` "
+                       "whose result ends the phase). "
+                       + (f"In {rd.get('ready_before_probe')} of {g(rd, 'lag', 'n')} runs with the 3 s delay the "
+                          "server came up before the waa_server wait had started (the windows_boot phase was still "
+                          "ending), so the lag includes that hand-over. " if rd.get("ready_before_probe") else "")
+                       + "On this loaded machine each step stretches (an SSH round trip takes 0.5–1 s instead of 0.3 s).")
         top = [t for t in (g(rr, "profile", "top_tasks") or [])][:6]
         top_txt = "; ".join(f"{t['task'].split(' | ', 1)[-1]} {t['median_s']:.2f} s" for t in top)
         if rd and (g(rd, "cold", "p50") or 0) > TARGETS["cold"]:
@@ -189,9 +184,9 @@ class Report:
                        f"phases around it are each a few SSH round trips (mean phase durations: {tops}; start-up "
                        f"{s(g(rd, 'startup', 'p50'))} before the first event). "
                        + (f"A cold run makes {cold_tasks} remote round trips. " if cold_tasks else "")
-                       + f"Each costs about {s(ping)} here even for `ping` (0.29 s on an idle machine), a module "
-                       f"carrying the collection's module_utils about {s(sync_probe)}, and each async start "
-                       f"{s(async_start)} (async tasks are never pipelined). 10 s on this machine means at most ~10 "
+                       + f"Each costs about {s(ping)} here even for `ping` (0.29 s on an idle machine) and a module "
+                       f"carrying the collection's module_utils about {s(sync_probe)}; ansible-playbook's own start-up "
+                       "and the controller's per-task work come on top. 10 s on this machine means at most ~10 "
                        "round trips besides the boot.")
         if rr and (g(rr, "wall", "p50") or 0) > TARGETS["rerun"]:
             b = g(rr, "profile", "buckets") or {}
@@ -210,7 +205,10 @@ class Report:
                        f"payload ({s(sync_probe)} for a waa_probe against {s(ping)} for ping in the table below), "
                        f"community.docker loading its Docker client ({s(docker_info)}), the smoke test's real work "
                        "and its `fetch`. The literal baseline of row 3c (every executed task as a remote ping) is met "
-                       f"only because {frac:.0%} of the re-run's tasks never leave the controller.")
+                       f"only because {frac:.0%} of the re-run's tasks never leave the controller. The baseline "
+                       "shrinks with every remote task the product drops (each is a `ping` less in the no-op), so this "
+                       "ratio can rise while the re-run gets faster: what it measures is how much heavier the "
+                       "remaining tasks are than `ping` and `set_fact`, not overhead that could be removed alone.")
         if fl and (g(fl, "ratios", "8") or 0) > TARGETS["fleet"]:
             runs8 = [x for x in g(fl, "runs") or [] if x["n"] == 8 and x.get("variant", "current") == "current"]
             runs1 = [x for x in g(fl, "runs") or [] if x["n"] == 1 and x.get("variant", "current") == "current"]
@@ -230,7 +228,7 @@ class Report:
                        f"worker per host) but share two cores: the machine's CPU was {busy8 if busy8 is None else f'{busy8:.0%}'} "
                        f"busy during the 8-host runs against {busy1 if busy1 is None else f'{busy1:.0%}'} for one host, "
                        f"and the controller alone used {g(fl, 'cpu_s_per_host', '8')} CPU-s per host. Each host's "
-                       "setup is ~25 remote module runs (a Python interpreter on the VM each, here the same two cores) "
+                       "setup is a dozen or more remote module runs (a Python interpreter on the VM each, here the same two cores) "
                        "plus the controller's per-task templating and result processing. With real VMs the remote half "
                        "runs on each VM's own CPUs; the controller half still scales with hosts × tasks, so the lever is "
                        "the same as for the re-run: fewer remote tasks."
@@ -250,18 +248,11 @@ class Report:
                        "~15 GB) divides away. In `waa vm-setup` that start-up is paid once for the whole run, not for the pull.")
         if se and (g(se, "per_minute") or 0) > TARGETS["sessions"]:
             d0 = next((x for x in g(se, "runs") or [] if x.get("tag") == "default"), {})
-            d10 = next((x for x in g(se, "runs") or [] if x.get("tag") == "interval10"), {})
             kinds = d0.get("session_kinds") or {}
             out.append(f"- **SSH sessions ({g(se, 'per_minute'):.1f}/min).** Over the {s(d0.get('window_s'), 1)} wait: "
-                       f"{d0.get('sessions')} sessions ({kinds.get('command', 0)} exec, {kinds.get('subsystem', 0)} sftp) "
-                       f"but {d0.get('connections')} new SSH connection(s) (ControlPersist). "
-                       f"{d0.get('module_runs')} were module runs (mostly progress_watch round trips, one per 5 s ≈ 12/min, "
-                       "plus the first synchronous probes); the rest belong to the async starts of the waits, ~6 "
-                       "sessions each (async tasks are not pipelined: mkdir, two sftp puts, chmod, exec, cleanup). "
-                       + (f"With waa_progress_interval=10 the same wait took {d10.get('sessions')} sessions = "
-                          f"{d10.get('per_minute')}/min. " if d10.get("per_minute") else "")
-                       + "Over a real 20-minute boot the async start amortises away and the rate tends to 60/interval "
-                       "(12/min at 5 s): the target sits exactly on the default interval.")
+                       f"{d0.get('sessions')} sessions ({kinds.get('command', 0)} exec, {kinds.get('subsystem', 0)} sftp), "
+                       f"{d0.get('connections')} new SSH connection(s) (ControlPersist), {d0.get('module_runs')} module "
+                       "runs: one long-poll round per waa_progress_interval plus the tasks between the waits.")
         if vw and (g(vw, "latency", "p95") or 0) > TARGETS["viewer"]:
             out.append(f"- **Viewer ({ms(g(vw, 'latency', 'p95'))}).** See the details below.")
         if ex and g(ex, "variants", "lean", "all_ok"):
@@ -289,7 +280,7 @@ class Report:
             self.add("Each run: `waa vm-setup` for a new container (own name, ports, state and storage directories) on "
                      "the stand-in VM, image already present, WAA_SIM_BOOT_SECONDS=2 and WAA_SIM_SERVER_DELAY=3. "
                      "The lag is `phase_end(waa_server).ts` − `/var/log/waa-sim/server_ready`; the `server_ready` "
-                     "event (progress_watch returned) comes first, the phase end one task later.", "")
+                     "event (the wait's round returned) comes first, the phase end one task later.", "")
             self.add("| run | server delay | wall | cold (wall − boot − delay) | lag to phase_end | lag to server_ready event | ready before the probe ran | WAA's loop | load |",
                      "|---|---|---|---|---|---|---|---|---|")
             for x in rd.get("runs", []):
@@ -451,165 +442,56 @@ class Report:
 
     # -- recommendations --------------------------------------------------------------------------
     def recommendations(self):
-        ex, mi, se, rr = self.data("experiments"), self.data("micro"), self.data("sessions"), self.data("rerun")
+        mi, rr = self.data("micro"), self.data("rerun")
         micro = {v["label"]: v.get("per_task") for v in (g(mi, "variants") or [])}
-        state = g(ex, "product_state") or {}
-        applied = g(ex, "applied") or []
 
         def m(prefix):
             return next((v for k, v in micro.items() if k.startswith(prefix)), None)
 
-        self.add("## Recommended product changes", f"_{self.when('experiments')}_", "")
-        if ex:
-            have = [k for k, v in state.items() if v]
-            self.add(f"The product measured here already has: {', '.join(have) or 'none of them'} "
-                     "(commit ee58376 \"Re-runs: probe before starting a background wait, ask before pulling, read "
-                     "resources without fact gathering\"). The rows above measure that product.", "")
-            cur, lean = g(ex, "variants", "current") or {}, g(ex, "variants", "lean") or {}
-            self.add("Measured on patched copies of the collection (bench/experiments.py: the repository is not "
-                     "edited), a cold setup then a re-run per round, variants alternating, through an sshd of ours that "
-                     f"counts SSH sessions. \"lean\" = the current product + {' + '.join(applied) or 'nothing'}:", "")
-            self.add("| variant | all exit 0 | cold wall p50 | re-run wall p50 | readiness lag p50 | remote tasks (cold / re-run) | SSH sessions (cold / re-run) | CPU-s controller+VM (cold / re-run) |",
-                     "|---|---|---|---|---|---|---|---|")
-            for name, v in (("current", cur), ("lean", lean)):
-                self.add(f"| {name} | {v.get('all_ok')} | {s(g(v, 'cold', 'p50'))} | {s(g(v, 'rerun', 'p50'))} | "
-                         f"{s(g(v, 'lag', 'p50'), 3)} | {v.get('cold_remote_tasks')} / {v.get('rerun_remote_tasks')} | "
-                         f"{v.get('cold_sessions')} / {v.get('rerun_sessions')} | "
-                         f"{s(g(v, 'cold_cpu', 'p50'), 1, '')} / {s(g(v, 'rerun_cpu', 'p50'), 1, '')} |")
-            pairs = ex.get("pair_ratios") or []
-            cpu_cold = (g(lean, "cold_cpu", "p50") / g(cur, "cold_cpu", "p50")) if g(cur, "cold_cpu", "p50") and g(lean, "cold_cpu", "p50") else None
-            cpu_re = (g(lean, "rerun_cpu", "p50") / g(cur, "rerun_cpu", "p50")) if g(cur, "rerun_cpu", "p50") and g(lean, "rerun_cpu", "p50") else None
-            self.add("", f"Lean ÷ current: wall medians cold {r(ex.get('cold_ratio'))}, re-run {r(ex.get('rerun_ratio'))} "
-                         f"(per round, cold: {', '.join('%.2f' % p['cold'] for p in pairs)}; re-run: "
-                         f"{', '.join('%.2f' % p['rerun'] for p in pairs)}); CPU seconds cold {r(cpu_cold)}, re-run "
-                         f"{r(cpu_re)}. Wall times swing with the other jobs on this machine; the "
-                         "round-trip and session counts are exact, and CPU seconds (the controller's processes plus "
-                         "everything under our sshd, i.e. the module runs on the \"VM\") are far less sensitive to the "
-                         "load than wall time.", "")
-            lb = ex.get("long_boot") or []
-            if lb:
-                self.add(f"With a {ex.get('long_boot_seconds')} s boot (the wait spans several round trips, so the "
-                         "until loop of change 1 really retries):", "")
-                self.add("| variant | exit 0 | wall | waiting window | SSH sessions in it | per minute | readiness lag |",
-                         "|---|---|---|---|---|---|---|")
-                for x in lb:
-                    self.add(f"| {x['variant']} | {x.get('ok')} | {s(x.get('wall'))} | {s(x.get('window_s'), 1)} | "
-                             f"{x.get('sessions')} | {x.get('per_minute')} | {s(x.get('lag'), 3)} |")
-                self.add("")
-        fc = g(ex, "fault_checks") or []
-        if fc:
-            self.add("Failures with the lean waits (short phase timeouts of 12 s):", "")
-            self.add("| simulator fault | expected exit | exit | phase | message |", "|---|---|---|---|---|")
-            for x in fc:
-                self.add(f"| {x['fault']} | {x['expected']} | {x.get('exit_code')} | {x.get('phase')} | "
-                         f"{(x.get('message') or '').replace('|', '/')[:160]} |")
-            self.add("")
-        a_start, sync_p, ping = m("waa_probe started async"), m("openadapt.waa.waa_probe"), m("ping (")
-        n = 0
-        if not state.get("sync_long_poll_wait"):
-            n += 1
-            first = ("The product now probes once synchronously and starts the background wait only when that "
-                     "probe is unhealthy, which makes re-runs cheap; a cold setup still pays, for each of the three "
-                     "waits, the failed synchronous probe, the async start and the first watch. "
-                     if state.get("sync_first_wait") else "")
-            self.add(
-                f"{n}. **Waits as one synchronous long-poll** — `roles/common/tasks/wait.yml`. {first}Replace the "
-                "tasks by one: `openadapt.waa.waa_probe` with `wait_timeout: \"{{ waa_progress_interval }}\"`, "
-                "`deadline_in`, `register: waa_wait`, `until:` healthy, or a layer with `fatal`, or "
-                "`deadline_exceeded`, or exit code 9; `retries: waa_wait_timeout // waa_progress_interval`, "
-                "`delay: 0` (exact text: `SYNC_WAIT` in bench/experiments.py). Each round trip still waits up to the "
-                "interval on the VM and returns the moment the layers are healthy, so cadence and readiness are "
-                f"unchanged, but the async start ({s(a_start)} here against {s(sync_p)} for a synchronous probe: "
-                "async tasks are never pipelined, so it is a temp dir, two sftp transfers, a chmod, the wrapper's "
-                "fork and a job file) disappears. Measured effect: the `lean` rows above (cold setup, SSH sessions "
-                "per minute of waiting, readiness lag). To keep the live boot lines: `plugins/modules/waa_probe.py` "
-                "should return the record it writes to its progress file as `progress` (kind `boot`, stage, "
-                "log_tail) in every result, so the callback's `v2_runner_retry` → `_progress()` works unchanged; "
-                "and `plugins/callback/waa_events.py` should emit `server_ready` on the waa_probe result of the "
-                "waa_server phase (it keys on `progress_watch` today); and the timeout message must name the phase's "
-                "whole wait, not the last round's (the lean copy says \"Timed out after 5 s\" for a 12 s wait, see the "
-                "failure table): give waa_probe the wait's start or total (e.g. a `wait_total` option used only in "
-                "messages) or re-word the final failure in wait.yml. The probe restarts each round, so it re-reads "
-                "the container log from the start each time (a few hundred lines) — cheap.")
-        if not state.get("pull_check"):
-            n += 1
-            self.add(
-                f"{n}. **Skip the background pull when the image is there** — `roles/image/tasks/main.yml`: first a "
-                "check-mode `docker_pull_progress` (`would_pull`); the progress directory, async start and watch only "
-                "when a pull is needed.")
-        if not state.get("ping_fold"):
-            n += 1
-            self.add(
-                f"{n}. **Fold the SSH connectivity ping into the first module run** — `roles/preflight/tasks/main.yml`: "
-                "`when: not waa_verify_nested_virt | bool` on the `ping` task (the KVM check is then the first SSH "
-                "round trip; an unreachable host still fails there as exit 1 via `v2_runner_on_unreachable`), and "
-                "let the callback print `✓ SSH connectivity` on the first successful remote result so the output "
-                f"keeps the line. One round trip less per run ({s(ping)} here). Included in `lean`.")
-        setup, kvm = m("setup"), m("openadapt.waa.kvm_check")
-        req, info, cmd = m("command"), m("community.docker.docker_container_info"), m("command")
-        n += 1
-        parts = []
-        if state.get("no_fact_gathering"):
-            parts.append(f"(a) the resources `command` (now replacing `setup`, which cost {s(setup)} a run here) "
-                         f"could be one more result of `kvm_check` ({s(kvm)}): memory, cores and free space are three "
-                         "system calls")
-        else:
-            parts.append(f"(a) return memory, cores and free space from `kvm_check` and drop `setup` ({s(setup)} a run here)")
-        parts.append(f"(b) report whether `requests` imports from the docker-daemon `waa_probe` instead of the separate "
-                     f"`command` task ({s(req)})")
-        parts.append(f"(c) drop `Look for an existing container` ({s(info)}: community.docker.docker_container_info "
-                     "loads the Docker SDK shim) by taking the container's state from the docker-daemon probe "
-                     "(layers `[docker_daemon, container]`); `docker_container` compares the configuration itself")
-        parts.append("(d) return the smoke screenshot in the smoke `waa_probe` result (base64, ~30 KB) and write it "
-                     "on the controller, instead of a separate `fetch` round trip")
-        self.add(f"{n}. **Fewer round trips, estimated from the per-task costs** (not patched here): " + "; ".join(parts)
-                 + f". Each removes one remote round trip ({s(ping)}–{s(sync_p)} on this machine).")
-        n += 1
-        c = g(rr, "counts") or {}
+        self.add("## What changed, and what is left", "")
         self.add(
-            f"{n}. **A ready-host fast path** — `playbooks/vm_setup.yml`. The re-run still makes {c.get('remote', '–')} "
-            "remote round trips, and at this machine's 0.5–1 s per round trip the 8 s target allows about 8–10. "
-            "When the container exists with the configured image and one all-layer `waa_probe` is healthy, phases "
-            "2–6 have nothing to do: run preflight, that probe (plus `docker_container` in check mode for "
-            "configuration drift), then smoke/persist/validate, and report phases 2–6 as ok (\"already ready\"); "
-            "the final validation can reuse the same probe result when it is seconds old."
-            + (f" Measured floor: a playbook of just those module calls (lock, KVM check, resources, all-layer probe, "
-               f"container info, smoke test, fetch, persist, unlock: {g(ex, 'floor', 'remote_tasks')} remote tasks, "
-               f"{g(ex, 'floor', 'sessions')} SSH sessions) took {s(g(ex, 'floor', 'wall', 'p50'))} and "
-               f"{s(g(ex, 'floor', 'cpu', 'p50'), 1, ' CPU-s')} on the ready container, against "
-               f"{s(g(ex, 'variants', 'current', 'rerun', 'p50'))} and "
-               f"{s(g(ex, 'variants', 'current', 'rerun_cpu', 'p50'), 1, ' CPU-s')} for the current re-run in the same rounds."
-               if g(ex, "floor", "wall", "p50") else ""))
-        cp = g(rr, "controller_profile") or {}
-        if cp.get("main_busy"):
-            n += 1
-            self.add(
-                f"{n}. **Controller cost per run** (minor; from the profile, not measured as a patch) — "
-                f"ansible-playbook's main process is busy {s(cp.get('main_busy'))} per re-run: loading the playbook "
-                f"{s(cp.get('playbook_load'))} ({cp.get('role_loads')} role loads — each phase role lists "
-                "`openadapt.waa.common` as a dependency, so common's defaults and argument spec are loaded again "
-                f"per role), {cp.get('role_include_calls')} dynamic `include_role` of common at run time "
-                f"{s(cp.get('role_includes'))}, Python imports {s(cp.get('imports'))}, and the rest spread over "
-                "the tasks (variables, templating, results). `include_tasks` of `roles/common/tasks/wait.yml` "
-                "instead of `include_role`, and fewer dependency loads, would save a fraction of a second per run "
-                "(and per host in a fleet); the remote round trips above matter far more.")
-        if se:
-            d10 = next((x for x in se.get("runs", []) if x.get("tag") == "interval10"), None)
-            if d10:
-                n += 1
-                self.add(
-                    f"{n}. **SSH sessions** — `roles/common/defaults/main.yml`: `waa_progress_interval: 10` measured "
-                    f"{d10.get('per_minute')} sessions/min of waiting (default 5: {se.get('per_minute')}); readiness is "
-                    "unaffected because a round trip returns as soon as the work ends, only the boot-log refresh gets "
-                    "coarser. Change 1 removes the async start's sessions as well.")
-        self.add("")
+            "Changes made after the \"before\" run, each measured in the rows above:", "",
+            "1. **Waits as one synchronous long-poll** — `roles/common/tasks/wait.yml`: one `waa_probe` task with "
+            "`until`, each round waiting up to `waa_progress_interval` on the VM and returning the moment the layers "
+            "are healthy or a fatal signal appears; the controller's clock ends the phase's wait and the run's "
+            "deadline; each round's `progress` record reaches the callback as a retry (live boot lines); the timeout "
+            "message names the whole wait (`wait_total`). Gone: the async start (a temp dir, two sftp transfers, a "
+            "chmod, the wrapper's fork and a job file per wait: about 1.2 s here) and the progress-file hand-over.",
+            "2. **A ready host's waits cost nothing** — the docker phase's one probe checks every layer "
+            "(`waa_health_now`); when the container phase changes nothing, windows_boot, waa_server and accessibility "
+            "report what it found (\"found at the start of this run\") without a round trip, and the container "
+            "phase takes the existing container's state from it instead of `docker_container_info`.",
+            "3. **No separate ping, no separate readings** — the VM lock, the run's first round trip, proves SSH "
+            "(the callback prints `✓ SSH connectivity` for it); `kvm_check` also returns memory, cores, free space "
+            "and whether `requests` imports, so the resources `command` and the docker phase's requests check go.",
+            "4. **`waa_progress_interval` 6 s** (was 5): at most 10 long-poll rounds a minute of waiting; readiness "
+            "does not depend on it.", "")
+        top = (g(rr, "profile", "top_tasks") or [])[:8]
+        if top:
+            self.add("What a re-run still spends, by task (median s, from the profile below): "
+                     + "; ".join(f"{t['task'].split(' | ', 1)[-1]} {t['median_s']:.2f}" for t in top) + ".", "")
+        self.add(
+            "Left to do, largest first (not implemented; estimates from the per-task costs, "
+            f"{s(m('ping ('))}–{s(m('openadapt.waa.waa_probe'))} a round trip here):", "",
+            "1. **Skip `docker_container` on a ready host** — label the container with a hash of its configuration; "
+            "when the probe's container details show the same hash and the image phase pulled nothing, the container "
+            "is already what `docker_container` would make (with `comparisons: {labels: ignore}` so that adding the "
+            "label never recreates a running Windows).",
+            "2. **One probe for smoke and validate** — the final validation repeats the all-layer probe seconds after "
+            "the smoke test; one `waa_probe` run with every layer and `smoke: true` could serve both phases.",
+            "3. **The smoke screenshot in the result** — return it base64 in the smoke probe's result and let the "
+            "callback write it, instead of a `fetch` round trip (costs event and artifact size: ~30 KB here, more "
+            "with a real screen).",
+            "4. **Controller cost per run** — ansible-playbook loads every role's defaults and argument spec, and "
+            "each phase role depends on `openadapt.waa.common`; fewer dependency loads and `include_tasks` of the "
+            "wait instead of `include_role` save a fraction of a second per run and per host in a fleet.", "")
 
     def other(self):
         self.add("## Other findings", "")
         fl = self.data("fleet")
         items = []
         sample = next((x.get("sample_result") for x in (g(fl, "runs") or []) if x.get("sample_result")), None)
-        if sample and sample.get("publish_address") and sample["publish_address"] not in str(sample.get("server_url")):
+        if sample and sample.get("publish_address") and sample["publish_address"] not in str(sample.get("tunnel_command")):
             items.append(
                 "- `plugins/plugin_utils/_events.py` `result_document()` builds `server_url`, `vnc_url` and the tunnel "
                 "from `127.0.0.1` regardless of `waa_publish_address`; with a non-loopback publish address the printed "
