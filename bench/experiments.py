@@ -8,16 +8,10 @@ match) against the stand-in VM through an sshd of ours (127.0.0.1:18023, LogLeve
 SSH sessions are counted too). Per round and variant: a cold setup of a new container, then a
 re-run on it; variants alternate order each round.
 
-The "lean" changes (each is described with its exact text in docs/benchmarks.md):
-  sync_waits  roles/common/tasks/wait.yml: instead of an async waa_probe + progress_watch loop,
-              an `until` loop over a synchronous waa_probe with wait_timeout = waa_progress_interval
-              (each round trip still waits up to the interval on the VM and returns the moment the
-              layers are healthy; no async_wrapper, no module file transfer, no job file).
-  pull_check  roles/image/tasks/main.yml: first a check-mode docker_pull_progress (would_pull);
-              the progress directory, the background pull and its watch run only when a pull is needed.
-  ping_fold   roles/preflight/tasks/main.yml: the separate `ping` runs only when the KVM check is off
-              (the KVM check is itself the first SSH round trip; an unreachable host fails there
-              with the same classification).
+The "lean" changes: none at present. The candidates measured before (synchronous waits, a
+check-mode pull question, no separate ping) are in the product now; their figures are in
+bench/results/before/. To try a new candidate, add a product_state() key and its patch in
+patch_lean(); bench() skips itself while every key is true.
 """
 
 from __future__ import annotations
@@ -36,46 +30,6 @@ from rerun import count_tasks, task_rows
 
 COPY = ["galaxy.yml", "meta", "plugins", "roles", "playbooks"]
 LONG_BOOT_S = 60
-
-SYNC_WAIT = """---
-# (bench/experiments.py, variant lean) Wait with a synchronous long-poll: each round trip runs
-# waa_probe for up to waa_progress_interval seconds on the VM and returns as soon as the layers
-# are healthy or a fatal signal appears.
-- name: "{{ waa_wait_title }}"
-  openadapt.waa.waa_probe:
-    docker_host: "{{ waa_docker_host }}"
-    container_name: "{{ waa_container_name }}"
-    server_url: "{{ waa_server_url }}"
-    vnc_url: "{{ waa_vnc_url }}"
-    layers: "{{ waa_wait_layers }}"
-    wait_timeout: "{{ waa_progress_interval }}"
-    deadline_in: "{{ waa_deadline_in }}"
-  register: waa_wait
-  until: >-
-    (waa_wait.healthy | default(false))
-    or (waa_wait.layers | default([]) | selectattr('fatal', 'defined') | selectattr('fatal') | list | length > 0)
-    or (waa_wait.deadline_exceeded | default(false))
-    or (waa_wait.waa_exit_code | default(0) | int == 9)
-  retries: "{{ [(waa_wait_timeout | int / waa_progress_interval | int) | int, 1] | max }}"
-  delay: 0
-"""
-
-PULL_CHECK = """- name: Image pull
-  openadapt.waa.docker_pull_progress:
-    docker_host: "{{ waa_docker_host }}"
-    image: "{{ waa_image }}"
-  check_mode: true
-  register: _waa_pull_check
-  when: not waa_force_pull | bool
-
-"""
-
-
-def _sub(text: str, old: str, new: str, what: str) -> str:
-    if old not in text:
-        raise RuntimeError(f"patch {what}: anchor not found (the product changed): {old[:80]!r}")
-    return text.replace(old, new, 1)
-
 
 def product_state(root: Path = REPO) -> dict:
     """Which of the candidate changes the product already has (so the report says so)."""
@@ -113,35 +67,10 @@ def make_copy(variant: str, directory: str | None = None) -> tuple[Path, list[st
 def patch_lean(dest: Path) -> list[str]:
     """Apply the candidate changes the product does not have yet; returns their names."""
     state = product_state(dest)
-    applied = []
-    if not state["sync_long_poll_wait"]:
-        (dest / "roles" / "common" / "tasks" / "wait.yml").write_text(SYNC_WAIT)
-        applied.append("sync_waits")
-    if not state["pull_check"]:
-        image = dest / "roles" / "image" / "tasks" / "main.yml"
-        text = image.read_text()
-        text = _sub(text, "- name: Progress directory\n", PULL_CHECK + "- name: Progress directory\n", "pull_check")
-        cond = "  when: waa_force_pull | bool or _waa_pull_check.would_pull | default(true)\n"
-        text = _sub(text, '    mode: "0700"\n', '    mode: "0700"\n' + cond, "pull_check dir")
-        text = _sub(text, '  no_log: "{{ waa_registry_password | length > 0 }}"\n',
-                    '  no_log: "{{ waa_registry_password | length > 0 }}"\n' + cond, "pull_check start")
-        text = _sub(text, "  until: _waa_pull.finished\n", cond + "  until: _waa_pull.finished\n", "pull_check watch")
-        text = _sub(text, "waa_image_ref: \"{{ _waa_pull.result.image | default(waa_image) }}\"",
-                    "waa_image_ref: \"{{ (_waa_pull.result | default(_waa_pull_check)).image | default(waa_image) }}\"",
-                    "pull_check ref")
-        text = _sub(text, "waa_image_result: \"{{ _waa_pull.result }}\"",
-                    "waa_image_result: \"{{ _waa_pull.result | default(_waa_pull_check) }}\"", "pull_check result")
-        image.write_text(text)
-        applied.append("pull_check")
-    if not state["ping_fold"]:
-        pre = dest / "roles" / "preflight" / "tasks" / "main.yml"
-        text = pre.read_text()
-        text = _sub(text, "- name: SSH connectivity\n  ansible.builtin.ping:\n",
-                    "- name: SSH connectivity\n  ansible.builtin.ping:\n  when: not waa_verify_nested_virt | bool\n",
-                    "ping_fold")
-        pre.write_text(text)
-        applied.append("ping_fold")
-    return applied
+    missing = [name for name, present in state.items() if not present]
+    if missing:
+        raise RuntimeError(f"no patch for candidate(s) {missing}: add one here")
+    return []
 
 
 def floor_playbook(path: Path, hv: dict) -> Path:

@@ -52,12 +52,12 @@ from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     result_document,
 )
 
-# Tasks that are bookkeeping, not checks a user would want to see.
 # Tasks that never leave the controller: their success proves nothing about SSH.
 CONTROLLER_ACTIONS = {
     "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta", "debug",
     "assert", "fail", "validate_argument_spec", "add_host", "group_by", "pause",
 }
+# Tasks that are bookkeeping, not checks a user would want to see.
 QUIET_ACTIONS = {
     "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta",
     "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec",
