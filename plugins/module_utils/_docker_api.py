@@ -23,8 +23,12 @@ from urllib.parse import quote, urlencode, urlsplit
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import pull_arguments
 
 DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
-# The newest API version this client speaks; newer daemons accept older versions.
-MAX_API_VERSION = (1, 41)
+# The API versions this client speaks. It uses only endpoints and fields that are the same from
+# 1.24 to 1.52 (Docker Engine 29), so the version is negotiated with the daemon: the highest one
+# both sides speak, as docker-py's version='auto' does. Engine 29 refuses anything below 1.44;
+# Debian's docker.io 20.10 speaks at most 1.41.
+MIN_API_VERSION = (1, 24)
+MAX_API_VERSION = (1, 52)
 # Rate-limit markers in registry errors relayed by the daemon.
 RATE_LIMIT_MARKERS = ('toomanyrequests', 'too many requests', 'rate limit')
 # "429" only as a whole number: digests and sizes contain the digits too.
@@ -66,6 +70,38 @@ def is_rate_limit(message, status=None):
         return True
     text = (message or '').lower()
     return any(marker in text for marker in RATE_LIMIT_MARKERS) or bool(_RE_429.search(text))
+
+
+def _parse_api_version(value):
+    """'1.44' -> (1, 44); None when the daemon did not say or said something else."""
+    match = re.match(r'^\s*(\d+)\.(\d+)\s*$', str(value or ''))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def negotiate_api_version(version_info):
+    """The API version to use with a daemon whose ``GET /version`` answered ``version_info``.
+
+    The highest version both sides speak: the daemon's ``ApiVersion`` capped at
+    MAX_API_VERSION, and never below the daemon's ``MinAPIVersion``. Raises DockerError when
+    the two ranges do not overlap, naming both so the fix (upgrade Docker or the collection)
+    is clear.
+    """
+    info = version_info if isinstance(version_info, dict) else {}
+    server_max = _parse_api_version(info.get('ApiVersion'))
+    server_min = _parse_api_version(info.get('MinAPIVersion')) or MIN_API_VERSION
+    engine = info.get('Version') or 'unknown'
+    if server_max is None:
+        # A daemon that does not say which version it speaks is older than every version field
+        # this client reads; the oldest version this client speaks is the safe choice.
+        return MIN_API_VERSION
+    if server_max < MIN_API_VERSION:
+        raise DockerError('Docker Engine %s speaks API %d.%d at most; openadapt.waa needs %d.%d or newer. '
+                          'Upgrade Docker on the VM (docker-ce or docker.io).'
+                          % ((engine,) + server_max + MIN_API_VERSION))
+    if server_min > MAX_API_VERSION:
+        raise DockerError('Docker Engine %s needs API %d.%d or newer; this openadapt.waa speaks %d.%d at most. '
+                          'Upgrade the openadapt.waa collection.' % ((engine,) + server_min + MAX_API_VERSION))
+    return max(min(server_max, MAX_API_VERSION), server_min)
 
 
 def registry_auth_header(username, password, serveraddress):
@@ -393,15 +429,9 @@ class DockerEngine(object):
 
     # -- version negotiation -----------------------------------------------------------
     def api_prefix(self):
-        """'/v1.NN': the daemon's API version capped at MAX_API_VERSION (negotiated once)."""
+        """'/v1.NN': the API version negotiated with the daemon (once per client)."""
         if self._prefix is None:
-            data = self.version()
-            try:
-                server = tuple(int(x) for x in str(data.get('ApiVersion', '')).split('.'))
-            except ValueError:
-                server = MAX_API_VERSION
-            chosen = min(server, MAX_API_VERSION) if server else MAX_API_VERSION
-            self._prefix = '/v%d.%d' % chosen[:2]
+            self._prefix = '/v%d.%d' % negotiate_api_version(self.version())
         return self._prefix
 
     # -- endpoints ---------------------------------------------------------------------

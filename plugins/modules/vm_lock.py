@@ -13,8 +13,12 @@ version_added: 0.1.0
 description:
   - O(state=acquire) waits until no other run holds the lease, then takes it; O(state=release) gives it back.
   - The lease names its owner and expires, so a run that was killed cannot block the VM for longer than its lease.
-    The C(waa) CLI releases the lease itself when it is interrupted.
-  - The lease file is created with C(O_EXCL) and C(O_NOFOLLOW), mode 0600.
+    The C(waa) CLI releases the lease itself when it is interrupted, and names the runs whose process is gone
+    from its controller in O(dead_owners), so that their leases are taken over at once.
+  - Every read-modify-write happens under an exclusive C(flock) on C(<path>.guard): two runs never both take
+    an expired lease, and a release never removes a lease that another run just took.
+  - A broken lease file (empty or not JSON, after a full disk or a kill mid-write) is taken over after a few seconds.
+  - The lease file is written atomically with mode 0600 and opened with C(O_NOFOLLOW).
 author:
   - OpenAdapt.AI (@OpenAdaptAI)
 attributes:
@@ -46,9 +50,18 @@ options:
     type: float
     default: 3600
   wait_timeout:
-    description: Seconds to wait for another run's lease at most.
+    description: Seconds to wait for another run's lease at most (the run's deadline).
     type: float
     default: 1800
+  dead_owners:
+    description: Run ids whose process is known to be gone (the C(waa) CLI checks its controller). Their leases are
+      taken over without waiting for them to expire.
+    type: list
+    elements: str
+    default: []
+  controller:
+    description: Who runs this (host and pid of the controller process), recorded in the lease for the next run's message.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -68,28 +81,49 @@ holder:
   description: The other run's lease when one was found (owner, since, expires).
   returned: when another run held the lease
   type: dict
+took_over:
+  description: Why another run's lease was taken over (expired, broken, owner gone); null when it was not.
+  returned: state=acquire
+  type: str
 """
 
-import json
 import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.openadapt.waa.plugins.module_utils._progress import atomic_write_bytes, read_progress
+from ansible_collections.openadapt.waa.plugins.module_utils import _lease
 from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline
 
 
-def _try_create(path, record):
-    """Create the lease if nobody has one. False when it exists."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
-    except OSError as exc:
-        if exc.errno == 17:  # EEXIST
-            return False
-        raise
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(json.dumps(record))
-    return True
+def acquire(module, p):
+    """Wait (bounded by wait_timeout) until the lease is free or stale, then take it."""
+    deadline = Deadline(max(p['wait_timeout'], 0.0))
+    first_holder = None
+    while True:
+        if module.check_mode:
+            record, broken = _lease.read_lease(p['path'])
+            busy = record is not None and record.get('owner') != p['owner'] and _lease.why_stale(
+                record, broken, p['dead_owners'], time.time()) is None
+            module.exit_json(changed=False, waited=0.0, free=not busy, holder=record if busy else None, took_over=None)
+        taken, holder, reason = _lease.try_acquire(p['path'], p['owner'], p['lease'], p['dead_owners'], p['controller'])
+        if taken:
+            break
+        first_holder = first_holder or holder
+        if deadline.expired():
+            module.fail_json(
+                msg='Another waa run (%s) holds this VM since %s and did not finish within %.0fs. If that run is gone, '
+                    'remove %s on the VM, or wait until its lease expires at %s.' % (
+                        holder.get('owner'), time.strftime('%H:%M:%S', time.localtime(holder.get('since', 0))),
+                        deadline.elapsed(), p['path'], time.strftime('%H:%M:%S', time.localtime(holder['expires']))),
+                waited=round(deadline.elapsed(), 1), holder=holder, waa_exit_code=1)
+        deadline.sleep(0.5)
+    waited = round(deadline.elapsed(), 1) if first_holder else 0.0
+    result = dict(changed=bool(reason), waited=waited, took_over=reason,
+                  msg=('Took over the lease: %s' % reason) if reason else
+                  ('Waited %.1fs for another run on this VM' % waited if first_holder else 'Lease taken'))
+    if first_holder or holder:
+        result['holder'] = first_holder or holder
+    module.exit_json(**result)
 
 
 def main():
@@ -100,50 +134,19 @@ def main():
             owner=dict(type='str', required=True),
             lease=dict(type='float', default=3600),
             wait_timeout=dict(type='float', default=1800),
+            dead_owners=dict(type='list', elements='str', default=[]),
+            controller=dict(type='dict'),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    path = p['path']
-    parent = os.path.dirname(path)
+    parent = os.path.dirname(p['path'])
     if not os.path.isdir(parent) and not module.check_mode:
         os.makedirs(parent, 0o700)
-    current = read_progress(path)
     if p['state'] == 'release':
-        mine = bool(current) and current.get('owner') == p['owner']
-        if mine and not module.check_mode:
-            os.unlink(path)
-        module.exit_json(changed=mine, waited=0.0, msg='Released' if mine else 'Not held by this run')
-
-    deadline = Deadline(max(p['wait_timeout'], 0.0))
-    holder = None
-    while True:
-        now = time.time()
-        record = {'owner': p['owner'], 'since': now, 'expires': now + p['lease'], 'pid': os.getpid()}
-        current = read_progress(path)
-        if current and current.get('owner') != p['owner'] and float(current.get('expires', 0)) > now:
-            holder = holder or current
-            if deadline.expired():
-                module.fail_json(
-                    msg='Another waa run (%s) holds this VM since %s and did not finish within %.0fs. If that run is '
-                        'gone, remove %s on the VM, or wait until its lease expires at %s.' % (
-                            current.get('owner'), time.strftime('%H:%M:%S', time.localtime(current.get('since', 0))),
-                            deadline.elapsed(), path, time.strftime('%H:%M:%S', time.localtime(current['expires']))),
-                    waited=round(deadline.elapsed(), 1), holder=current, waa_exit_code=1)
-            deadline.sleep(0.5)
-            continue
-        if module.check_mode:
-            break
-        if current:  # ours already, expired, or unreadable: take it over in one rename
-            atomic_write_bytes(path, json.dumps(record).encode('utf-8'), 0o600)
-            break
-        if _try_create(path, record):
-            break
-    waited = round(deadline.elapsed(), 1) if holder else 0.0
-    result = dict(changed=False, waited=waited, msg='Waited %.1fs for another run on this VM' % waited if holder else 'Lease taken')
-    if holder:
-        result['holder'] = holder
-    module.exit_json(**result)
+        released = False if module.check_mode else _lease.release(p['path'], p['owner'])
+        module.exit_json(changed=released, waited=0.0, msg='Released' if released else 'Not held by this run')
+    acquire(module, p)
 
 
 if __name__ == '__main__':

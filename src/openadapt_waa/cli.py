@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -251,8 +252,8 @@ def setup_vars(args) -> dict:
         value = getattr(args, option)
         if value is not None:
             _check(check, value, "--" + option.replace("_", "-"))
-    if args.ram_size is not None and not args.ram_size.upper().rstrip("G").isdigit():
-        raise UsageError("--ram-size takes a whole number of GB such as 8G.")
+    if args.ram_size is not None and not re.fullmatch(r"[1-9][0-9]{0,4}G?", args.ram_size, re.IGNORECASE):
+        raise UsageError(f"--ram-size {args.ram_size!r} is not a size: give a whole number of GB such as 8G.")
     if args.cpu_cores is not None and args.cpu_cores < 1:
         raise UsageError("--cpu-cores must be at least 1.")
     extravars = common_vars(args)
@@ -304,15 +305,28 @@ def linger(viewer, interactive: bool, keep: float | None = None) -> None:
 
 
 def execute(command: str, playbook: str, args, extravars: dict) -> int:
-    from openadapt_waa.output import Printer
-    from openadapt_waa.runner import default_run_dir, run_playbook
+    from openadapt_waa import owners
+    from openadapt_waa.runner import default_run_dir
 
     inventory, limit = target(args)
     run_dir = Path(args.run_dir).expanduser().resolve() if args.run_dir else default_run_dir(command)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     deadline = time.time() + args.timeout
+    run_id = owners.new_run_id(run_dir)
+    dead = owners.dead_owners()
+    controller = owners.register(run_id)
     extravars = dict(extravars, waa_deadline=deadline, waa_timeout=args.timeout, waa_run_dir=str(run_dir),
-                     waa_run_id=run_dir.name)
+                     waa_run_id=run_id, waa_lock_dead_owners=dead, waa_lock_controller=controller)
+    try:
+        return _execute(command, playbook, args, extravars, inventory, limit, run_dir)
+    finally:
+        owners.unregister(run_id)
+
+
+def _execute(command: str, playbook: str, args, extravars: dict, inventory, limit, run_dir: Path) -> int:
+    from openadapt_waa.output import Printer
+    from openadapt_waa.runner import run_playbook
+
     printer = None if args.json else Printer(command, verbose=args.verbose)
     if printer:
         printer.line(f"[{command}] Run directory: {run_dir}")
@@ -381,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_ARGS
     except KeyboardInterrupt:
         sys.stderr.write(f"waa {args.command}: interrupted; run the same command again to continue\n")
-        return 9
+        return 130  # the shell's code for Ctrl-C
     except Exception as err:  # never a traceback: say what happened and where the log is
         sys.stderr.write(f"waa {args.command}: unexpected error: {type(err).__name__}: {err}. Please report this issue.\n")
         return 9

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from openadapt_waa.collection import locate
+from openadapt_waa.owners import state_home
 
 EXIT_TIMEOUT = 8
 EXIT_UNKNOWN = 9
@@ -43,7 +44,7 @@ class RunResult:
 
 
 def default_run_dir(kind: str) -> Path:
-    base = Path(os.environ.get("WAA_STATE_HOME") or os.path.expanduser("~/.local/state/openadapt-waa")) / "runs"
+    base = state_home() / "runs"
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = base / f"{stamp}-{kind}-{os.getpid()}"
     path.mkdir(parents=True, exist_ok=True)
@@ -143,7 +144,7 @@ def _release_lease(collection, inventory, extravars, run_dir: Path, limit) -> bo
     (run_dir / "release").mkdir(parents=True, exist_ok=True)
     kwargs = dict(private_data_dir=str(run_dir / "release"), playbook=str(collection.playbook("release.yml")),
                   inventory=inventory, extravars=extravars, envvars=dict(_environment(run_dir), WAA_RUN_DIR=str(run_dir / "release" / "events")),
-                  quiet=True, timeout=60, settings={"suppress_env_files": True})
+                  quiet=True, timeout=60, suppress_env_files=True)
     if limit:
         kwargs["limit"] = limit
     try:
@@ -152,14 +153,24 @@ def _release_lease(collection, inventory, extravars, run_dir: Path, limit) -> bo
         return False
 
 
-SECRET_ENV = ("WAA_REGISTRY_PASSWORD",)
+# Secrets the playbooks read: the registry password (image role) and the model API keys that
+# the benchmark client gets (benchmark role).
+SECRET_ENV = ("WAA_REGISTRY_PASSWORD", "OPENAI_API_KEY")
+# Signals that stop a run, and the shell's exit code for each (128 + the signal number).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def signal_exit_code(signum: int) -> int:
+    return 128 + int(signum)
 
 
 class SecretFiles:
     """Move secrets out of the environment into private files for the length of a run.
 
-    ansible-runner records the child's whole environment in its artifacts; a secret must not be
-    there. The playbook reads ``<NAME>_FILE`` instead (see roles/common/defaults/main.yml).
+    ansible-runner records the child's whole environment in ``artifacts/<id>/command`` whatever
+    its settings say; a secret must not be there. The playbook reads ``<NAME>_FILE`` instead
+    (see roles/common/defaults/main.yml). The context must enclose every ansible-runner call
+    of the run, the lease release after an interrupt included.
     """
 
     def __init__(self):
@@ -225,7 +236,7 @@ def run_playbook(
     def on_signal(signum, _frame):
         interrupted["signal"] = signum
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         try:
             previous[signum] = signal.signal(signum, on_signal)
         except ValueError:
@@ -246,23 +257,28 @@ def run_playbook(
         quiet=True,
         event_handler=event_handler,
         cancel_callback=cancel,
-        settings={"suppress_env_files": True},
+        suppress_env_files=True,
     )
     if limit:
         kwargs["limit"] = limit
     if hard_timeout:
         kwargs["timeout"] = int(hard_timeout)
-    try:
-        with SecretFiles():
+    with SecretFiles():
+        try:
             runner = ansible_runner.run(**kwargs)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if follower:
-            follower.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if follower:
+                follower.stop()
+        return _outcome(runner, collection, inventory, extravars, run_dir, limit, hard_timeout, interrupted["signal"])
+
+
+def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, hard_timeout, interrupted) -> RunResult:
+    """The run's result from what the callback wrote; releases the lease when nothing else will."""
     hosts = _read_results(run_dir)
     status = runner.status
-    if status == "timeout" or (status == "canceled" and not interrupted["signal"]):
+    if status == "timeout" or (status == "canceled" and not interrupted):
         phases = _reached_phase(run_dir)
         for name, phase in (phases or {"all": "preflight"}).items():
             if name not in hosts or hosts[name].get("exit_code") == 0:
@@ -270,11 +286,14 @@ def run_playbook(
                                "message": f"Timeout after {int(hard_timeout or 0)}s (--timeout). Reached phase: {phase}. "
                                           "Increase --timeout or check for hangs.", "fix": "Increase --timeout"}
         return RunResult(EXIT_TIMEOUT, status, run_dir, hosts, "timeout")
-    if interrupted["signal"]:
-        name = signal.Signals(interrupted["signal"]).name
+    if interrupted:
+        name = signal.Signals(interrupted).name
         released = _release_lease(collection, inventory, extravars, run_dir, limit)
-        return RunResult(EXIT_UNKNOWN, "canceled", run_dir, hosts,
-                         f"Interrupted by {name}. The VM keeps what finished ({'lease released' if released else 'lease not released: it expires on its own'}); "
+        phases = _reached_phase(run_dir)
+        reached = ", ".join(f"{host}: {phase}" for host, phase in sorted(phases.items())) or "preflight"
+        return RunResult(signal_exit_code(interrupted), "canceled", run_dir, hosts,
+                         f"Interrupted by {name} during phase {reached}. The VM keeps what finished "
+                         f"({'lease released' if released else 'lease not released: the next run takes it over'}); "
                          "run the same command again to continue.")
     # A run that never reached its report (SSH dropped, playbook crashed) still holds the VM's
     # lease: give it back so that the next run need not wait for it to expire.

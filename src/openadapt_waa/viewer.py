@@ -702,7 +702,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root
     if not args.run_dirs and not root:
-        root = Path(os.environ.get("WAA_STATE_HOME") or os.path.expanduser("~/.local/state/openadapt-waa")) / "runs"
+        from openadapt_waa.owners import state_home
+
+        root = state_home() / "runs"
     viewer = Viewer(args.run_dirs, watch_root=root, host=args.host, port=args.port)
     url = viewer.start()
     if args.no_browser:

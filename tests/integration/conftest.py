@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -86,13 +87,20 @@ def waa_cli(standin, tmp_path):
         if "--run-dir" not in args:
             cmd += ["--run-dir", str(run_dir)]
         start = time.monotonic()
-        proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
+        # A session of its own, so that a timeout stops ansible-playbook and ssh too, not only waa.
+        proc = subprocess.Popen(cmd, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})), start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate(timeout=30)
+            raise AssertionError(f"waa {command} did not end within {timeout}s\n--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}")
         results = {}
         for path in sorted((run_dir / "results").glob("*.json")) if (run_dir / "results").exists() else []:
             doc = json.loads(path.read_text())
             results[doc["host"]] = doc
-        return CliRun(proc.returncode, proc.stdout, proc.stderr, run_dir, time.monotonic() - start, results)
+        return CliRun(proc.returncode, out, err, run_dir, time.monotonic() - start, results)
 
     yield run
     for name in created:

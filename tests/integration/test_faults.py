@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,8 +45,51 @@ def _background(standin, tmp_path: Path, name: str, hostvars: dict, *args: str, 
     run_dir = tmp_path / f"run-{name}"
     proc = subprocess.Popen(WAA + ["vm-setup", "-i", str(inv), "--run-dir", str(run_dir), *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, **(env or {})))
+                            env=dict(os.environ, **(env or {})), start_new_session=True)
     return proc, run_dir
+
+
+def test_killed_run_does_not_block_the_vm_its_lease_is_taken_over(standin, tmp_path, waa_cli):
+    """SIGKILL (no handler runs, nothing is released): the next run on this controller sees the
+    owner's process gone and takes the lease over at once, instead of waiting for it to expire."""
+    name = "waa-f-killed"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    slow = dict(hv, waa_container_env={"WAA_SIM_BOOT_SECONDS": "30"})
+    proc, run_dir = _background(standin, tmp_path, name, slow)
+    lock = Path(standin.state_dir) / "vm-state" / "lock"
+    try:
+        _wait_for(lambda: any(e["type"] == "phase_start" and e.get("phase") == "windows_boot" for e in _events(run_dir)),
+                  120, "phase windows_boot")
+        os.killpg(proc.pid, signal.SIGKILL)  # waa, ansible-playbook and ssh: a closed laptop
+        proc.communicate(timeout=30)
+        held = json.loads(lock.read_text())
+        assert held["expires"] - time.time() > 600, "the killed run's lease would block the VM for long"
+        start = time.monotonic()
+        again = waa_cli(hostvars=hv)
+        assert again.rc == 0, again.output
+        assert time.monotonic() - start < 120
+        took = [w for w in again.doc["warnings"] if w.startswith("Took over the VM lease")]
+        assert took and held["owner"] in took[0] and "gone" in took[0], again.doc["warnings"]
+        assert not any(w.startswith("Waited") for w in again.doc["warnings"])
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        docker_rm(name)
+
+
+def test_broken_lease_file_is_taken_over_after_its_grace(standin, waa_cli):
+    """An empty lease (a full disk, or a kill between create and write) used to make the lock spin
+    forever; now it is taken over after a few seconds, and the run says so."""
+    lock = Path(standin.state_dir) / "vm-state" / "lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    run = waa_cli(command="server-start", hostvars={"waa_container_name": "waa-f-no-such-container"}, timeout=120)
+    assert run.rc == 4 and "waa vm-setup" in run.doc["message"], run.output  # past the lock: it did not hang
+    assert any("lease file was broken" in w for w in run.doc.get("warnings", [])), run.doc
+    assert not lock.exists(), "the run gave the lease back"
 
 
 def _all_text_under(*roots: Path) -> str:
@@ -143,8 +187,11 @@ def test_interrupted_run_leaves_no_half_state_and_the_next_run_succeeds(standin,
                   120, f"phase {phase}")
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=90)
-        assert proc.returncode == 9, out + err
-        assert "Interrupted by" in out + err and "lease released" in out + err, out + err
+        assert proc.returncode == 128 + signum, out + err  # the shell's convention: 130 for Ctrl-C
+        order = ["preflight", "docker", "image", "container", "windows_boot", "waa_server"]
+        said = re.search(rf"Interrupted by {signal.Signals(signum).name} during phase local-vm: (\w+)\.", out + err)
+        assert said and said.group(1) in order[order.index(phase):], out + err  # the phase the run was in
+        assert "lease released" in out + err, out + err
         lock = Path(standin.state_dir) / "vm-state" / "lock"
         assert not lock.exists(), "the interrupted run gave the VM back"
         for path in (Path(standin.state_dir) / "vm-state").rglob("*.json"):

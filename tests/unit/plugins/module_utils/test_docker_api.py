@@ -10,8 +10,9 @@ import time
 import pytest
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
-    ChunkedDecoder, DockerConnectionError, DockerEngine, DockerNotFound, JsonStreamDecoder, PullError,
-    decode_multiplexed, is_rate_limit, registry_auth_header)
+    MAX_API_VERSION, MIN_API_VERSION, ChunkedDecoder, DockerConnectionError, DockerEngine, DockerError,
+    DockerNotFound, JsonStreamDecoder, PullError, decode_multiplexed, is_rate_limit, negotiate_api_version,
+    registry_auth_header)
 
 
 def test_chunked_decoder_handles_any_split():
@@ -124,10 +125,10 @@ def test_engine_endpoints_against_a_fake_socket():
     try:
         engine = DockerEngine("unix://" + daemon.path, timeout=5)
         assert engine.ping()
-        assert engine.api_prefix() == "/v1.41", "never a newer API version than 1.41"
+        assert engine.api_prefix() == "/v1.45", "the daemon's own version when this client speaks it"
         assert engine.image_inspect("missing") is None
         assert engine.container_logs("c1", tail=5, since="1.5", timestamps=True) == "hello\n"
-        assert any("/v1.41/containers/c1/logs?" in r and "tail=5" in r and "since=1.5" in r for r in daemon.requests)
+        assert any("/v1.45/containers/c1/logs?" in r and "tail=5" in r and "since=1.5" in r for r in daemon.requests)
         with pytest.raises(DockerNotFound):
             engine.request("GET", "/images/missing/json")
         with pytest.raises(Exception) as err:
@@ -174,3 +175,25 @@ def test_pull_http_error_and_unreachable_daemon():
     for bad in ("ssh://host", "unix://", "tcp://nohostport"):
         with pytest.raises(ValueError):
             DockerEngine(bad)
+
+
+@pytest.mark.parametrize("info,expected", [
+    ({"ApiVersion": "1.52", "MinAPIVersion": "1.44", "Version": "29.0.0"}, (1, 52)),   # Engine 29
+    ({"ApiVersion": "1.53", "MinAPIVersion": "1.44"}, MAX_API_VERSION),                 # newer than us
+    ({"ApiVersion": "1.41", "MinAPIVersion": "1.12", "Version": "20.10.24"}, (1, 41)),  # docker.io 20.10
+    ({"ApiVersion": "1.24"}, (1, 24)),
+    ({}, MIN_API_VERSION),                                                              # says nothing
+    ({"ApiVersion": "garbage"}, MIN_API_VERSION),
+])
+def test_negotiation_picks_the_highest_version_both_sides_speak(info, expected):
+    assert negotiate_api_version(info) == expected
+
+
+@pytest.mark.parametrize("info,words", [
+    ({"ApiVersion": "1.20", "Version": "1.8.0"}, ["1.20 at most", "Upgrade Docker"]),
+    ({"ApiVersion": "1.70", "MinAPIVersion": "1.60", "Version": "40.0"}, ["1.60 or newer", "Upgrade the openadapt.waa"]),
+])
+def test_negotiation_without_a_common_version_names_the_fix(info, words):
+    with pytest.raises(DockerError) as err:
+        negotiate_api_version(info)
+    assert all(w in err.value.message for w in words), err.value.message
