@@ -715,7 +715,8 @@ def main():
         result['msg'] = '%s pulled from %s in %.1f s (%s).' % (
             success_ref, result['source'], duration, puller.tracker.final_status or 'done')
         if result['fell_back']:
-            result['msg'] += ' Fell back from %s.' % p['image']
+            why = 'rate limited (HTTP 429 / toomanyrequests)' if puller.rate_limited else 'failed'
+            result['msg'] += ' Fell back from %s: %s.' % (p['image'], why)
         result = scrub.deep(result)
         if puller.progress is not None:
             puller.progress.final(dict(snap, image=success_ref, source=result['source'], attempt=len(puller.attempt_log),

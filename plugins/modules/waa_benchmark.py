@@ -126,6 +126,13 @@ options:
     description: Extra environment of the client process (for example C(OPENAI_API_KEY)). Never logged.
     type: dict
     default: {}
+  env_file:
+    description:
+      - A private JSON file on the VM with more environment for the client (merged over O(env)), read and removed
+        when the module starts.
+      - For secrets of a background (C(async)) run, whose module arguments stay in a file on the VM for as long as
+        the run lasts.
+    type: path
   results_dest:
     description:
       - Host directory that mirrors O(result_dir) (absolute). Created (mode 0750) when missing.
@@ -944,6 +951,27 @@ def clean(engine, run, p):
             os.unlink(path)
 
 
+def read_env_file(path, keep=False):
+    """The JSON object in ``path`` (a private file: not a symlink, not readable by others), then
+    removed unless ``keep`` (check mode)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            raise ValueError('env_file %s must be private (mode 0600)' % path)
+        data = os.read(fd, 1024 * 1024)
+    finally:
+        os.close(fd)
+    if not keep:
+        os.unlink(path)
+    try:
+        env = json.loads(data.decode('utf-8'))
+    except ValueError:
+        raise ValueError('env_file %s is not a JSON object' % path)
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise ValueError('env_file %s must hold a JSON object of strings' % path)
+    return env
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -967,6 +995,7 @@ def main():
             num_workers=dict(type='int', default=1),
             extra_args=dict(type='list', elements='str', default=[]),
             env=dict(type='dict', default={}, no_log=True),
+            env_file=dict(type='path'),
             results_dest=dict(type='path', default='/var/lib/openadapt-waa/results'),
             copy_interval=dict(type='float', default=2.0),
             progress_file=dict(type='path'),
@@ -997,6 +1026,10 @@ def main():
             raise ValueError('copy_interval must be at least 0.2 seconds')
         if p['events_window'] < 10:
             raise ValueError('events_window must be at least 10')
+        if p['env_file']:
+            secret_env = read_env_file(p['env_file'], module.check_mode)
+            module.no_log_values.update(v for v in secret_env.values() if v)  # masked in every result
+            p['env'] = dict(p['env'] or {}, **secret_env)
         if p['env'] and not all(isinstance(k, str) and k and '=' not in k for k in p['env']):
             raise ValueError('env keys must be non-empty names without "="')
     except ValueError as exc:

@@ -104,25 +104,81 @@ def _all_text_under(*roots: Path) -> str:
     return "\n".join(chunks)
 
 
+def _secret_places(run: "CliRun | None", run_dir: Path, tmpdir: Path, standin) -> str:
+    """Every file a secret could land in: the run directory (ansible-runner's artifacts, env and
+    command files, events, logs), the controller's and the VM's ~/.ansible (the VM is this
+    machine), the run's TMPDIR, the VM's state directory and setup log, and what was printed."""
+    text = _all_text_under(run_dir, tmpdir, Path(os.path.expanduser("~/.ansible")),
+                           Path(os.path.expanduser("~/.ansible_async")), Path(standin.state_dir) / "vm-state",
+                           Path("/tmp/waa_setup.log"))
+    return text + ("\n" + run.stdout + "\n" + run.stderr if run else "")
+
+
+def _secret_env(tmp_path: Path, standin) -> tuple[dict, list[str]]:
+    api_key = "sk-test-" + os.urandom(12).hex()
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir(exist_ok=True)
+    env = {"WAA_REGISTRY_USERNAME": standin.acr_username, "WAA_REGISTRY_PASSWORD": standin.acr_password,
+           "OPENAI_API_KEY": api_key, "TMPDIR": str(tmpdir)}
+    return env, [standin.acr_password, api_key]
+
+
 def test_rate_limit_falls_back_to_acr_and_the_password_appears_nowhere(waa_cli, standin, standin_ctl, hub_fault, tmp_path):
     published = standin_ctl.push_padded(4)
     _rmi(published.hub_image, published.acr_image)
     name = "waa-f-429"
     hub_fault("429")
-    secret_env = {"WAA_REGISTRY_USERNAME": standin.acr_username, "WAA_REGISTRY_PASSWORD": standin.acr_password}
-    run = waa_cli("--image", published.hub_image, "--azure-cr", standin.acr, "--verbose",
-                  hostvars=dict(unique_ports(), waa_container_name=name, **FAST), env=secret_env)
+    env, secrets = _secret_env(tmp_path, standin)
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    run = waa_cli("--image", published.hub_image, "--azure-cr", standin.acr, "--verbose", hostvars=hv, env=env)
     assert run.rc == 0, run.output
     pull = run.doc["image"]
     assert pull["source"] == standin.acr and pull["rate_limited"] is True and pull["fell_back"] is True, pull
     assert run.doc["image"]["reference"] == published.acr_image
-    # The password is in no output, log, event, result document or file left on the VM.
-    haystack = "\n".join([run.stdout, run.stderr, _all_text_under(run.run_dir, Path(standin.state_dir) / "vm-state",
-                                                                  Path("/tmp/waa_setup.log"),
-                                                                  Path(os.path.expanduser("~/.ansible_async")))])
-    assert standin.acr_password not in haystack
-    assert standin.acr_username in json.dumps(run.doc) or True  # the user name is not secret
+    assert f"Fell back from {published.hub_image}: rate limited" in run.stdout, run.output  # the fallback is said
+    # The benchmark client gets the API key (in its exec environment, not in a file).
+    bench = waa_cli("--task", "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS",
+                    "--timeout", "240", hostvars=hv, env=env, command="run", timeout=300)
+    assert bench.rc == 0, bench.output
+    # Success: neither the password nor the key is in any output, log, event, artifact or file.
+    haystack = _secret_places(run, run.run_dir, Path(env["TMPDIR"]), standin) + _secret_places(
+        bench, bench.run_dir, Path(env["TMPDIR"]), standin)
+    assert (bench.run_dir / "runner" / "artifacts").exists(), "ansible-runner's artifacts are searched"
+    for secret in secrets:
+        at = haystack.find(secret)
+        assert at < 0, "secret found: ..." + haystack[max(0, at - 300):at + 50]
+    assert standin.acr_username not in standin.acr_password  # the user name, which is not secret, may appear
     _rmi(published.acr_image)
+    docker_rm(name)
+
+
+def test_no_secret_reaches_a_file_after_a_failure_or_an_interrupt(waa_cli, standin, tmp_path):
+    env, secrets = _secret_env(tmp_path, standin)
+    # A failure (exit 3: the image does not exist in the registry).
+    failed = waa_cli("--image", "127.0.0.1:5001/openadapt/no-such-image:1", "--azure-cr", standin.acr,
+                     hostvars=dict(unique_ports(), waa_container_name="waa-f-secret-fail", **FAST), env=env)
+    assert failed.rc == 3, failed.output
+    # An interrupt during the boot: the release run (a second ansible-runner run) comes after it.
+    name = "waa-f-secret-int"
+    docker_rm(name)
+    slow = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_BOOT_SECONDS": "30"}, **FAST)
+    proc, run_dir = _background(standin, tmp_path, name, slow, env=env)
+    try:
+        _wait_for(lambda: any(e["type"] == "phase_start" and e.get("phase") == "windows_boot" for e in _events(run_dir)),
+                  120, "phase windows_boot")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        docker_rm(name)
+    assert proc.returncode == 130 and "lease released" in out, out + err
+    assert list((run_dir / "release" / "artifacts").glob("*/command")), "the release run's artifacts are searched"
+    haystack = _secret_places(failed, failed.run_dir, Path(env["TMPDIR"]), standin) + _secret_places(
+        None, run_dir, Path(env["TMPDIR"]), standin) + out + err
+    for secret in secrets:
+        assert secret not in haystack
+    assert not list(Path(env["TMPDIR"]).glob("waa-secret-*")), "the private secret files are removed"
 
 
 def test_stalled_pull_is_detected_retried_and_completes(standin, standin_ctl, hub_fault, tmp_path):
