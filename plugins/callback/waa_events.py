@@ -325,6 +325,8 @@ class CallbackModule(CallbackBase):
                       steps=event.get("steps"), duration=event.get("duration"), result_file=result_file,
                       results_dir="results/%s/%s" % (name, event["result_dir"]) if event.get("result_dir") else None,
                       **common)
+        elif kind == "warning":
+            self.emit("warning", name, phase="benchmark", message=" ".join(str(event.get("message", "")).split()))
         elif kind == "benchmark":
             status = event.get("status")
             final = status in ("complete", "failed")

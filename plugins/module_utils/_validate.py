@@ -169,6 +169,56 @@ def validate_container_name(value):
     return value
 
 
+# WAA's task references: a domain (an app name such as notepad, vs_code, libreoffice_calc) and
+# a UUID-like example id, often with a suffix ("...-WOS"). They name directories of the results
+# layout on the VM and the controller, and they come from the client's output, which echoes task
+# lists and model output: anything else is refused, never joined into a path.
+TASK_DOMAIN_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z')
+TASK_ID_RE = re.compile(r'^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}'
+                        r'(?:-[A-Za-z0-9]{1,16})?\Z')
+
+
+def valid_task_ref(domain, task_id):
+    """True when ``domain``/``task_id`` have WAA's shape (safe as path components)."""
+    return bool(isinstance(domain, str) and TASK_DOMAIN_RE.match(domain) and isinstance(task_id, str)
+                and TASK_ID_RE.match(task_id))
+
+
+def validate_task_ref(value):
+    """Validate '<domain>/<example id>' (e.g. notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS) and return it."""
+    domain, _sep, task_id = str(value).partition('/')
+    if not valid_task_ref(domain, task_id):
+        raise ValueError('The task %s is not <domain>/<example id>: a domain such as notepad and a WAA example id '
+                         'such as aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS.' % _printable(value))
+    return value
+
+
+# The container's own directories that cleaning results must never empty.
+PROTECTED_CONTAINER_DIRS = ('/', '/storage', '/client', '/oem', '/bin', '/boot', '/dev', '/etc', '/home', '/lib',
+                            '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var')
+DEFAULT_RESULT_DIR = '/client/results'
+
+
+def validate_cleanable_result_dir(value, mounts=()):
+    """A result directory in the container that may be emptied: a directory under /client/results,
+    or another path that is none of the container's system directories and neither is, holds nor
+    lies in one of its mounts (``mounts``: mount destinations, e.g. /storage). Returns the path."""
+    validate_abs_path(value, 'result directory')
+    norm = '/' + '/'.join(part for part in value.split('/') if part and part != '.')
+    if norm == DEFAULT_RESULT_DIR or norm.startswith(DEFAULT_RESULT_DIR + '/'):
+        return norm
+    if norm in PROTECTED_CONTAINER_DIRS:
+        raise ValueError('Refusing to clean %s: it is a directory of the container itself. Clean only a results '
+                         'directory such as %s.' % (norm, DEFAULT_RESULT_DIR))
+    for mount in mounts:
+        mount = '/' + mount.strip('/')
+        if norm == mount or norm.startswith(mount + '/') or mount.startswith(norm.rstrip('/') + '/'):
+            raise ValueError('Refusing to clean %s: it is, holds or lies in the mount %s of the container '
+                             '(Windows\' disk or host data). Clean only a results directory such as %s.'
+                             % (norm, mount, DEFAULT_RESULT_DIR))
+    return norm
+
+
 def validate_abs_path(value, what='path'):
     """Validate an absolute path without '..' components, newlines or NUL, and return it."""
     if not isinstance(value, str) or not value:

@@ -33,6 +33,8 @@ import ast
 import math
 import re
 
+from ansible_collections.openadapt.waa.plugins.module_utils._validate import valid_task_ref
+
 ANSI_RE = re.compile(r'\x1b\[[0-9;]*m')
 # "[2026-01-01 12:00:00,023 INFO lib_run_single/84-MainProcess] message" once ANSI is stripped.
 PREFIX_RE = re.compile(r'^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?) (?P<level>[A-Z]+) '
@@ -49,6 +51,12 @@ CONFIG_PATH_RE = re.compile(r'^TESTING ON TASK CONFIG PATH: (.*)$')
 AVERAGE_RE = re.compile(r'^Average score: (\S+)$')
 NAMESPACE_ITEM_RE = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,()]+)")
 MAX_ACTION_CHARS = 4000
+def _refused(domain, task_id):
+    """The event for a task reference that does not have WAA's shape (shown, never used)."""
+    return {'type': 'refused_task_ref', 'domain': str(domain)[:80] if domain else None,
+            'task_id': str(task_id)[:80] if task_id else None,
+            'message': 'Ignored a task reference that is not a WAA domain and example id: %r/%r'
+                       % (str(domain)[:80], str(task_id)[:80])}
 
 
 def strip_ansi(text):
@@ -204,6 +212,9 @@ class WaaLogParser(object):
             match = EXCEPTION_RE.match(msg)
             if match:
                 domain, task_id, error = match.group(1), match.group(2), match.group(3)
+                if not valid_task_ref(domain, task_id):
+                    events.append(_refused(domain, task_id))
+                    domain = task_id = None
                 self._end_task(events, 'error', None, error, domain, task_id)
             return
         match = STEP_RE.match(msg)
@@ -232,7 +243,7 @@ class WaaLogParser(object):
             return
         match = WORKER_RE.match(msg)
         if match:
-            tasks = [[d, i] for d, i in WORKER_TASK_RE.findall(match.group(2))]
+            tasks = [[d, i] for d, i in WORKER_TASK_RE.findall(match.group(2)) if valid_task_ref(d, i)]
             self.worker_tasks = tasks
             events.append({'type': 'worker', 'worker_id': int(match.group(1)), 'tasks': tasks, 'total': len(tasks)})
             return
@@ -260,6 +271,11 @@ class WaaLogParser(object):
             return
         match = FINISHED_RE.match(msg)
         if match:
+            if not valid_task_ref(match.group(1), match.group(2)):
+                events.append(_refused(match.group(1), match.group(2)))
+                if self.task is not None and self.task['task_id'] is None:
+                    self._end_task(events, 'finished', None, None)
+                return
             self._end_task(events, 'finished', None, None, match.group(1), match.group(2))
             return
         match = AVERAGE_RE.match(msg)
@@ -301,6 +317,9 @@ class WaaLogParser(object):
             if len(parts) == 3:
                 domain = domain or parts[1]
                 task_id = task_id or re.sub(r'\.json$', '', parts[2])
+        if (domain or task_id) and not valid_task_ref(domain, task_id):
+            events.append(_refused(domain, task_id))
+            domain = task_id = None
         self.task = {'domain': domain, 'task_id': task_id, 'instruction': start.get('instruction'),
                      'config_path': start.get('config_path'), 'steps': 0, 'last_step': 0, 'score': None,
                      'done': False}

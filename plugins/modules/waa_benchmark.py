@@ -277,6 +277,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import shutil
 import tarfile
 import tempfile
@@ -290,7 +291,8 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
     DockerNotFound,
 )
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter
-from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_abs_path
+from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
+    valid_task_ref, validate_abs_path, validate_cleanable_result_dir, validate_task_ref)
 from ansible_collections.openadapt.waa.plugins.module_utils._waa_log import WaaLogParser, parse_result
 
 TICK = 0.25
@@ -319,6 +321,9 @@ def _safe_rel(name):
     if norm in ('.', '') or norm.startswith('../') or norm == '..':
         return None
     return norm
+
+
+_PATH_PART_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
 
 
 def _inside(base, path):
@@ -418,7 +423,8 @@ def task_list_json(data):
 
 def select_tasks(base, domain='all', tasks=None, num_tasks=None):
     """The tasks to run, in the list's order: [(domain, id), ...]."""
-    pairs = [(d, str(i)) for d, ids in base.items() for i in ids]
+    # The task list is the container's file: entries that are no WAA task reference are left out.
+    pairs = [(d, str(i)) for d, ids in base.items() for i in ids if valid_task_ref(d, str(i))]
     if domain and domain != 'all':
         if domain not in base:
             raise BenchmarkError('Domain %s is not in the task list (domains: %s).' % (domain, ', '.join(base)), 1,
@@ -427,10 +433,11 @@ def select_tasks(base, domain='all', tasks=None, num_tasks=None):
     if tasks:
         wanted = []
         for item in tasks:
-            d, sep, i = str(item).partition('/')
-            if not sep or not d or not i:
-                raise BenchmarkError('Task %r is not <domain>/<example id>.' % item, 1,
-                                     'Name tasks as <domain>/<example id>, e.g. notepad/<id>.')
+            try:
+                validate_task_ref(item)
+            except ValueError as exc:
+                raise BenchmarkError(str(exc), 1, 'Name tasks as <domain>/<example id>, e.g. notepad/<id>.')
+            d, _sep, i = str(item).partition('/')
             wanted.append((d, i))
         missing = [w for w in wanted if w not in pairs]
         if missing:
@@ -504,9 +511,12 @@ class Run(object):
     def result_root(self):
         """<action_space>/<observation_type>/<model>/<trial_id>, from the client's Args line when seen."""
         args = self.parser.args or {}
-        parts = [args.get('action_space') or 'pyautogui', args.get('observation_type') or 'a11y_tree',
-                 args.get('model') or self.p['model'], args.get('trial_id') or self.p['trial_id']]
-        return '/'.join(str(x) for x in parts)
+        defaults = ['pyautogui', 'a11y_tree', self.p['model'], self.p['trial_id']]
+        seen = [args.get('action_space'), args.get('observation_type'), args.get('model'), args.get('trial_id')]
+        # The Args line is the client's output: a value that is no plain directory name is not used.
+        parts = [str(v) if v is not None and _PATH_PART_RE.match(str(v)) and str(v) not in ('.', '..') else d
+                 for v, d in zip(seen, defaults)]
+        return '/'.join(parts)
 
     def container_path(self, *parts):
         return posixpath.join(self.p['result_dir'], *parts)
@@ -599,9 +609,13 @@ class Run(object):
             self.benchmark_event()
         elif kind == 'run_end':
             self.status = 'finishing'
+        elif kind == 'refused_task_ref':
+            self.module.warn(event['message'])
+            self.add_event('warning', message=event['message'])
 
     def task_rel(self, task):
-        if not task.get('domain') or not task.get('task_id'):
+        """<result root>/<domain>/<id>, or None unless both have WAA's shape."""
+        if not valid_task_ref(task.get('domain'), task.get('task_id')):
             return None
         return '/'.join([self.root or self.result_root(), task['domain'], task['task_id']])
 
@@ -636,6 +650,9 @@ class Run(object):
         self.last_copy = now
         self.copy_pending = False
         parts = rel.split('/')
+        if not _inside(self.p['results_dest'], self.host_path(*parts)):
+            self.module.warn('Refused to copy %s: it would leave %s.' % (rel, self.p['results_dest']))
+            return
         try:
             copy_out(self.engine, self.container, self.container_path(*parts), self.host_path(*parts[:-1]), strip=0)
         except (DockerError, tarfile.TarError, OSError) as exc:
@@ -932,17 +949,23 @@ def wait_exit(engine, exec_id, timeout=30):
 
 
 def clean(engine, run, p):
-    """Empty the result directory in the container and its copy on the host."""
-    protected = ('/', p['client_dir'].rstrip('/') or '/', '/client')
-    if p['result_dir'].rstrip('/') in protected:
-        raise BenchmarkError('Refusing to clean result_dir %s.' % p['result_dir'], 1, 'Use a directory of its own for results.')
-    exec_id = engine.exec_create(run.container, ['find', p['result_dir'], '-mindepth', '1', '-delete'])
-    for _frame in engine.exec_start(exec_id, tick=1.0, connect_timeout=60):
-        pass
+    """Empty the result directory in the container and its copy on the host. Both are checked
+    before anything is removed: a refusal leaves everything as it was."""
+    info = engine.container_inspect(run.container) or {}
+    mounts = [m.get('Destination') for m in info.get('Mounts') or [] if m.get('Destination')]
+    try:
+        result_dir = validate_cleanable_result_dir(p['result_dir'], mounts)
+        if result_dir == (p['client_dir'].rstrip('/') or '/'):
+            raise ValueError('Refusing to clean %s: it is the benchmark client itself.' % result_dir)
+    except ValueError as exc:
+        raise BenchmarkError(str(exc), 1, 'Pass --result-dir /client/results (or a directory of its own under it).')
     dest = os.path.realpath(p['results_dest'])
     if dest.count('/') < 2 or dest in ('/root', '/home', '/tmp', '/var', '/etc', '/usr'):
         raise BenchmarkError('Refusing to clean results_dest %s.' % p['results_dest'], 1,
                              'Use a directory of its own for results, e.g. /var/lib/openadapt-waa/results.')
+    exec_id = engine.exec_create(run.container, ['find', result_dir, '-mindepth', '1', '-delete'])
+    for _frame in engine.exec_start(exec_id, tick=1.0, connect_timeout=60):
+        pass
     for name in os.listdir(dest):
         path = os.path.join(dest, name)
         if os.path.isdir(path) and not os.path.islink(path):

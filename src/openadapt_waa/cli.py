@@ -182,9 +182,13 @@ def benchmark_vars(args) -> dict:
         if value is not None:
             extravars[var] = _plain(option, value)
     if args.tasks:
-        extravars["waa_benchmark_tasks"] = [_plain("task", task) for task in args.tasks]
+        for task in args.tasks:
+            _check(_validators().validate_task_ref, task, "--task")
+        extravars["waa_benchmark_tasks"] = list(args.tasks)
     if args.result_dir is not None:
         _check(lambda p: _validators().validate_abs_path(p, "--result-dir"), args.result_dir, "--result-dir")
+        if args.clean_results:  # the container's mounts are checked on the VM, before anything is removed
+            _check(_validators().validate_cleanable_result_dir, args.result_dir, "--result-dir")
         extravars["waa_benchmark_result_dir"] = args.result_dir
     if args.clean_results:
         extravars["waa_benchmark_clean_results"] = True

@@ -5,7 +5,9 @@ The six tasks of test_small.json are pinned (see evaluation_examples_windows/gen
 every other task gets an outcome from a hash of its id. Exactly one task of test_all.json
 raises (chrome #3, the third task of test_small.json), like a task whose VM stopped answering.
 Knobs: WAA_SIM_STEP_SECONDS (agent "thinking" time per step, default 0.3) and
-WAA_SIM_RAISE_TASKS (comma-separated ids that raise instead; empty string: none).
+WAA_SIM_RAISE_TASKS (comma-separated ids that raise instead; empty string: none), and
+WAA_SIM_MODEL_ECHO (text the agent's "model" appends to its first action, "\\n" for a newline:
+model output that the client logs verbatim).
 """
 import hashlib
 import os

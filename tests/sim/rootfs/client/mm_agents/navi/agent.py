@@ -2,6 +2,7 @@
 model's latency) and returns the task's next scripted action, multi-line Python as the real
 agent writes it, then WAIT/DONE/FAIL."""
 import logging
+import os
 import time
 
 import waa_sim_plan
@@ -36,6 +37,11 @@ class NaviAgent:
                       "pyautogui.moveTo({x}, {y})\n"
                       "pyautogui.click()\n"
                       "pyautogui.write('step {n}')").format(x=x, y=y, n=self.step)
+        echo = os.environ.get("WAA_SIM_MODEL_ECHO")
+        if echo and self.step == 1:
+            # A model that echoes text (a task list, a web page) into its code: the client logs the
+            # action as it is, so these lines reach its output verbatim.
+            action = action + "\n" + echo.replace("\\n", "\n")
         response = "I will act on the screen for step %d of: %s" % (self.step, instruction)
         logs = {"plan_result": response}
         return response, [action], logs, None
