@@ -471,10 +471,14 @@ class CallbackModule(CallbackBase):
         self._remember_host(host)
         full = " ".join(str(res.get("msg", "")).split())
         detail = full[:400]
-        self.unreachable[name] = _ssh_fix(full, self.connection.get(name, {}).get("address") or name) + " (ssh: " + detail + ")"
-        self.emit("check", name, phase=self._current_phase(name) or "preflight", name="SSH connectivity", ok=False,
-                  message="%s (%s)" % (SSH_FAILED, detail))
-        self._end_phase(name, "failed", SSH_FAILED)
+        phase = self._current_phase(name) or "preflight"
+        message = SSH_FAILED if phase == "preflight" else (
+            "Lost the SSH connection to the VM during phase %s (no answer from the VM: the network dropped or the "
+            "VM stopped)." % phase)
+        self.unreachable[name] = (phase, message, _ssh_fix(full, self.connection.get(name, {}).get("address") or name)
+                                  + " (ssh: " + detail + ")")
+        self.emit("check", name, phase=phase, name="SSH connectivity", ok=False, message="%s (%s)" % (message, detail))
+        self._end_phase(name, "failed", message)
 
     def v2_playbook_on_stats(self, stats):
         self._open()
@@ -488,8 +492,9 @@ class CallbackModule(CallbackBase):
             artifact = artifacts.get(name)
             if artifact is None:
                 if name in self.unreachable:
-                    artifact = {"exit_code": 1, "phase": "preflight", "phase_number": 1,
-                                "message": SSH_FAILED, "fix": self.unreachable[name]}
+                    phase, message, fix = self.unreachable[name]
+                    artifact = {"exit_code": 1, "phase": phase, "phase_number": PHASE_NUMBER.get(phase, 1),
+                                "message": message, "fix": fix}
                 else:
                     artifact = {"exit_code": 9, "phase": self._current_phase(name) or "preflight",
                                 "message": "The playbook stopped before recording a result. See %s/setup.log." % self.run_dir}

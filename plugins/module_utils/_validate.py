@@ -219,6 +219,32 @@ def validate_cleanable_result_dir(value, mounts=()):
     return norm
 
 
+# Host directories a storage path must not be: the container role creates the storage directory
+# and Docker mounts it into the container as /storage, where Windows' disk image lives.
+SYSTEM_DIRS = ('/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc',
+               '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/tmp', '/var/log',
+               '/usr/local', '/var/lib/docker')
+_RE_RAM_SIZE = re.compile(r'^[1-9][0-9]{0,4}G?\Z', re.IGNORECASE)
+
+
+def validate_storage_path(value):
+    """Validate the host directory for Windows' disk: absolute, and no system directory or home."""
+    validate_abs_path(value, 'storage path')
+    norm = '/' + '/'.join(part for part in value.split('/') if part and part != '.')
+    parts = norm.strip('/').split('/')
+    if norm in SYSTEM_DIRS or (len(parts) == 2 and parts[0] == 'home'):
+        raise ValueError('The storage path %s is a system or home directory: Windows\' disk needs a directory of its '
+                         'own, e.g. /var/lib/openadapt-waa/storage.' % _printable(value))
+    return norm
+
+
+def validate_ram_size(value):
+    """Validate RAM_SIZE: a whole number of GB such as 8G."""
+    if not _RE_RAM_SIZE.match(str(value)):
+        raise ValueError('The RAM size %s is not a size: give a whole number of GB such as 8G.' % _printable(value))
+    return str(value).upper() if str(value).upper().endswith('G') else '%sG' % value
+
+
 def validate_abs_path(value, what='path'):
     """Validate an absolute path without '..' components, newlines or NUL, and return it."""
     if not isinstance(value, str) or not value:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -248,7 +247,8 @@ def setup_vars(args) -> dict:
     checks = {
         "image": v.validate_image_reference,
         "log_file": lambda p: v.validate_abs_path(p, "--log-file"),
-        "storage_path": lambda p: v.validate_abs_path(p, "--storage-path"),
+        "storage_path": v.validate_storage_path,
+        "ram_size": v.validate_ram_size,
         "azure_cr": v.validate_registry,
         "publish_address": v.validate_publish_address,
     }
@@ -256,15 +256,13 @@ def setup_vars(args) -> dict:
         value = getattr(args, option)
         if value is not None:
             _check(check, value, "--" + option.replace("_", "-"))
-    if args.ram_size is not None and not re.fullmatch(r"[1-9][0-9]{0,4}G?", args.ram_size, re.IGNORECASE):
-        raise UsageError(f"--ram-size {args.ram_size!r} is not a size: give a whole number of GB such as 8G.")
     if args.cpu_cores is not None and args.cpu_cores < 1:
         raise UsageError("--cpu-cores must be at least 1.")
     extravars = common_vars(args)
     for option, var in SETUP_VARS.items():
         value = getattr(args, option)
         if value is not None:
-            extravars[var] = value.upper() if option == "ram_size" else value
+            extravars[var] = v.validate_ram_size(value) if option == "ram_size" else value
     return extravars
 
 

@@ -16,9 +16,10 @@ import socket
 import time
 from pathlib import Path
 
-# Records of dead runs are kept this long, so that a VM that was unreachable meanwhile still
-# learns about them; then they are pruned.
-KEEP_DEAD_SECONDS = 7 * 86400
+# Records of ended runs are kept this long (longer than any lease lasts: a benchmark's default
+# timeout is a day), so that a lease a run could not give back (the VM was unreachable at its end)
+# is still known to be dead; then they are pruned.
+KEEP_DEAD_SECONDS = 2 * 86400
 
 
 def state_home() -> Path:
@@ -33,13 +34,16 @@ def _owners_dir() -> Path:
 
 
 def _start_ticks(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    """The running process's start time in clock ticks since boot (field 22 of /proc/PID/stat);
+    None when there is no such process or it is a zombie (killed, not yet reaped)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may contain spaces and parentheses: split after its last ')'.
     fields = stat.rsplit(")", 1)[-1].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
     return fields[19] if len(fields) > 19 else None
 
 
@@ -60,9 +64,13 @@ def register(run_id: str) -> dict:
 
 
 def unregister(run_id: str) -> None:
+    """Mark the run ended: its lease, if the VM still holds it, may be taken over at once."""
+    path = _owners_dir() / f"{run_id}.json"
     try:
-        (_owners_dir() / f"{run_id}.json").unlink()
-    except OSError:
+        record = json.loads(path.read_text())
+        record["ended"] = time.time()
+        path.write_text(json.dumps(record))
+    except (OSError, ValueError):
         pass
 
 
@@ -87,7 +95,7 @@ def dead_owners(now: float | None = None) -> list[str]:
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
             continue
-        if alive(record):
+        if not record.get("ended") and alive(record):
             continue
         if now - float(record.get("since", 0)) > KEEP_DEAD_SECONDS:
             path.unlink(missing_ok=True)

@@ -98,6 +98,48 @@ class EventFollower(threading.Thread):
         self.join(timeout=5)
 
 
+# Ours: connection reuse, first-contact host keys, and a dead link noticed within
+# ServerAliveInterval x ServerAliveCountMax = 15 s instead of TCP's ~2 h.
+OUR_SSH_OPTIONS = (("ControlMaster", "auto"), ("ControlPersist", "60s"), ("StrictHostKeyChecking", "accept-new"),
+                   ("ServerAliveInterval", "5"), ("ServerAliveCountMax", "3"))
+
+
+def _user_ssh_args() -> str:
+    """The user's own ssh_args: $ANSIBLE_SSH_ARGS, else [ssh_connection] ssh_args of the
+    ansible.cfg that Ansible would read ($ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg, /etc)."""
+    import configparser
+
+    if os.environ.get("ANSIBLE_SSH_ARGS"):
+        return os.environ["ANSIBLE_SSH_ARGS"]
+    for candidate in (os.environ.get("ANSIBLE_CONFIG"), "ansible.cfg", os.path.expanduser("~/.ansible.cfg"),
+                      "/etc/ansible/ansible.cfg"):
+        if candidate and os.path.isfile(candidate):
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(candidate)
+            except configparser.Error:
+                return ""
+            return parser.get("ssh_connection", "ssh_args", fallback="")
+    return ""
+
+
+def ssh_args(user: str | None = None) -> str:
+    """The user's ssh_args (bastion, ProxyJump...) with ours added for each option they do not set:
+    ssh takes the first value of an option, so theirs win."""
+    import shlex
+
+    user = _user_ssh_args() if user is None else user
+    words = shlex.split(user) if user else []
+    named = set()
+    for i, word in enumerate(words):
+        if word == "-o" and i + 1 < len(words):
+            named.add(words[i + 1].split("=", 1)[0].strip().lower())
+        elif word.startswith("-o") and len(word) > 2:
+            named.add(word[2:].split("=", 1)[0].strip().lower())
+    ours = ["-o %s=%s" % (key, value) for key, value in OUR_SSH_OPTIONS if key.lower() not in named]
+    return " ".join(([user] if user else []) + ours)
+
+
 def _environment(run_dir: Path) -> dict:
     collection = locate()
     bindir = os.path.dirname(sys.executable)
@@ -106,7 +148,7 @@ def _environment(run_dir: Path) -> dict:
         "ANSIBLE_CALLBACKS_ENABLED": "openadapt.waa.waa_events",
         "WAA_RUN_DIR": str(run_dir),
         "ANSIBLE_PIPELINING": "True",
-        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=accept-new",
+        "ANSIBLE_SSH_ARGS": ssh_args(),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_GATHERING": "explicit",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -297,8 +339,8 @@ def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, har
                          "run the same command again to continue.")
     # A run that never reached its report (SSH dropped, playbook crashed) still holds the VM's
     # lease: give it back so that the next run need not wait for it to expire.
-    if not hosts or any(doc.get("exit_code") == 1 and doc.get("phase") == "preflight" or doc.get("exit_code") == 9
-                        for doc in hosts.values()):
+    # (Exit 1 includes an SSH connection lost in any phase.)
+    if not hosts or any(doc.get("exit_code") in (1, 9) for doc in hosts.values()):
         _release_lease(collection, inventory, extravars, run_dir, limit)
     if not hosts:
         return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,

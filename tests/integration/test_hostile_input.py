@@ -34,12 +34,16 @@ def _exec(*argv: str) -> subprocess.CompletedProcess:
 def host(standin, tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
     docker_rm(NAME)
+    storage = base / "storage"
+    storage.mkdir(mode=0o711)  # the user's own directory: its mode must stay as it is
+    storage.chmod(0o711)
     hostvars = dict(unique_ports(), waa_container_name=NAME, waa_state_dir=str(base / "vm-state"), waa_force_pull=True,
-                    **FAST)
+                    waa_storage_path=str(storage), **FAST)
     inventory = write_inventory(standin, base / "inventory.yml", hostvars)
     setup = subprocess.run(WAA + ["vm-setup", "-i", str(inventory), "--skip-smoke-test", "--run-dir", str(base / "setup")],
                            cwd=str(REPO), capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
     assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    assert oct(storage.stat().st_mode & 0o777) == "0o711", "an existing storage directory keeps its mode"
     yield {"base": base, "hostvars": hostvars, "state": base / "vm-state"}
     docker_rm(NAME)
 
