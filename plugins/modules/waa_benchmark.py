@@ -163,6 +163,13 @@ options:
     description: Number of recent task events kept in the progress file.
     type: int
     default: 500
+  stop:
+    description:
+      - Only stop the benchmark clients that run in the container (SIGTERM, then SIGKILL after a grace) and report
+        them; start nothing. The C(waa) CLI does this when a C(waa run) is interrupted, so that no agent keeps acting
+        on the desktop after its run gave the VM back.
+    type: bool
+    default: false
 notes:
   - "Progress file (kind V(benchmark)): C(state) (V(running), V(done), V(failed)), C(status), C(total_tasks),
     C(tasks_started), C(tasks_completed), C(success_count), C(error_count), C(average_score), C(current),
@@ -204,6 +211,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+stopped:
+  description: With O(stop), the clients that ran (exec_id, pid, command) and were stopped.
+  returned: when O(stop)
+  type: list
+  elements: dict
+left:
+  description: With O(stop), the clients still running after TERM and KILL (normally none).
+  returned: when O(stop)
+  type: list
+  elements: dict
 exit_code:
   description: The client's exit code; null when it did not run (check mode, early failure).
   returned: always
@@ -748,10 +765,15 @@ class Run(object):
         parent = os.path.dirname(path)
         if parent and not os.path.isdir(parent):
             os.makedirs(parent, 0o700)
-        if os.path.islink(path):
-            raise BenchmarkError('%s is a symbolic link: refusing to write the log through it.' % path, 1,
-                                 'Remove the link or choose another log_file.')
-        self.log = open(path, 'ab')
+        try:
+            # O_NOFOLLOW: a link planted at the path (in /tmp, by anyone) is refused, not followed.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP
+                raise BenchmarkError('%s is a symbolic link: refusing to write the log through it.' % path, 1,
+                                     'Remove the link or choose another log_file.')
+            raise
+        self.log = os.fdopen(fd, 'ab')
         header = '\n=== openadapt.waa benchmark %s: %s ===\n' % (
             time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), ' '.join(self.argv))
         self.log.write(header.encode('utf-8'))
@@ -779,6 +801,65 @@ def build_argv(p, test_all_meta_path, limit):
     return argv
 
 
+def running_clients(engine, info):
+    """The benchmark clients (``run.py`` exec sessions) running in the container: [{'exec_id', 'pid', 'command'}]."""
+    clients = []
+    for exec_id in info.get('ExecIDs') or []:
+        try:
+            state = engine.exec_inspect(exec_id, timeout=10)
+        except DockerError:
+            continue
+        config = state.get('ProcessConfig') or {}
+        words = [str(config.get('entrypoint') or '')] + [str(a) for a in config.get('arguments') or []]
+        if state.get('Running') and 'run.py' in words:
+            clients.append({'exec_id': exec_id[:12], 'pid': state.get('Pid'), 'command': ' '.join(words)[:300]})
+    return clients
+
+
+# Run in the container by its Python: TERM every process whose command line runs run.py (the
+# client, and the coreutils timeout around it), then KILL what is left after the grace.
+_STOP_CODE = r"""
+import os, signal, sys, time
+me = os.getpid()
+def clients():
+    out = []
+    for pid in os.listdir('/proc'):
+        if pid.isdigit() and int(pid) != me:
+            try:
+                words = open('/proc/%s/cmdline' % pid, 'rb').read().split(b'\0')
+            except OSError:
+                continue
+            if b'run.py' in words:
+                out.append(int(pid))
+    return out
+for sig, wait in ((signal.SIGTERM, float(sys.argv[1])), (signal.SIGKILL, 2.0)):
+    for pid in clients():
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    end = time.time() + wait
+    while clients() and time.time() < end:
+        time.sleep(0.2)
+print(len(clients()))
+"""
+
+
+def stop_clients(engine, run, p):
+    """Stop the running clients; returns (stopped, left) lists of what running_clients saw."""
+    info = engine.container_inspect(run.container)
+    if info is None or not (info.get('State') or {}).get('Running'):
+        return [], []
+    before = running_clients(engine, info)
+    if not before:
+        return [], []
+    exec_id = engine.exec_create(run.container, [p['python'], '-c', _STOP_CODE, str(KILL_GRACE)])
+    for _frame in engine.exec_start(exec_id, tick=1.0, connect_timeout=60):
+        pass
+    left = running_clients(engine, engine.container_inspect(run.container) or {})
+    return before, left
+
+
 def run_module(module, run):
     p = module.params
     engine = run.engine
@@ -795,6 +876,15 @@ def run_module(module, run):
     if not (info.get('State') or {}).get('Running'):
         raise BenchmarkError('Container %s is not running (%s).' % (run.container, (info.get('State') or {}).get('Status')), 4,
                              'Start it with waa vm-setup (or docker start %s) and wait for the server.' % run.container)
+
+    # One agent at a time on the desktop: a client that still runs (a run of another controller,
+    # or one whose controller died) is named, not joined.
+    others = running_clients(engine, info)
+    if others:
+        raise BenchmarkError('A benchmark client already runs in container %s (exec %s, pid %s: %s).' % (
+            run.container, others[0]['exec_id'], others[0]['pid'], others[0]['command']), 1,
+            'Wait for that run to end, or stop it: docker exec %s pkill -f run.py (or interrupt the waa run that '
+            'started it).' % run.container)
 
     list_path = p['task_list'] if p['task_list'].startswith('/') else posixpath.join(p['client_dir'], p['task_list'])
     raw = read_container_file(engine, run.container, list_path)
@@ -1026,6 +1116,7 @@ def main():
             timeout=dict(type='float', default=0),
             deadline_in=dict(type='float'),
             events_window=dict(type='int', default=500),
+            stop=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -1059,6 +1150,12 @@ def main():
         module.fail_json(msg=str(exc), waa_exit_code=1)
     try:
         run = Run(module, DockerEngine(p['docker_host'], timeout=60))
+        if p['stop']:
+            if module.check_mode:
+                module.exit_json(changed=False, stopped=[], left=[])
+            stopped, left = stop_clients(run.engine, run, p)
+            module.exit_json(changed=bool(stopped), stopped=stopped, left=left,
+                             msg='Stopped %d benchmark client(s)' % len(stopped) if stopped else 'No benchmark client ran')
         result = run_module(module, run)
     except (BenchmarkError, DockerError, ProgressFileError, IOError, OSError) as exc:
         if isinstance(exc, BenchmarkError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shlex
 import tempfile
 import time
 
@@ -312,7 +313,7 @@ def tunnel_command(host_doc: dict) -> str:
     for local in (ports["server"], ports["vnc"], ports["rdp"]):
         parts += ["-L", "%s:%s:%s" % (local, bind, local)]
     parts.append(target)
-    return " ".join(parts)
+    return " ".join(shlex.quote(str(part)) for part in parts)  # a copy-paste command: quoted for a shell
 
 
 def result_document(host: str, artifact: dict, host_state: dict, connection: dict, ports: dict) -> dict:

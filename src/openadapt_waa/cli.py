@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -310,6 +311,9 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
     from openadapt_waa import owners
     from openadapt_waa.runner import default_run_dir
 
+    # Run files hold logs, screenshots and the inventory's host names: this user's only (0600/0700),
+    # for the CLI and for the ansible-playbook it starts.
+    os.umask(0o077)
     inventory, limit = target(args)
     run_dir = Path(args.run_dir).expanduser().resolve() if args.run_dir else default_run_dir(command)
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -364,9 +368,9 @@ def report_result(args: argparse.Namespace, printer, result, command: str, limit
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         if args.inventory:
-            where = f"-i {args.inventory}" + (f" --limit {limit}" if limit else "")
+            where = f"-i {shlex.quote(args.inventory)}" + (f" --limit {shlex.quote(limit)}" if limit else "")
         else:
-            where = f"--host {args.host}"
+            where = f"--host {shlex.quote(args.host)}"
         summary(printer, result, command, where)
 
 

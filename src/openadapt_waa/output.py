@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import threading
 from typing import TextIO
@@ -104,13 +105,14 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
             out(f"  1. Open the tunnel: {doc.get('tunnel_command')}")
             out("     then WAA server: http://127.0.0.1:%s/probe   VNC: http://127.0.0.1:%s/" % (
                 (doc.get("ports") or {}).get("server", 5000), (doc.get("ports") or {}).get("vnc", 8006)))
-            where = target or f"--host {name}"
+            where = target or f"--host {shlex.quote(name)}"
             out(f"  2. Run the benchmark: waa run {where} --num-tasks 3 --monitor")
             out(f"  3. Check status: waa probe {where}")
             conn = doc.get("connection") or {}
             target = f"{conn.get('user')}@{conn.get('address')}" if conn.get("user") else conn.get("address", name)
-            port = f" -p {conn['port']}" if conn.get("port") and str(conn.get("port")) != "22" else ""
-            out(f"  4. View logs: ssh{port} {target} \"tail -f {doc.get('log_file', '/tmp/waa_setup.log')}\"")
+            port = f" -p {shlex.quote(str(conn['port']))}" if conn.get("port") and str(conn.get("port")) != "22" else ""
+            remote = shlex.quote("tail -f " + shlex.quote(str(doc.get("log_file") or "/tmp/waa_setup.log")))
+            out(f"  4. View logs: ssh{port} {shlex.quote(target)} {remote}")
         else:
             out(f"{head}FAILED (exit {code}: {EXIT_MEANING.get(code, 'Unknown error')}) in phase {doc.get('phase')}")
             out(f"  {doc.get('message', '')}")

@@ -179,14 +179,16 @@ def _reached_phase(run_dir: Path) -> dict[str, str]:
     return {name: host.get("phase") or "preflight" for name, host in state.get("hosts", {}).items()}
 
 
-def _release_lease(collection, inventory, extravars, run_dir: Path, limit) -> bool:
-    """After an interrupt, give the VM's lease back so that the next run need not wait for it."""
+def _release_lease(collection, inventory, extravars, run_dir: Path, limit, stop_benchmark: bool = False) -> bool:
+    """After an interrupt, give the VM's lease back so that the next run need not wait for it;
+    ``stop_benchmark`` stops the benchmark client of an interrupted `waa run` first."""
     import ansible_runner
 
     (run_dir / "release").mkdir(parents=True, exist_ok=True)
+    extravars = dict(extravars, waa_release_stop_benchmark=stop_benchmark)
     kwargs = dict(private_data_dir=str(run_dir / "release"), playbook=str(collection.playbook("release.yml")),
                   inventory=inventory, extravars=extravars, envvars=dict(_environment(run_dir), WAA_RUN_DIR=str(run_dir / "release" / "events")),
-                  quiet=True, timeout=60, suppress_env_files=True)
+                  quiet=True, timeout=120, suppress_env_files=True)
     if limit:
         kwargs["limit"] = limit
     try:
@@ -313,10 +315,12 @@ def run_playbook(
                 signal.signal(signum, handler)
             if follower:
                 follower.stop()
-        return _outcome(runner, collection, inventory, extravars, run_dir, limit, hard_timeout, interrupted["signal"])
+        return _outcome(runner, collection, inventory, extravars, run_dir, limit, hard_timeout, interrupted["signal"],
+                        stop_benchmark=playbook == "run_waa.yml")
 
 
-def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, hard_timeout, interrupted) -> RunResult:
+def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, hard_timeout, interrupted,
+             stop_benchmark: bool = False) -> RunResult:
     """The run's result from what the callback wrote; releases the lease when nothing else will."""
     hosts = _read_results(run_dir)
     status = runner.status
@@ -330,12 +334,13 @@ def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, har
         return RunResult(EXIT_TIMEOUT, status, run_dir, hosts, "timeout")
     if interrupted:
         name = signal.Signals(interrupted).name
-        released = _release_lease(collection, inventory, extravars, run_dir, limit)
+        released = _release_lease(collection, inventory, extravars, run_dir, limit, stop_benchmark)
         phases = _reached_phase(run_dir)
         reached = ", ".join(f"{host}: {phase}" for host, phase in sorted(phases.items())) or "preflight"
         return RunResult(signal_exit_code(interrupted), "canceled", run_dir, hosts,
                          f"Interrupted by {name} during phase {reached}. The VM keeps what finished "
-                         f"({'lease released' if released else 'lease not released: the next run takes it over'}); "
+                         f"({'lease released' if released else 'lease not released: the next run takes it over'}"
+                         f"{', benchmark client stopped' if stop_benchmark and released else ''}); "
                          "run the same command again to continue.")
     # A run that never reached its report (SSH dropped, playbook crashed) still holds the VM's
     # lease: give it back so that the next run need not wait for it to expire.

@@ -464,6 +464,10 @@ class Broadcaster:
                 await asyncio.sleep(0)
 
 
+# Connections at once when the viewer listens beyond loopback (each SSE client holds one).
+REMOTE_CONNECTION_LIMIT = 32
+
+
 def create_app(hub: Hub, poll_interval: float = 0.1, allowed_hosts: list[str] | None = None):
     """The Starlette app over ``hub`` (the broadcaster starts with the app's lifespan)."""
     from contextlib import asynccontextmanager
@@ -613,8 +617,10 @@ class Viewer:
         self.port = sock.getsockname()[1]
         shown = "[%s]" % self.host if family == socket.AF_INET6 else self.host
         self.url = "http://%s:%d/" % (shown, self.port)
+        # Off loopback the page is reachable by others: bound the connections it holds open.
+        limit = None if self.host in ("127.0.0.1", "localhost", "::1") else REMOTE_CONNECTION_LIMIT
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=3, ws="none")
+                                timeout_graceful_shutdown=3, ws="none", limit_concurrency=limit)
         self._server = uvicorn.Server(config)
 
         def serve():
@@ -705,6 +711,10 @@ def main(argv: list[str] | None = None) -> int:
         from openadapt_waa.owners import state_home
 
         root = state_home() / "runs"
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("Warning: the viewer listens on %s, beyond loopback: anyone who reaches it sees the VM's desktop "
+              "screenshots and logs, with no login (at most %d connections). Prefer 127.0.0.1 and an SSH tunnel."
+              % (args.host, REMOTE_CONNECTION_LIMIT), file=sys.stderr, flush=True)
     viewer = Viewer(args.run_dirs, watch_root=root, host=args.host, port=args.port)
     url = viewer.start()
     if args.no_browser:

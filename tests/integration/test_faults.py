@@ -108,7 +108,8 @@ def _secret_places(run: "CliRun | None", run_dir: Path, tmpdir: Path, standin) -
     """Every file a secret could land in: the run directory (ansible-runner's artifacts, env and
     command files, events, logs), the controller's and the VM's ~/.ansible (the VM is this
     machine), the run's TMPDIR, the VM's state directory and setup log, and what was printed."""
-    text = _all_text_under(run_dir, tmpdir, Path(os.path.expanduser("~/.ansible")),
+    text = _all_text_under(run_dir, tmpdir, Path(os.path.expanduser("~/.ansible")), Path("/home/azureuser/.ansible"),
+                           Path("/home/azureuser/.ansible_async"),
                            Path(os.path.expanduser("~/.ansible_async")), Path(standin.state_dir) / "vm-state",
                            Path("/tmp/waa_setup.log"))
     return text + ("\n" + run.stdout + "\n" + run.stderr if run else "")
@@ -365,6 +366,16 @@ def test_more_bad_option_values_are_refused_with_the_fix(waa_cli, command, args,
     assert option in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert not run.results, "nothing ran"
     assert not Path("/tmp/pwned").exists()
+
+
+def test_login_user_without_root_or_sudo_exits_1_naming_the_fix(waa_cli, standin):
+    """A real VM logs in as a non-root user; without passwordless sudo nothing can be set up: exit 1
+    in pre-flight, saying so, instead of a module failure (exit 9)."""
+    run = waa_cli(hostvars={"ansible_user": "waa-nosudo"}, timeout=120)
+    assert run.rc == 1, run.output
+    assert run.doc["phase"] == "preflight", run.doc
+    assert "The SSH user waa-nosudo is not root and cannot use sudo without a password" in run.doc["message"], run.doc
+    assert "passwordless sudo" in run.doc["message"]
 
 
 @pytest.mark.parametrize("variable,value,words", [

@@ -104,3 +104,55 @@ def test_clean_results_of_the_results_directory_still_works(host, waa_cli, stand
     run = _run(waa_cli, standin, tmp_path, host["hostvars"], "--task", NOTEPAD, "--clean-results", "--timeout", "240")
     assert run.rc == 0, run.output
     assert _exec("test", "-e", "/client/results/old/f").returncode != 0, "the earlier results were wiped"
+
+
+def _clients() -> list[str]:
+    """Command lines of run.py processes in the container."""
+    out = _exec("sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done")
+    return [line for line in out.stdout.splitlines() if "run.py" in line.split() and "sh -c" not in line]
+
+
+def test_interrupted_run_stops_its_client_and_a_second_run_refuses_to_join(host, waa_cli, standin, tmp_path):
+    """SIGINT during a task: the release run stops the client before it gives the VM back, so no
+    agent keeps acting on the desktop. A client that runs without a waa run (started by hand, or by
+    a run whose controller died) is named, and `waa run` refuses to start a second one."""
+    slow = dict(host["hostvars"], waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "5"})
+    inventory = write_inventory(standin, tmp_path / "inv-slow.yml", slow)
+    run_dir = tmp_path / "run-int"
+    # --clean-results: an earlier test finished this task, and a finished task is skipped (resume).
+    proc = subprocess.Popen(WAA + ["run", "-i", str(inventory), "--task", NOTEPAD, "--clean-results",
+                                   "--run-dir", str(run_dir)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _clients() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not _clients():
+            os.killpg(proc.pid, 9)
+            out, err = proc.communicate(timeout=30)
+            raise AssertionError("the client never started\n" + out[-3000:] + err[-2000:])
+        proc.send_signal(2)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+    assert proc.returncode == 130, out + err
+    assert "benchmark client stopped" in out + err, out + err
+    assert not _clients(), "no client keeps running after the interrupt"
+
+    # A client nobody owns: the next run names it instead of starting a second agent.
+    started = subprocess.run(["docker", "exec", "-d", "-w", "/client", "-e", "WAA_SIM_STEP_SECONDS=30", NAME, "python",
+                              "-u", "run.py", "--test_all_meta_path", "evaluation_examples_windows/test_small.json"],
+                             capture_output=True, text=True, timeout=30)
+    assert started.returncode == 0, started.stderr
+    try:
+        deadline = time.monotonic() + 30
+        while not _clients() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        second = _run(waa_cli, standin, tmp_path, host["hostvars"], "--task", NOTEPAD, timeout=120)
+        assert second.rc == 1, second.output
+        assert "A benchmark client already runs in container %s" % NAME in second.doc["message"], second.doc
+        assert "pkill -f run.py" in second.doc["fix"]
+    finally:
+        _exec("pkill", "-KILL", "-f", "run.py")

@@ -145,7 +145,7 @@ def test_inventory_hostvars(standin):
     cp = _run([inv, "-i", standin.inventory, "--host", standin.host], env=standin.ansible_env(), timeout=60)
     assert cp.returncode == 0, cp.stderr
     hv = json.loads(cp.stdout)
-    assert hv["ansible_host"] == "127.0.0.1" and int(hv["ansible_port"]) == 2222 and hv["ansible_user"] == "root"
+    assert hv["ansible_host"] == "127.0.0.1" and int(hv["ansible_port"]) == 2222 and hv["ansible_user"] == "azureuser"
     assert hv["ansible_python_interpreter"] == "/usr/bin/python3"
     assert Path(hv["ansible_ssh_private_key_file"]).is_absolute()
     assert f"UserKnownHostsFile={standin.known_hosts}" in hv["ansible_ssh_common_args"]

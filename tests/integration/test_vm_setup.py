@@ -49,7 +49,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
         assert f"[vm-setup] {line}" in first.stdout, first.output
     assert "SUCCESS: WAA container ready for evaluation" in first.stdout
     # The VM lock, the run's first round trip, proved SSH: no separate ping.
-    assert re.search(r"✓ SSH connectivity: root@127\.0\.0\.1:\d+", first.stdout), first.output
+    assert re.search(r"✓ SSH connectivity: azureuser@127\.0\.0\.1:\d+", first.stdout), first.output
     assert re.search(r"✓ Container waa-e2e: created \(ID: [0-9a-f]{12}\)", first.stdout), first.output
     doc = first.doc
     assert doc["exit_code"] == 0 and doc["success"] is True

@@ -451,3 +451,25 @@ def test_open_browser_prints_and_never_fails_headless(monkeypatch, capsys):
     monkeypatch.setenv("WAA_NO_BROWSER", "1")
     monkeypatch.setattr(viewer_mod.webbrowser, "get", lambda: fake)
     assert open_browser("http://127.0.0.1:5/") is False and len(fake.opened) == 1
+
+
+def test_viewer_beyond_loopback_warns_and_bounds_connections(tmp_path):
+    import subprocess
+    import sys as _sys
+
+    proc = subprocess.Popen([_sys.executable, "-m", "openadapt_waa.viewer", str(tmp_path), "--host", "127.0.0.2",
+                             "--no-browser"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        lines = []
+        for _ in range(20):
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "Live viewer:" in line:
+                break
+        text = "".join(lines)
+        assert "Warning: the viewer listens on 127.0.0.2, beyond loopback" in text, text
+        assert "at most 32 connections" in text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
