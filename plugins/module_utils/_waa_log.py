@@ -51,6 +51,8 @@ CONFIG_PATH_RE = re.compile(r'^TESTING ON TASK CONFIG PATH: (.*)$')
 AVERAGE_RE = re.compile(r'^Average score: (\S+)$')
 NAMESPACE_ITEM_RE = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,()]+)")
 MAX_ACTION_CHARS = 4000
+
+
 def _refused(domain, task_id):
     """The event for a task reference that does not have WAA's shape (shown, never used)."""
     return {'type': 'refused_task_ref', 'domain': str(domain)[:80] if domain else None,

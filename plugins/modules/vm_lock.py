@@ -15,7 +15,7 @@ description:
   - The lease names its owner and expires, so a run that was killed cannot block the VM for longer than its lease.
     The C(waa) CLI releases the lease itself when it is interrupted, and names the runs whose process is gone
     from its controller in O(dead_owners), so that their leases are taken over at once.
-  - Every read-modify-write happens under an exclusive C(flock) on C(<path>.guard): two runs never both take
+  - Every read-modify-write happens under an exclusive C(flock) on C(<path>.guard), so two runs never both take
     an expired lease, and a release never removes a lease that another run just took.
   - A broken lease file (empty or not JSON, after a full disk or a kill mid-write) is taken over after a few seconds.
   - The lease file is written atomically with mode 0600 and opened with C(O_NOFOLLOW).
