@@ -399,6 +399,15 @@ def test_inventory_and_survey_values_are_validated_by_the_roles(waa_cli, variabl
     assert not Path("/tmp/pwned").exists()
 
 
+def _descendants(pid: str) -> list[str]:
+    found, todo = [], [pid]
+    while todo:
+        children = subprocess.run(["pgrep", "-P", todo.pop()], capture_output=True, text=True, timeout=10).stdout.split()
+        found += children
+        todo += children
+    return found
+
+
 def test_silent_network_drop_is_detected_within_a_minute_and_names_the_phase(standin, tmp_path, waa_cli):
     """The VM stops answering without closing anything (a frozen link: every sshd session of the
     stand-in is SIGSTOPped). ServerAlive* notice it in ~15 s instead of TCP's ~2 h; the run exits 1
@@ -414,7 +423,7 @@ def test_silent_network_drop_is_detected_within_a_minute_and_names_the_phase(sta
         _wait_for(lambda: any(e["type"] == "phase_start" and e.get("phase") == "windows_boot" for e in _events(run_dir)),
                   120, "phase windows_boot")
         time.sleep(1)
-        frozen = subprocess.run(["pgrep", "-P", sshd], capture_output=True, text=True, timeout=10).stdout.split()
+        frozen = _descendants(sshd)  # azureuser's sessions: a privileged monitor and its unprivileged child
         assert frozen, "the run has SSH sessions open"
         subprocess.run(["kill", "-STOP", *frozen], timeout=10)
         t0 = time.monotonic()
@@ -460,6 +469,9 @@ def test_stopped_docker_daemon_is_started_again_and_reported(waa_cli, standin, s
 
     os.kill(dockerd["pid"], signal.SIGTERM)
     _wait_for(lambda: not _engine_answers(), 90, "the Docker daemon to stop")
+    # A stopped daemon, not one still shutting down (it stops answering before it has exited, and
+    # while its pid file stands a new dockerd refuses to start).
+    _wait_for(lambda: not Path(f"/proc/{dockerd['pid']}").exists(), 90, "the Docker daemon to exit")
     try:
         run = waa_cli(hostvars=hv)
         assert run.rc == 0, run.output
