@@ -56,6 +56,7 @@ CHECKS = {
     'waa_image': v.validate_image_reference,
     'waa_container_name': v.validate_container_name,
     'waa_storage_path': v.validate_storage_path,
+    'waa_results_path': v.validate_results_path,
     'waa_log_file': lambda x: v.validate_abs_path(x, 'log file'),
     'waa_state_dir': lambda x: v.validate_abs_path(x, 'state directory'),
     'waa_publish_address': v.validate_publish_address,

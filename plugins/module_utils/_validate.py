@@ -227,15 +227,25 @@ SYSTEM_DIRS = ('/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', 
 _RE_RAM_SIZE = re.compile(r'^[1-9][0-9]{0,4}G?\Z', re.IGNORECASE)
 
 
-def validate_storage_path(value):
-    """Validate the host directory for Windows' disk: absolute, and no system directory or home."""
-    validate_abs_path(value, 'storage path')
+def _validate_own_host_dir(value, what, needs, example):
+    """An absolute host directory that is none of the system directories and no home directory."""
+    validate_abs_path(value, what)
     norm = '/' + '/'.join(part for part in value.split('/') if part and part != '.')
     parts = norm.strip('/').split('/')
     if norm in SYSTEM_DIRS or (len(parts) == 2 and parts[0] == 'home'):
-        raise ValueError('The storage path %s is a system or home directory: Windows\' disk needs a directory of its '
-                         'own, e.g. /var/lib/openadapt-waa/storage.' % _printable(value))
+        raise ValueError('The %s %s is a system or home directory: %s a directory of its own, e.g. %s.'
+                         % (what, _printable(value), needs, example))
     return norm
+
+
+def validate_storage_path(value):
+    """Validate the host directory for Windows' disk (mounted as /storage)."""
+    return _validate_own_host_dir(value, 'storage path', "Windows' disk needs", '/var/lib/openadapt-waa/storage')
+
+
+def validate_results_path(value):
+    """Validate the host directory for the benchmark's results (mounted as /client/results)."""
+    return _validate_own_host_dir(value, 'results path', 'the results need', '/var/lib/openadapt-waa/results/winarena')
 
 
 def validate_ram_size(value):

@@ -392,7 +392,9 @@ class Prober(object):
         restarts = info.get('RestartCount') or 0
         details = {'exists': True, 'id': (info.get('Id') or '')[:12], 'status': state.get('Status'), 'restart_count': restarts,
                    'started_at': state.get('StartedAt'), 'exit_code': state.get('ExitCode'),
-                   'oom_killed': bool(state.get('OOMKilled')), 'image': (info.get('Config') or {}).get('Image')}
+                   'oom_killed': bool(state.get('OOMKilled')), 'image': (info.get('Config') or {}).get('Image'),
+                   # The container role's record of the configuration the container was created with.
+                   'config_hash': ((info.get('Config') or {}).get('Labels') or {}).get('openadapt.waa.config')}
         if state.get('Restarting'):
             diagnosis, fix, cause = self._diagnose_stopped(info)
             details['cause'] = cause

@@ -96,6 +96,9 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ram-size", help="RAM_SIZE for Windows, e.g. 8G (default 8G)")
     g.add_argument("--cpu-cores", type=int, help="CPU_CORES for Windows (default 8)")
     g.add_argument("--storage-path", help="host directory for Windows' disk (default /var/lib/openadapt-waa/storage)")
+    g.add_argument("--results-path",
+                   help="host directory mounted as the container's /client/results, so results outlive the container "
+                        "(default /var/lib/openadapt-waa/results/<container name>)")
 
 
 def add_monitor_options(p: argparse.ArgumentParser) -> None:
@@ -227,7 +230,7 @@ SETUP_VARS = {
     "verify_nested_virt": "waa_verify_nested_virt", "skip_smoke_test": "waa_skip_smoke_test",
     "strict_smoke": "waa_strict_smoke", "log_file": "waa_log_file", "publish_address": "waa_publish_address",
     "azure_cr": "waa_azure_cr", "ram_size": "waa_ram_size", "cpu_cores": "waa_cpu_cores",
-    "storage_path": "waa_storage_path",
+    "storage_path": "waa_storage_path", "results_path": "waa_results_path",
 }
 
 
@@ -249,6 +252,7 @@ def setup_vars(args) -> dict:
         "image": v.validate_image_reference,
         "log_file": lambda p: v.validate_abs_path(p, "--log-file"),
         "storage_path": v.validate_storage_path,
+        "results_path": v.validate_results_path,
         "ram_size": v.validate_ram_size,
         "azure_cr": v.validate_registry,
         "publish_address": v.validate_publish_address,

@@ -156,3 +156,22 @@ def test_interrupted_run_stops_its_client_and_a_second_run_refuses_to_join(host,
         assert "pkill -f run.py" in second.doc["fix"]
     finally:
         _exec("pkill", "-KILL", "-f", "run.py")
+
+
+def test_benchmark_log_planted_as_a_symlink_is_refused(host, waa_cli, standin, tmp_path):
+    """The benchmark log lives in /tmp on the VM, where anyone can plant a link: it is opened with
+    O_NOFOLLOW, so the run refuses (exit 1, naming the fix) and the link's target is untouched."""
+    target = tmp_path / "victim"
+    target.write_text("precious\n")
+    link = f"/tmp/waa-bench-link-{os.urandom(3).hex()}.log"
+    os.symlink(target, link)
+    try:
+        hostvars = dict(host["hostvars"], waa_benchmark_log_file=link)
+        run = _run(waa_cli, standin, tmp_path, hostvars, "--task", NOTEPAD, "--timeout", "120")
+        assert run.rc == 1, run.output
+        assert run.doc["phase"] == "benchmark", run.doc
+        assert "is a symbolic link" in run.doc["message"] and "log_file" in run.doc["fix"], run.doc
+        assert target.read_text() == "precious\n"
+        assert _exec("pgrep", "-f", "run.py").returncode != 0, "no client may start"
+    finally:
+        os.unlink(link)

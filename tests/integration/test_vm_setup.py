@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import socket
 import subprocess
 import time
@@ -53,6 +54,10 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert re.search(r"✓ Container waa-e2e: created \(ID: [0-9a-f]{12}\)", first.stdout), first.output
     doc = first.doc
     assert doc["exit_code"] == 0 and doc["success"] is True
+    # Run files hold logs and screenshots: private to the user (umask 077).
+    for path in [first.run_dir, *first.run_dir.rglob("*")]:
+        if not path.is_symlink():
+            assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
     assert set(doc["health_checks"].values()) == {"healthy"}
     cid = _container_id(name)
     assert cid.startswith(doc["container"]["id"])
@@ -94,10 +99,49 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     events = [json.loads(line) for line in (second.run_dir / "events.jsonl").read_text().splitlines()]
     assert [e["type"] for e in events].count("server_ready") == 1
 
-    third = waa_cli("--rebuild", hostvars=hostvars)
+    # Results live on the VM, outside the container (one directory per container).
+    results = state_dir / "results" / name
+    assert _exec(name, "sh", "-c", "mkdir -p /client/results/kept && echo 1 > /client/results/kept/result.txt") == 0
+    assert (results / "kept" / "result.txt").read_text() == "1\n"
+
+    # A change that would recreate the running container is refused, and the container kept.
+    changed = waa_cli("--ram-size", "4G", hostvars=hostvars)
+    assert changed.rc == 4, changed.output
+    assert changed.doc["phase"] == "container", changed.doc
+    assert "running with another configuration" in changed.doc["message"], changed.doc
+    assert "environment RAM_SIZE" in changed.doc["message"], changed.doc
+    assert "--rebuild" in changed.doc["fix"] and str(results) in changed.doc["fix"], changed.doc
+    assert _container_id(name) == cid, "the running container was recreated"
+
+    third = waa_cli("--rebuild", "--ram-size", "4G", hostvars=hostvars)
     assert third.rc == 0, third.output
     assert _container_id(name) not in ("", cid)
-    assert "rebuild requested" in third.stdout or "created" in third.stdout
+    assert "rebuild requested" in third.stdout
+    # The rebuilt container has the results of the one it replaced, and the new configuration.
+    assert _exec(name, "cat", "/client/results/kept/result.txt") == 0
+    env = subprocess.run(["docker", "inspect", "-f", "{{json .Config.Env}}", name], capture_output=True, text=True,
+                         timeout=30).stdout
+    assert "RAM_SIZE=4G" in env, env
+    # Paths with a space and a quote: the printed copy-paste commands are shell-quoted.
+    odd = tmp_path / "it's an inventory"
+    odd.mkdir()
+    inventory = write_inventory(standin, odd / "waa.yml", hostvars)
+    log_file = f"/tmp/waa setup's {name}.log"
+    try:
+        fourth = waa_cli("--ram-size", "4G", "--skip-smoke-test", "--log-file", log_file, inventory=inventory)
+        assert fourth.rc == 0 and "already running with the same configuration" in fourth.stdout, fourth.output
+        run_line = next(line for line in fourth.stdout.splitlines() if "2. Run the benchmark:" in line)
+        words = shlex.split(run_line.split(":", 1)[1])
+        assert words[:4] == ["waa", "run", "-i", str(inventory)], words
+        logs_line = next(line for line in fourth.stdout.splitlines() if "4. View logs:" in line)
+        words = shlex.split(logs_line.split(":", 1)[1])
+        assert words[0] == "ssh" and shlex.split(words[-1]) == ["tail", "-f", log_file], words
+    finally:
+        Path(log_file).unlink(missing_ok=True)
+
+
+def _exec(name: str, *cmd: str) -> int:
+    return subprocess.run(["docker", "exec", name, *cmd], capture_output=True, timeout=60).returncode
 
 
 def test_json_document_matches_schema(waa_cli):

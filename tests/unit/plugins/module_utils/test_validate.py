@@ -102,3 +102,16 @@ def test_trailing_newline_is_rejected(value):
             split_image_reference(value)
         else:
             validate_container_name(value)
+
+
+@pytest.mark.parametrize("path", ["/", "/tmp", "/var/lib", "/home/azureuser", "/etc/", "relative/results", "/a/../etc"])
+def test_results_path_refuses_system_and_home_dirs(path):
+    from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_results_path
+    with pytest.raises(ValueError) as err:
+        validate_results_path(path)
+    assert "results path" in str(err.value)
+
+
+def test_results_path_accepts_a_directory_of_its_own():
+    from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_results_path
+    assert validate_results_path("/var/lib/openadapt-waa/results/winarena/") == "/var/lib/openadapt-waa/results/winarena"
