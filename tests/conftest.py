@@ -5,9 +5,12 @@
   test that uses it errors with the reason: nothing is skipped.
 - `standin_ctl` (session): the local_vm module itself (hub_stats, push_padded, release_stalls,
   set_hub_fault, status, up, down).
+- `fresh_image` (function): `fresh_image(mb)` publishes an image with a layer of MB random data
+  that no engine or registry has seen (to hub and acr) and removes it after the test, so that a
+  pull test really downloads, whatever an earlier test or run left.
 - `hub_fault` (function): `hub_fault("429")`, `hub_fault("stall", stall_after_bytes=..., ...)`
-  switches the "Docker Hub" fault proxy; after the test it is reset to "none" and stalled
-  responses are released.
+  switches the "Docker Hub" fault proxy (`image=` a `fresh_image`: only that image's repository
+  gets the fault); after the test it is reset to "none" and stalled responses are released.
 """
 from __future__ import annotations
 
@@ -27,6 +30,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "standin: uses the stand-in VM (sshd 127.0.0.1:2222, dockerd, registries)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Groups for pytest-xdist's `--dist loadgroup` (make test): the tests of one file stay in one
+    process, so that a module's fixture (a container set up once) is made once; every test that
+    switches the hub's fault proxy (one fault at a time) runs in one process, one after another."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = "hub-faults" if "hub_fault" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def standin() -> local_vm.StandIn:
     return local_vm.up()
@@ -38,11 +52,31 @@ def standin_ctl(standin):
 
 
 @pytest.fixture
+def fresh_image(standin):
+    published = []
+
+    def publish(pad_mb: float = 2) -> local_vm.PublishedImage:
+        image = local_vm.push_padded(pad_mb)
+        published.append(image)
+        return image
+
+    try:
+        yield publish
+    finally:
+        for image in published:
+            local_vm.unpublish(image)
+
+
+@pytest.fixture
 def hub_fault(standin):
     """Callable that sets the hub fault: hub_fault(mode, stall_after_bytes=, stall_seconds=,
     rate_bps=, targets=). Reset to mode none (stalls released) after the test."""
 
-    def set_fault(mode: str, **kw) -> dict:
+    def set_fault(mode: str, image: local_vm.PublishedImage | None = None, **kw) -> dict:
+        # Scoped to the test's own image, so that pulls of other tests running at the same time
+        # go through untouched.
+        if image is not None:
+            kw["repository"] = image.repository
         return local_vm.set_hub_fault(mode, **kw)
 
     try:

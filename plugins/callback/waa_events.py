@@ -447,6 +447,8 @@ class CallbackModule(CallbackBase):
         layers = res.get("layers") or (res.get("result") or {}).get("layers")
         if isinstance(layers, list) and layers and res.get("healthy", (res.get("result") or {}).get("healthy")):
             message = layers[-1].get("message") or message  # the deepest layer checked says the most
+        if isinstance(res.get("checked"), str):
+            message = res["checked"]  # the probe's own account of what it checked (smoke test, all layers)
         if not message and isinstance(res.get("result"), dict):  # progress_watch: the watched work's own message
             message = res["result"].get("msg") or ""
         self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=True,

@@ -246,6 +246,11 @@ smoke:
   description: Result of the smoke test (C(ok), C(steps), C(window), C(error)); empty when not run.
   returned: always
   type: dict
+checked:
+  description: One line of what a passed check did, for the human summary (all five layers, or the smoke test).
+  returned: when every layer was checked and healthy, or the smoke test passed
+  type: str
+  sample: 'Smoke test passed: Notepad opened, window "Untitled - Notepad" found, screenshot 52 KB (1440x900), closed.'
 screenshot:
   description: The saved screenshot (C(path), C(bytes), C(width), C(height)); empty when none was saved.
   returned: always
@@ -253,6 +258,7 @@ screenshot:
 """
 
 import re
+import json
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
@@ -616,6 +622,28 @@ class Prober(object):
         return out
 
 
+# What a healthy layer says in one line's summary of what was checked.
+_CHECKED = {
+    'docker_daemon': lambda r: 'Docker answers',
+    'container': lambda r: 'container running',
+    'windows_boot': lambda r: 'Windows booted (VNC answers)',
+    'waa_server': lambda r: 'WAA server answers /probe',
+    'accessibility': lambda r: 'accessibility tree has %s elements' % r.details.get('elements', '?'),
+}
+
+
+def healthy_summary(results):
+    """'5 layers healthy: Docker answers, container running, ...' for the layers checked."""
+    return '%d layers healthy: %s.' % (len(results), ', '.join(_CHECKED[r.layer](r) for r in results))
+
+
+def smoke_summary(smoke):
+    """What the smoke test did: 'Notepad opened, window "Untitled - Notepad" found, screenshot 52 KB (1440x900), closed.'"""
+    shot = next((s for s in smoke['steps'] if s['step'] == 'screenshot'), {})
+    return ('Smoke test passed: Notepad opened, window %s found, screenshot %.0f KB (%sx%s), closed.'
+            % (json.dumps(smoke['window']), shot.get('bytes', 0) / 1024.0, shot.get('width', '?'), shot.get('height', '?')))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -735,6 +763,8 @@ def main():
     msg = None
     if healthy:
         msg = 'Healthy: %s.' % ', '.join(r.layer for r in results)
+        if len(results) == len(LAYERS):
+            result['checked'] = healthy_summary(results)
         if p['detailed']:
             detail, layer, error = prober.run_detailed()
             result['detailed'] = detail
@@ -748,6 +778,7 @@ def main():
             result['smoke'] = smoke
             if smoke['ok']:
                 msg += ' Smoke test passed (window %r).' % smoke['window']
+                result['checked'] = smoke_summary(smoke)
             else:
                 healthy = False
                 result.update(failed_layer='smoke', waa_exit_code=EXIT_SMOKE,

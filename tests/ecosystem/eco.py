@@ -2,7 +2,8 @@
 
 Everything these tests create on the stand-in VM is named `waa-eco-<what>-<slot>` and
 published on loopback ports 17000-17799: each pytest process takes one slot of 40 ports (from
-its PID, or $WAA_ECO_SLOT), so two test runs on one machine do not collide.
+its xdist worker number or its PID, or $WAA_ECO_SLOT), so that parallel workers and two test
+runs on one machine do not collide.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-SLOT = int(os.environ.get("WAA_ECO_SLOT") or os.getpid() % 20)
+# A pytest-xdist worker (gw0, gw1 ...) takes slot 10 + its number; a plain run one from its PID.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+SLOT = int(os.environ.get("WAA_ECO_SLOT") or (10 + int(_WORKER[2:]) if _WORKER[2:].isdigit() else os.getpid() % 10))
 PORT_BASE = 17000 + 40 * SLOT
 
 # Short waits and a short ACPI stop: the simulator, like the real image, ignores SIGTERM.

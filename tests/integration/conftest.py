@@ -22,7 +22,22 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WAA = [sys.executable, "-m", "openadapt_waa.cli"]
-_ports = itertools.count(15000, 10)
+# pytest-xdist runs tests in several processes ("gw0", "gw1", ...): each gets ports and a VM state
+# directory (the VM lease, persisted files) of its own, so that workers never wait for or touch
+# each other's runs.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") and WORKER[2:].isdigit() else 0
+_ports = itertools.count(15000 + 1000 * WORKER_INDEX, 10)
+
+
+def vm_state_dir(standin) -> Path:
+    """The VM state directory (waa_state_dir) the inventories of this test process use."""
+    return Path(standin.state_dir) / (f"vm-state-{WORKER}" if WORKER else "vm-state")
+
+
+def storage_dir(standin) -> Path:
+    """The storage directory (Windows' disk) the inventories of this test process use."""
+    return Path(standin.storage_path).with_name(f"storage-{WORKER}") if WORKER else Path(standin.storage_path)
 
 
 @dataclass
@@ -53,6 +68,9 @@ def write_inventory(standin, path: Path, hostvars: dict | None = None, host: str
     data = yaml.safe_load(Path(standin.inventory).read_text())
     hosts = data["all"]["children"]["waa_vms"]["hosts"]
     base = dict(hosts[standin.host])
+    if WORKER:
+        base.update(waa_state_dir=str(vm_state_dir(standin)), waa_storage_path=str(storage_dir(standin)),
+                    waa_log_file=f"/tmp/waa_setup-{WORKER}.log", waa_benchmark_log_file=f"/tmp/waa_benchmark-{WORKER}.log")
     base.update(hostvars or {})
     data["all"]["children"]["waa_vms"]["hosts"] = {host or standin.host: base}
     path.write_text(yaml.safe_dump(data))

@@ -66,12 +66,11 @@ def tid(scope, testid: str):
     return scope.locator('[data-testid="%s"]' % testid)
 
 
-def test_setup_then_benchmark_live_in_a_browser(standin, standin_ctl, hub_fault, tmp_path):
+def test_setup_then_benchmark_live_in_a_browser(standin, hub_fault, fresh_image, tmp_path):
     name = "waa-monitor"
     docker_rm(name)
-    published = standin_ctl.push_padded(6)
-    subprocess.run(["docker", "rmi", "-f", published.hub_image], capture_output=True, timeout=60)
-    hub_fault("none", rate_bps=400_000)  # a pull slow enough (~15 s) to watch the bar move
+    published = fresh_image(6)
+    hub_fault("none", image=published, rate_bps=400_000)  # a pull slow enough (~15 s) to watch the bar move
     inv = write_inventory(standin, tmp_path / "inv.yml", dict(
         unique_ports(), waa_container_name=name, waa_image=published.hub_image, waa_stop_timeout=5,
         waa_container_env={"WAA_SIM_BOOT_SECONDS": "4", "WAA_SIM_SERVER_DELAY": "3"}))

@@ -179,20 +179,37 @@ def test_hub_and_acr_serve_the_same_latest(standin):
     assert _http(url.format(standin.acr), "HEAD", {"Accept": MANIFEST_ACCEPT})[0] == 401
 
 
-def test_pull_from_hub_through_proxy(standin, api, standin_ctl):
-    _rmi(api, standin.hub_image)
+def test_pull_from_hub_through_proxy(standin, api, standin_ctl, fresh_image):
+    image = fresh_image(2)  # layers no earlier test or run left in the engine
     standin_ctl.hub_stats(reset=True)
-    events = _pull(api, standin.hub_image)
+    events = _pull(api, image.hub_image)
     try:
         assert not [e for e in events if "error" in e], events
         assert events[-1]["status"].startswith("Status: Downloaded newer image"), events[-3:]
         assert any(e.get("status") == "Pull complete" for e in events)  # really pulled a layer
         stats = standin_ctl.hub_stats()["modes"]["none"]
-        assert stats["manifest_requests"] >= 1 and stats["blob_requests"] >= 1 and stats["bytes_out"] > 0
-        assert api.inspect_image(standin.hub_image)["RepoDigests"] == [
-            f"{standin.hub}/windowsarena/winarena@{standin.image_digest}"]
+        assert stats["manifest_requests"] >= 1 and stats["blob_requests"] >= 1 and stats["bytes_out"] > 2 << 20
+        assert api.inspect_image(image.hub_image)["RepoDigests"] == [
+            f"{standin.hub}/windowsarena/winarena@{image.digest}"]
     finally:
-        _rmi(api, standin.hub_image)
+        _rmi(api, image.hub_image)
+
+
+def test_latest_shares_no_layer_with_the_engine(standin, api):
+    """After `up`, :latest is in the registries only: its layers are none of the engine's, so the
+    first pull (make demo's) downloads every one, with byte progress."""
+    manifest = json.loads(_http(f"http://{standin.hub}/v2/windowsarena/winarena/manifests/{standin.image_digest}",
+                                headers={"Accept": MANIFEST_ACCEPT})[2])
+    sizes = [layer["size"] for layer in manifest["layers"]]
+    assert sum(sizes) > 200 << 20, sizes  # the padding: seconds of visible progress
+    config_digest = manifest["config"]["digest"]
+    local = set()
+    for img in api.images(all=True):
+        if img["Id"] != config_digest:  # :latest itself, when a test already pulled it
+            local.update(api.inspect_image(img["Id"])["RootFS"].get("Layers") or [])
+    config = json.loads(_http(f"http://{standin.hub}/v2/windowsarena/winarena/blobs/{config_digest}")[2])
+    shared = set(config["rootfs"]["diff_ids"]) & local
+    assert not shared, f"{len(shared)} layers of :latest are in other images of the engine"
 
 
 def test_acr_pull_needs_login(standin, api, tmp_path):
@@ -219,52 +236,55 @@ def test_acr_pull_needs_login(standin, api, tmp_path):
         _rmi(api, standin.acr_image)
 
 
-def test_hub_429_on_manifest_fails_the_pull(standin, api, hub_fault, standin_ctl):
-    _rmi(api, standin.hub_image)
-    hub_fault("429")
-    status, headers, body = _http(f"http://{standin.hub}/v2/windowsarena/winarena/manifests/latest",
+def test_hub_429_on_manifest_fails_the_pull(standin, api, hub_fault, standin_ctl, fresh_image):
+    image = fresh_image(1)
+    hub_fault("429", image=image)
+    status, headers, body = _http(f"http://{standin.hub}/v2/{image.repository}/manifests/{image.tag}",
                                   headers={"Accept": MANIFEST_ACCEPT})
     assert status == 429 and headers.get("Retry-After")
     assert json.loads(body)["errors"][0]["code"] == "TOOMANYREQUESTS"
     with pytest.raises(docker.errors.APIError) as exc:
-        _pull(api, standin.hub_image)
+        _pull(api, image.hub_image)
     assert "toomanyrequests" in str(exc.value) and "pull rate limit" in str(exc.value)
     assert standin_ctl.hub_stats()["modes"]["429"]["responses_429"] >= 2
+    # Scoped to that repository: every other pull goes through.
+    other = f"http://{standin.hub}/v2/windowsarena/winarena/manifests/latest"
+    assert _http(other, "HEAD", {"Accept": MANIFEST_ACCEPT})[0] == 200
 
 
-def test_hub_429_on_blobs_arrives_in_the_stream(standin, api, hub_fault):
-    _rmi(api, standin.hub_image)
-    hub_fault("429", targets="blobs")
-    events = _pull(api, standin.hub_image)  # no exception: the error is inside the stream
+def test_hub_429_on_blobs_arrives_in_the_stream(standin, api, hub_fault, fresh_image):
+    image = fresh_image(2)  # its blobs are in no engine: the pull must fetch them
+    hub_fault("429", image=image, targets="blobs")
+    events = _pull(api, image.hub_image)  # no exception: the error is inside the stream
     errors = [e for e in events if "error" in e]
     assert errors and "toomanyrequests" in errors[-1]["error"], events
     assert "toomanyrequests" in errors[-1]["errorDetail"]["message"]
     with pytest.raises(docker.errors.ImageNotFound):
-        api.inspect_image(standin.hub_image)
+        api.inspect_image(image.hub_image)
 
 
-def test_fault_file_is_reread_per_request(standin, hub_fault):
-    url = f"http://{standin.hub}/v2/windowsarena/winarena/manifests/latest"
+def test_fault_file_is_reread_per_request(standin, hub_fault, fresh_image):
+    image = fresh_image(1)
+    url = f"http://{standin.hub}/v2/{image.repository}/manifests/{image.tag}"
     hub_fault("none")
     assert _http(url, "HEAD", {"Accept": MANIFEST_ACCEPT})[0] == 200
-    standin.fault_file.write_text(json.dumps({"mode": "429"}))
+    standin.fault_file.write_text(json.dumps({"mode": "429", "repository": image.repository}))
     assert _http(url, "HEAD", {"Accept": MANIFEST_ACCEPT})[0] == 429
     assert json.loads(_http(f"{standin.hub_url}/__fault__")[2])["mode"] == "429"
     standin.fault_file.write_text(json.dumps({"mode": "none"}))
     assert _http(url, "HEAD", {"Accept": MANIFEST_ACCEPT})[0] == 200
     # the CLI switch works too
-    cp = _run([sys.executable, LOCAL_VM, "fault", "429"], timeout=30)
-    assert cp.returncode == 0 and json.loads(cp.stdout)["mode"] == "429"
+    cp = _run([sys.executable, LOCAL_VM, "fault", "429", "--repository", image.repository], timeout=30)
+    assert cp.returncode == 0 and json.loads(cp.stdout)["mode"] == "429", cp.stderr
     assert _http(url, "HEAD", {"Accept": MANIFEST_ACCEPT})[0] == 429
 
 
-def test_hub_stall_stops_byte_progress(standin, hub_fault, standin_ctl, api):
+def test_hub_stall_stops_byte_progress(standin, hub_fault, standin_ctl, api, fresh_image):
     """A stalled blob: the Engine API stream stops reporting bytes; the pull does not end by
     itself. Released (fault off), the engine retries and completes."""
-    pad = standin_ctl.push_padded(8)
-    _rmi(api, pad.hub_image)
+    pad = fresh_image(8)
     stall_after = 1 << 20
-    hub_fault("stall", stall_after_bytes=stall_after, stall_seconds=300)
+    hub_fault("stall", image=pad, stall_after_bytes=stall_after, stall_seconds=300)
     pull = StreamedPull(pad.hub_image)
     try:
         big_layer, current, last_progress = None, 0, None
@@ -307,11 +327,10 @@ def test_hub_stall_stops_byte_progress(standin, hub_fault, standin_ctl, api):
         _rmi(api, pad.hub_image)
 
 
-def test_hub_throttle_shows_pull_progress(standin, hub_fault, standin_ctl, api):
+def test_hub_throttle_shows_pull_progress(standin, hub_fault, standin_ctl, api, fresh_image):
     """rate_bps slows the hub down so a pull reports growing byte counts, as on a real network."""
-    pad = standin_ctl.push_padded(8)
-    _rmi(api, pad.hub_image)
-    hub_fault("none", rate_bps=4_000_000)
+    pad = fresh_image(8)
+    hub_fault("none", image=pad, rate_bps=4_000_000)
     try:
         t0 = time.monotonic()
         events = _pull(api, pad.hub_image, timeout=60)
@@ -339,6 +358,7 @@ def _same_vm(a, b) -> bool:
     return dataclasses.replace(a, image_digest="") == dataclasses.replace(b, image_digest="")
 
 
+@pytest.mark.serial
 def test_up_again_is_fast_and_changes_nothing(standin, standin_ctl):
     standin_ctl.up()  # absorb a rebuild if tests/sim changed since the session started
     before = _pids(standin_ctl)
@@ -354,6 +374,7 @@ def test_up_again_is_fast_and_changes_nothing(standin, standin_ctl):
     assert standin.inventory.read_text() == inventory
 
 
+@pytest.mark.serial
 def test_up_repairs_crashed_daemons_and_stale_pidfiles(standin, standin_ctl):
     import signal
 
@@ -372,6 +393,7 @@ def test_up_repairs_crashed_daemons_and_stale_pidfiles(standin, standin_ctl):
     assert _run(standin.ssh_argv("true"), timeout=30).returncode == 0
 
 
+@pytest.mark.serial
 def test_down_removes_what_up_made_and_up_repairs(standin, standin_ctl, api):
     labelled = api.create_container(standin.sim_image, command="true", labels={standin.container_label: "1"})["Id"]
     unlabelled = api.create_container(standin.sim_image, command="true")["Id"]

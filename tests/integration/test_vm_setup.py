@@ -4,6 +4,7 @@ rebuild, the human and JSON output, and every exit code 1-9 provoked by a real f
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import REPO, docker_rm, unique_ports, write_inventory
+from conftest import REPO, docker_rm, unique_ports, vm_state_dir, write_inventory
 
 SCHEMA = json.loads((REPO / "docs" / "schemas" / "vm_setup_result.schema.json").read_text())
 PHASE_LINES = [
@@ -49,6 +50,11 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     for line in PHASE_LINES:
         assert f"[vm-setup] {line}" in first.stdout, first.output
     assert "SUCCESS: WAA container ready for evaluation" in first.stdout
+    # Each detail line says what its phase checked.
+    assert re.search(r"Smoke test passed: Notepad opened, window \"[^\"]*Notepad\" found, screenshot \d+ KB "
+                     r"\(\d+x\d+\), closed\.", first.stdout), first.output
+    assert ("5 layers healthy: Docker answers, container running, Windows booted (VNC answers), "
+            "WAA server answers /probe, accessibility tree has") in first.stdout, first.output
     # The VM lock, the run's first round trip, proved SSH: no separate ping.
     assert re.search(r"✓ SSH connectivity: azureuser@127\.0\.0\.1:\d+", first.stdout), first.output
     assert re.search(r"✓ Container waa-e2e: created \(ID: [0-9a-f]{12}\)", first.stdout), first.output
@@ -84,7 +90,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
         proc.wait(timeout=10)
 
     # Persisted results on the VM: container id, config, record; not world-writable.
-    state_dir = Path(standin.state_dir) / "vm-state"
+    state_dir = vm_state_dir(standin)
     assert (state_dir / "container_id").read_text().strip() == cid
     for path in ("container_id", "container.json", "setup.json"):
         assert (state_dir / path).stat().st_mode & 0o002 == 0
@@ -139,6 +145,17 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     finally:
         Path(log_file).unlink(missing_ok=True)
 
+    # An exited container (Windows shut down, the VM rebooted without the restart policy) is
+    # replaced; Windows' disk and the results are outside it and stay.
+    rebuilt = _container_id(name)
+    stopped = subprocess.run(["docker", "stop", "-t", "2", name], capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    fifth = waa_cli("--ram-size", "4G", "--skip-smoke-test", hostvars=hostvars)
+    assert fifth.rc == 0, fifth.output
+    assert "Remove the existing container (status exited)" in fifth.stdout, fifth.output
+    assert _container_id(name) not in ("", rebuilt)
+    assert _exec(name, "cat", "/client/results/kept/result.txt") == 0
+
 
 def _exec(name: str, *cmd: str) -> int:
     return subprocess.run(["docker", "exec", name, *cmd], capture_output=True, timeout=60).returncode
@@ -174,55 +191,78 @@ def test_exit_codes(case, waa_cli, tmp_path):
     hv = dict(unique_ports(), waa_container_name=name, **FAST)
     args: list[str] = []
     holder = None
+    init_script = None
     if case == "kvm_unusable":
         hv["waa_kvm_device"] = "/dev/null"
-        code, words = 1, ["/dev/null", "Dv5"]
+        code, phase, words = 1, "preflight", ["/dev/null", "Dv5"]
     elif case == "ssh_unreachable":
         hv["ansible_port"] = _free_port()
-        code, words = 1, ["Cannot connect to VM via SSH"]
+        code, phase, words = 1, "preflight", ["Cannot connect to VM via SSH"]
     elif case == "docker_unstartable":
-        hv.update(waa_docker_host=f"unix://{tmp_path}/no-docker.sock", waa_docker_service="waa-test-no-such-docker",
+        # A real Docker daemon that fails to start: its daemon.json is broken. It has a service of
+        # its own (an init script, as Debian's docker.io without systemd) and a socket of its own.
+        daemon = tmp_path / "dockerd"
+        daemon.mkdir()
+        (daemon / "daemon.json").write_text('{"debug": tru\n')
+        service = f"waa-test-broken-dockerd-{os.getpid()}"
+        init_script = Path("/etc/init.d") / service
+        init_script.write_text(
+            "#!/bin/sh\n# A Docker daemon with a broken daemon.json (openadapt.waa tests)\ncase \"$1\" in\n"
+            f"  start) exec dockerd --config-file {daemon}/daemon.json --host unix://{daemon}/docker.sock "
+            f"--data-root {daemon}/data --exec-root {daemon}/exec --pidfile {daemon}/docker.pid ;;\n"
+            "  status) exit 3 ;;\n  *) exit 0 ;;\nesac\n")
+        init_script.chmod(0o755)
+        hv.update(waa_docker_host=f"unix://{daemon}/docker.sock", waa_docker_service=service,
                   waa_docker_direct_start=False)
-        code, words = 2, ["Docker daemon failed to start"]
+        code, phase, words = 2, "docker", ["Docker daemon failed to start", "unable to configure the Docker daemon",
+                                           "daemon.json", "systemctl status docker"]
     elif case == "image_absent":
-        hv.update(waa_image="127.0.0.1:5001/windowsarena/absent:latest", waa_pull_attempts=2)
-        code, words = 3, ["absent"]
+        missing = f"windowsarena/nosuchimage-{os.urandom(3).hex()}"
+        hv.update(waa_image=f"127.0.0.1:5001/{missing}:latest", waa_pull_attempts=2)
+        # Both registries are asked (the hub, then the ACR fallback) and both are named.
+        code, phase, words = 3, "image", [f"127.0.0.1:5001/{missing}:latest", f"127.0.0.1:5002/{missing}:latest",
+                                          "not found"]
     elif case == "port_taken":
         holder = _port_holder()
         hv["waa_server_port"] = holder.getsockname()[1]
-        code, words = 4, ["address already in use"]
+        code, phase, words = 4, "container", ["address already in use", f"docker logs {name}"]
     elif case == "container_without_kvm":
         hv["waa_kvm_device"] = "/dev/null"
         args.append("--no-verify-nested-virt")
-        code, words = 5, ["KVM"]
+        code, phase, words = 5, "windows_boot", ["KVM", "--device /dev/kvm"]
     elif case == "never_boots":
         hv.update(waa_container_env={"WAA_SIM_FAULT": "never_boot"}, waa_boot_timeout=8)
-        code, words = 5, ["Windows"]
+        code, phase, words = 5, "windows_boot", ["Timed out after 8 s waiting for windows_boot", "Booting", "VNC"]
     elif case == "server_500":
         hv.update(waa_container_env={"WAA_SIM_FAULT": "server_500"}, waa_server_timeout=8)
-        code, words = 6, ["500"]
+        code, phase, words = 6, "waa_server", ["Timed out after 8 s waiting for waa_server", "500",
+                                               "Simulated server fault"]
     elif case == "empty_accessibility":
         hv.update(waa_container_env={"WAA_SIM_FAULT": "empty_at"}, waa_accessibility_timeout=5)
-        code, words = 7, ["accessibility"]
+        code, phase, words = 7, "accessibility", ["accessibility"]
     elif case == "overall_timeout":
         hv.update(waa_container_env={"WAA_SIM_BOOT_SECONDS": "120"})
         args += ["--timeout", "25"]
-        code, words = 8, ["Reached phase: windows_boot"]
+        code, phase, words = 8, "windows_boot", ["Timeout after 25s (--timeout)", "Reached phase: windows_boot",
+                                                 "Increase --timeout"]
     else:  # broken_python: every module run fails in a way no phase can diagnose
         hv["ansible_python_interpreter"] = "/bin/false"
-        code, words = 9, ["Unexpected error"]
+        code, phase, words = 9, "preflight", ["Unexpected error", "Please report this issue"]
     try:
         run = waa_cli(*args, hostvars=hv)
     finally:
         if holder:
             holder.close()
+        if init_script:
+            init_script.unlink()
     assert run.rc == code, run.output
     doc = run.doc
     assert doc["exit_code"] == code
+    assert doc["phase"] == phase, (doc["phase"], doc["message"])
     text = doc["message"] + " " + doc.get("fix", "")
     for word in words:
         assert word.lower() in text.lower(), (word, doc["message"], doc.get("fix"))
-    assert f"FAILED (exit {code}" in run.stdout
+    assert f"FAILED (exit {code}" in run.stdout and f"in phase {phase}" in run.stdout, run.output
     if case == "container_without_kvm":
         boot = next(p for p in doc["phases"] if p["role"] == "windows_boot")
         assert boot["duration_seconds"] < 20, "dockur's KVM error must fail the boot phase at once"
@@ -262,3 +302,55 @@ def test_plain_ansible_playbook_records_the_result(standin, tmp_path):
         assert doc["exit_code"] == 0 and doc["phase"] == "validate"
     finally:
         docker_rm(name)
+
+
+def test_failed_smoke_test_warns_and_with_strict_smoke_exits_7(waa_cli):
+    """The simulated display capture comes back as one pixel: the smoke test fails at its
+    screenshot step. By default that is a warning (the server works); --strict-smoke makes it exit 7."""
+    name = "waa-smoke-fail"
+    hv = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_FAULT": "tiny_screenshot"}, **FAST)
+    soft = waa_cli(hostvars=hv)
+    assert soft.rc == 0, soft.output
+    warning = next((w for w in soft.doc["warnings"] if w.startswith("Smoke test failed but the server is running")), "")
+    assert "the screenshot has only" in warning and "--strict-smoke" in warning, soft.doc["warnings"]
+    assert "Warning: Smoke test failed" in soft.stdout, soft.output
+
+    strict = waa_cli("--strict-smoke", hostvars=hv)
+    assert strict.rc == 7, strict.output
+    assert strict.doc["phase"] == "smoke", strict.doc
+    assert strict.doc["message"].startswith("Smoke test failed:") and "the screenshot has only" in strict.doc["message"]
+    assert "FAILED (exit 7" in strict.stdout and "in phase smoke" in strict.stdout, strict.output
+
+
+@pytest.mark.parametrize("case", ["disk", "memory", "cores"])
+def test_too_small_a_vm_exits_1_in_preflight_naming_the_fix(case, waa_cli, tmp_path):
+    """Each resource provoked for real: Docker's data root on a 16 MB filesystem of its own, a
+    RAM_SIZE above the VM's memory, CPU_CORES above its cores. Nothing is created."""
+    name = f"waa-small-{case}"
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    args: list[str] = []
+    mounted = None
+    if case == "disk":
+        mounted = tmp_path / "small-disk"
+        mounted.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mounted)], check=True, timeout=30)
+        hv["waa_docker_data_root"] = str(mounted)
+        words = ["Only 0.0 GB free at", str(mounted), "need 50 GB", "docker system prune -a"]
+    elif case == "memory":
+        gb = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30) + 8
+        args += ["--ram-size", f"{gb}G"]
+        words = [f"RAM_SIZE {gb}G is more than the VM's", "Set waa_ram_size lower"]
+    else:
+        cores = os.cpu_count() + 2
+        args += ["--cpu-cores", str(cores)]
+        words = [f"CPU_CORES {cores} is more than the VM's {os.cpu_count()} cores", "bigger VM size"]
+    try:
+        run = waa_cli(*args, hostvars=hv)
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(mounted)], check=False, timeout=30)
+    assert run.rc == 1, run.output
+    assert run.doc["phase"] == "preflight", run.doc
+    for word in words:
+        assert word in run.doc["message"], (word, run.doc["message"])
+    assert _container_id(name) == "", "nothing may be created on a VM too small for Windows"

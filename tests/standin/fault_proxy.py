@@ -11,7 +11,8 @@ The fault is one JSON object, kept in a file (re-read on every request) and sett
      "stall_after_bytes": 1048576,   # stall: body bytes sent per blob response before the hang
      "stall_seconds": 600,           # stall: how long to hang; afterwards the body continues
      "rate_bps": 0,                  # any mode: throttle body bytes per second (0 = unlimited)
-     "targets": "all"}               # 429/stall: "all", "manifests" or "blobs"
+     "targets": "all",               # 429/stall: "all", "manifests" or "blobs"
+     "repository": ""}               # only requests of this repository get the fault ("" = all)
 
 - mode 429: manifest and blob requests get Docker Hub's rate-limit answer (HTTP 429,
   `{"errors":[{"code":"TOOMANYREQUESTS",...}]}`). `/v2/` itself still answers.
@@ -50,7 +51,8 @@ import time
 
 CHUNK = 64 * 1024
 DEFAULT_FAULT = {"mode": "none", "stall_after_bytes": 1024 * 1024, "stall_seconds": 600, "rate_bps": 0,
-                 "targets": "all"}
+                 "targets": "all", "repository": ""}
+REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 MODES = ("none", "429", "stall")
 TARGETS = ("all", "manifests", "blobs")
 MAX_STALL_SECONDS = 3600
@@ -82,6 +84,10 @@ def normalise_fault(raw: dict) -> dict:
     if targets not in TARGETS:
         raise ValueError(f"unknown targets {targets!r}; expected one of {TARGETS}")
     fault["targets"] = targets
+    repository = str(raw.get("repository") or "")
+    if repository and not REPOSITORY_RE.match(repository):
+        raise ValueError(f"bad repository {repository!r}; expected a name such as windowsarena/winarena")
+    fault["repository"] = repository
     for key in ("stall_after_bytes", "stall_seconds", "rate_bps"):
         if raw.get(key) is not None:
             value = float(raw[key]) if key == "stall_seconds" else int(raw[key])
@@ -291,8 +297,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         state = self.state
         fault = state.fault()
-        mode = fault["mode"]
         path = self.path.split("?", 1)[0]
+        # A fault scoped to one repository leaves every other pull alone (tests run in parallel).
+        if fault["repository"] and not path.startswith(f"/v2/{fault['repository']}/"):
+            fault = dict(DEFAULT_FAULT)
+        mode = fault["mode"]
         is_manifest = bool(MANIFEST_RE.match(path))
         is_blob = bool(BLOB_RE.match(path))
         targeted = ((is_manifest and fault["targets"] in ("all", "manifests"))

@@ -6,7 +6,7 @@
     python tests/standin/local_vm.py status [--json]
     python tests/standin/local_vm.py fault none|429|stall [--stall-after-bytes N] [--stall-seconds S]
                                       [--rate-bps N] [--targets all|manifests|blobs] [--release]
-    python tests/standin/local_vm.py push-padded MB  # publish windowsarena/winarena:pad<MB>
+    python tests/standin/local_vm.py push-padded MB  # publish a fresh windowsarena/fresh-<random>:pad<MB>
 
 What `up` provides (contract: docs/architecture.md, "Stand-in VM"):
 - sshd on 127.0.0.1:2222 (root, key .standin/ssh/id_ed25519, known_hosts .standin/ssh/known_hosts)
@@ -61,7 +61,10 @@ ACR_USER = "waa-acr"
 LABEL = "openadapt.waa.standin"
 DOCKER_SOCK = "/var/run/docker.sock"
 # Bump when the way images are published changes, so cached registry content is rebuilt.
-PUBLISH_VERSION = "1"
+PUBLISH_VERSION = "2"
+# Random data in :latest, so that a first pull (make demo) shows minutes-long Docker Hub pulls in
+# miniature: every layer downloaded with byte progress for a few seconds.
+LATEST_PAD_MB = int(os.environ.get("WAA_STANDIN_LATEST_PAD_MB") or 256)
 SIM_ENV = {"WAA_SIM_BOOT_SECONDS": "2", "WAA_SIM_SERVER_DELAY": "3"}
 
 # Binaries `up` needs -> Debian package that provides them.
@@ -192,6 +195,7 @@ class PublishedImage:
     digest: str
     compressed_bytes: int       # sum of layer + config blob sizes (what a cold pull downloads)
     layers: int
+    repository: str = IMAGE_REPO
 
 
 # ---------------------------------------------------------------------------------------------
@@ -878,9 +882,9 @@ _MANIFEST_ACCEPT = ", ".join([
 ])
 
 
-def _manifest(port: int, tag: str, creds: dict | None = None, method: str = "HEAD"):
-    """(digest, manifest JSON or None) of IMAGE_REPO:TAG on the registry at PORT, or (None, None)."""
-    status, headers, body = _http(method, f"http://{LOOPBACK}:{port}/v2/{IMAGE_REPO}/manifests/{tag}",
+def _manifest(port: int, tag: str, creds: dict | None = None, method: str = "HEAD", repo: str = IMAGE_REPO):
+    """(digest, manifest JSON or None) of REPO:TAG on the registry at PORT, or (None, None)."""
+    status, headers, body = _http(method, f"http://{LOOPBACK}:{port}/v2/{repo}/manifests/{tag}",
                                   headers={"Accept": _MANIFEST_ACCEPT},
                                   auth=(creds["username"], creds["password"]) if creds else None)
     if status != 200:
@@ -897,65 +901,127 @@ def _published(tag: str, rec: dict | None, creds: dict) -> bool:
             and _manifest(ACR_PORT, tag, creds)[0] == rec.get("digest"))
 
 
+def _config_lines(image: str) -> list[str]:
+    """Dockerfile lines that give an image built FROM scratch the configuration of IMAGE."""
+    cfg = json.loads(_docker("inspect", "-f", "{{json .Config}}", image, timeout=60).stdout)
+    lines = [f"ENV {json.dumps(k)}={json.dumps(v)}" for k, _, v in (e.partition("=") for e in cfg.get("Env") or [])]
+    if cfg.get("ExposedPorts"):
+        lines.append("EXPOSE " + " ".join(sorted(cfg["ExposedPorts"])))
+    if cfg.get("WorkingDir"):
+        lines.append(f"WORKDIR {cfg['WorkingDir']}")
+    if cfg.get("Entrypoint"):
+        lines.append(f"ENTRYPOINT {json.dumps(cfg['Entrypoint'])}")
+    if cfg.get("Cmd"):
+        lines.append(f"CMD {json.dumps(cfg['Cmd'])}")
+    return lines
+
+
+def _push_both(ctx: Path, dockerfile: str, tag: str, creds: dict, log: Path,
+               repo: str = IMAGE_REPO) -> tuple[str, str, str]:
+    """Build CTX's DOCKERFILE as REPO:TAG, push it to hub and acr and drop the local copy, so
+    that a pull really downloads it. Returns (hub ref, acr ref, digest)."""
+    hub_ref = f"{LOOPBACK}:{HUB_BACKEND_PORT}/{repo}:{tag}"
+    acr_ref = f"{LOOPBACK}:{ACR_PORT}/{repo}:{tag}"
+    ctx.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(ctx / "Dockerfile", dockerfile)
+    _docker("build", "-t", hub_ref, "-t", acr_ref, str(ctx), timeout=1800, log=log)
+    _acr_login(creds)
+    _docker("push", hub_ref, timeout=1800, log=log)
+    _docker("push", acr_ref, timeout=1800, log=log)
+    hub_digest = _manifest(HUB_BACKEND_PORT, tag, repo=repo)[0]
+    acr_digest = _manifest(ACR_PORT, tag, creds, repo=repo)[0]
+    if not hub_digest or hub_digest != acr_digest:
+        raise StandInError(f"pushed {repo}:{tag} but digests differ or are missing: hub {hub_digest}, acr {acr_digest}")
+    rm = _docker("rmi", hub_ref, acr_ref, check=False, timeout=120)
+    if rm.returncode != 0:
+        say(f"  note: could not remove {hub_ref}: {rm.stderr.decode(errors='replace').strip()[:300]}")
+    return hub_ref, acr_ref, hub_digest
+
+
+def _published_image(tag: str, rec: dict, repo: str = IMAGE_REPO) -> PublishedImage:
+    return PublishedImage(tag=tag, hub_image=f"{LOOPBACK}:{HUB_PORT}/{repo}:{tag}",
+                          acr_image=f"{LOOPBACK}:{ACR_PORT}/{repo}:{tag}", digest=rec["digest"],
+                          compressed_bytes=int(rec.get("compressed_bytes", 0)), layers=int(rec.get("layers", 0)),
+                          repository=repo)
+
+
+def _record(tag: str, digest: str, repo: str = IMAGE_REPO) -> dict:
+    _, doc = _manifest(HUB_BACKEND_PORT, tag, method="GET", repo=repo)
+    layers = doc.get("layers", []) if doc else []
+    return {"digest": digest, "layers": len(layers),
+            "compressed_bytes": sum(int(l.get("size", 0)) for l in layers) + int((doc or {}).get("config", {}).get("size", 0))}
+
+
 def _publish(tag: str, pad_mb: int, creds: dict, state: dict, base_id: str) -> PublishedImage:
-    """Build the simulator (PAD_MB) and push it as IMAGE_REPO:TAG to hub and acr, if not cached."""
+    """Build the simulator and publish it as IMAGE_REPO:TAG to hub and acr, if not cached.
+
+    The registry image shares no layer with any local image: the simulator's files are copied
+    into one layer of their own (FROM scratch), then PAD_MB of random data: after `up`, a pull
+    downloads every layer, as a first pull on a new VM does."""
     if not (SIM_DIR / "Dockerfile").exists():
         raise StandInError(f"{SIM_DIR}/Dockerfile is missing: the simulator image cannot be built "
                            "(set WAA_STANDIN_SIM_DIR to another simulator directory to override)")
     key = hashlib.sha256(f"{PUBLISH_VERSION}\0{_dir_hash(SIM_DIR)}\0{base_id}\0{pad_mb}".encode()).hexdigest()[:20]
     images = state.setdefault("images", {})
     rec = images.get(tag)
-    local_src = SIM_IMAGE if pad_mb == 0 else f"waa-sim:pad{pad_mb}"
     cached = rec and rec.get("key") == key and _published(tag, rec, creds)
-    if cached and pad_mb == 0 and _image_id(SIM_IMAGE) != rec.get("sim_id"):
+    if cached and _image_id(SIM_IMAGE) != rec.get("sim_id"):
         cached = False  # waa-sim:latest was removed or rebuilt: keep local and registries in step
-    hub_ref = f"{LOOPBACK}:{HUB_BACKEND_PORT}/{IMAGE_REPO}:{tag}"
-    acr_ref = f"{LOOPBACK}:{ACR_PORT}/{IMAGE_REPO}:{tag}"
     if cached:
         say(f"image {IMAGE_REPO}:{tag} in hub and acr ... ok (cached, {rec['digest'][:19]})")
-    else:
-        t0 = time.monotonic()
-        log = LOG_DIR / f"build-{tag}.log"
-        say(f"image {IMAGE_REPO}:{tag}: building {SIM_DIR.relative_to(REPO) if SIM_DIR.is_relative_to(REPO) else SIM_DIR}"
-            f" (PAD_MB={pad_mb}) and pushing (log {log}) ...")
-        _docker("build", "-t", local_src, "--build-arg", f"BASE={BASE_IMAGE}", "--build-arg", f"PAD_MB={pad_mb}",
-                "--label", f"{LABEL}.source={key}", str(SIM_DIR), timeout=1800, log=log)
-        # A thin layer on top, so the registry image differs from the local waa-sim:latest: a
-        # pull after `docker rmi <registry image>` really fetches a config and a layer instead of
-        # finding the image already present.
-        ctx = BUILD_DIR / tag
-        ctx.mkdir(parents=True, exist_ok=True)
-        _write_if_changed(ctx / "standin-image.json",
-                          json.dumps({"tag": tag, "key": key, "pad_mb": pad_mb, "source": local_src}) + "\n")
-        _write_if_changed(ctx / "Dockerfile",
-                          f"FROM {local_src}\nCOPY standin-image.json /etc/waa-standin-image.json\n"
-                          f"LABEL {LABEL}.tag=\"{tag}\" {LABEL}.key=\"{key}\"\n")
-        _docker("build", "-t", hub_ref, "-t", acr_ref, str(ctx), timeout=600, log=log)
-        _acr_login(creds)
-        _docker("push", hub_ref, timeout=1800, log=log)
-        _docker("push", acr_ref, timeout=1800, log=log)
-        hub_digest = _manifest(HUB_BACKEND_PORT, tag)[0]
-        acr_digest = _manifest(ACR_PORT, tag, creds)[0]
-        if not hub_digest or hub_digest != acr_digest:
-            raise StandInError(f"pushed {tag} but digests differ or are missing: hub {hub_digest}, acr {acr_digest}")
-        # Drop the registry-tagged copies (and a padded source) so pull tests really pull.
-        to_remove = [hub_ref, acr_ref] + ([local_src] if pad_mb else [])
-        rm = _docker("rmi", *to_remove, check=False, timeout=120)
-        if rm.returncode != 0:
-            say(f"  note: could not remove {to_remove}: {rm.stderr.decode(errors='replace').strip()[:300]}")
-        _, doc = _manifest(HUB_BACKEND_PORT, tag, method="GET")
-        layers = doc.get("layers", []) if doc else []
-        rec = {"key": key, "digest": hub_digest, "pad_mb": pad_mb,
-               "sim_id": _image_id(SIM_IMAGE) if pad_mb == 0 else None,
-               "compressed_bytes": sum(int(l.get("size", 0)) for l in layers) + int((doc or {}).get("config", {}).get("size", 0)),
-               "layers": len(layers), "published_at": time.time()}
-        images[tag] = rec
-        _save_state(state)
-        say(f"image {IMAGE_REPO}:{tag} in hub and acr ... ok (pushed {rec['compressed_bytes'] / 1e6:.1f} MB "
-            f"in {time.monotonic() - t0:.0f}s, {hub_digest[:19]})")
-    return PublishedImage(tag=tag, hub_image=f"{LOOPBACK}:{HUB_PORT}/{IMAGE_REPO}:{tag}", acr_image=acr_ref,
-                          digest=rec["digest"], compressed_bytes=int(rec.get("compressed_bytes", 0)),
-                          layers=int(rec.get("layers", 0)))
+        return _published_image(tag, rec)
+    t0 = time.monotonic()
+    log = LOG_DIR / f"build-{tag}.log"
+    say(f"image {IMAGE_REPO}:{tag}: building {SIM_DIR.relative_to(REPO) if SIM_DIR.is_relative_to(REPO) else SIM_DIR}"
+        f" and pushing it with {pad_mb} MB of padding (log {log}) ...")
+    _docker("build", "-t", SIM_IMAGE, "--build-arg", f"BASE={BASE_IMAGE}",
+            "--label", f"{LABEL}.source={key}", str(SIM_DIR), timeout=1800, log=log)
+    ctx = BUILD_DIR / tag
+    ctx.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(ctx / "standin-image.json", json.dumps({"tag": tag, "key": key, "pad_mb": pad_mb}) + "\n")
+    dockerfile = "\n".join([
+        "FROM scratch", f"COPY --from={SIM_IMAGE} / /", *_config_lines(SIM_IMAGE),
+        *([f"RUN head -c {pad_mb * 1048576} /dev/urandom > /opt/waa-standin-pad.bin"] if pad_mb else []),
+        "COPY standin-image.json /etc/waa-standin-image.json",
+        f'LABEL {LABEL}.tag="{tag}" {LABEL}.key="{key}"', ""])
+    _hub, _acr, digest = _push_both(ctx, dockerfile, tag, creds, log)
+    rec = dict(_record(tag, digest), key=key, pad_mb=pad_mb, sim_id=_image_id(SIM_IMAGE), published_at=time.time())
+    images[tag] = rec
+    _save_state(state)
+    say(f"image {IMAGE_REPO}:{tag} in hub and acr ... ok (pushed {rec['compressed_bytes'] / 1e6:.1f} MB "
+        f"in {time.monotonic() - t0:.0f}s, {digest[:19]})")
+    return _published_image(tag, rec)
+
+
+def push_padded(pad_mb: float) -> PublishedImage:
+    """Publish a fresh image to hub and acr: the simulator plus a layer of PAD_MB of random data
+    that no engine or registry has seen, in a repository of its own (windowsarena/fresh-<random>,
+    so that a hub fault can be scoped to it). A pull always downloads it, whatever an earlier test
+    or run left. Remove it with unpublish()."""
+    if float(pad_mb) <= 0:
+        raise ValueError("pad_mb must be > 0")
+    pad_bytes = int(float(pad_mb) * 1048576)
+    token = secrets.token_hex(4)
+    repo, tag = f"windowsarena/fresh-{token}", f"pad{pad_mb:g}".replace(".", "_")
+    creds = _acr_credentials()
+    if not _image_id(SIM_IMAGE):
+        raise StandInError(f"{SIM_IMAGE} is missing: run `local_vm.py up` first")
+    ctx = BUILD_DIR / "fresh" / token
+    dockerfile = (f"FROM {SIM_IMAGE}\nRUN head -c {pad_bytes} /dev/urandom > /opt/waa-standin-pad-{token}.bin\n"
+                  f'LABEL {LABEL}.tag="{token}"\n')
+    try:
+        _hub, _acr, digest = _push_both(ctx, dockerfile, tag, creds, LOG_DIR / "build-fresh.log", repo=repo)
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return _published_image(tag, _record(tag, digest, repo), repo)
+
+
+def unpublish(image: PublishedImage) -> None:
+    """Remove a push_padded() image: its local tags and its manifests in hub and acr."""
+    creds = _acr_credentials()
+    _docker("rmi", "-f", image.hub_image, image.acr_image, check=False, timeout=120)
+    for port, auth in ((HUB_BACKEND_PORT, None), (ACR_PORT, (creds["username"], creds["password"]))):
+        _http("DELETE", f"http://{LOOPBACK}:{port}/v2/{image.repository}/manifests/{image.digest}", auth=auth)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1046,24 +1112,10 @@ def up(images: bool = True) -> StandIn:
         if images:
             base_id = ensure_base_image()
             _acr_login(creds)
-            digest = _publish("latest", 0, creds, state, base_id).digest
+            digest = _publish("latest", LATEST_PAD_MB, creds, state, base_id).digest
         _save_state(state)
     say(f"up ... ok ({time.monotonic() - t0:.1f}s)")
     return _standin(creds, digest)
-
-
-def push_padded(pad_mb: int) -> PublishedImage:
-    """Publish windowsarena/winarena:pad<MB> (simulator + PAD_MB of random data) to hub and acr.
-
-    Cached like :latest. The local copy is removed afterwards, so a pull downloads the pad layer."""
-    pad_mb = int(pad_mb)
-    if pad_mb <= 0:
-        raise ValueError("pad_mb must be > 0 (pad 0 is :latest)")
-    with _locked():
-        state = _load_state()
-        creds = _acr_credentials()
-        base_id = ensure_base_image()
-        return _publish(f"pad{pad_mb}", pad_mb, creds, state, base_id)
 
 
 def down(keep_docker: bool = False) -> None:
@@ -1149,13 +1201,15 @@ def status() -> dict:
 
 
 def set_hub_fault(mode: str, stall_after_bytes: int | None = None, stall_seconds: float | None = None,
-                  rate_bps: int | None = None, targets: str | None = None, release: bool = False) -> dict:
+                  rate_bps: int | None = None, targets: str | None = None, release: bool = False,
+                  repository: str | None = None) -> dict:
     """Switch the hub proxy's fault. Writes .standin/hub-fault.json (via the proxy when it runs).
 
+    repository: only that repository's requests get the fault (a push_padded() image's).
     release=True also ends currently stalled responses (their connections are closed)."""
     doc = {"mode": str(mode)}
     for k, v in (("stall_after_bytes", stall_after_bytes), ("stall_seconds", stall_seconds), ("rate_bps", rate_bps),
-                 ("targets", targets)):
+                 ("targets", targets), ("repository", repository)):
         if v is not None:
             doc[k] = v
     if doc["mode"] not in ("none", "429", "stall"):
@@ -1210,7 +1264,7 @@ def main(argv=None) -> int:
     p_fault.add_argument("--targets", choices=["all", "manifests", "blobs"])
     p_fault.add_argument("--release", action="store_true", help="also end responses stalled right now")
     p_pad = sub.add_parser("push-padded", help="publish windowsarena/winarena:pad<MB>")
-    p_pad.add_argument("pad_mb", type=int)
+    p_pad.add_argument("pad_mb", type=float)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "up":
@@ -1231,7 +1285,8 @@ def main(argv=None) -> int:
             return 0 if st["ready"] else 1
         elif args.cmd == "fault":
             print(json.dumps(set_hub_fault(args.mode, args.stall_after_bytes, args.stall_seconds, args.rate_bps,
-                                           targets=args.targets, release=args.release)))
+                                           targets=args.targets, release=args.release,
+                                           repository=args.repository)))
         elif args.cmd == "push-padded":
             print(json.dumps(dataclasses.asdict(push_padded(args.pad_mb))))
     except StandInError as exc:

@@ -12,7 +12,7 @@ LOG_DIR = "/var/log/waa-sim"
 RUN_DIR = "/run/waa-sim"
 
 KNOWN_FAULTS = {"server_500", "empty_at", "bare_at", "crash_after_boot", "never_boot",
-                "slow_boot", "stop_answering_after"}
+                "slow_boot", "stop_answering_after", "tiny_screenshot"}
 
 
 def env_float(name, default):

@@ -290,11 +290,16 @@ class Desktop:
             if 1 < i < 15:
                 fill(mx + 1, my + i, min(i, 10) - 1, 1, (255, 255, 255))
 
-        stride = W * 3
-        raw = b"".join(b"\x00" + bytes(px[r * stride:(r + 1) * stride]) for r in range(H))
+        return encode_png(W, H, px)
 
-        def chunk(kind, data):
-            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+def encode_png(width, height, px):
+    """RGB pixels (bytes, row by row) as a PNG."""
+    stride = width * 3
+    raw = b"".join(b"\x00" + bytes(px[r * stride:(r + 1) * stride]) for r in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))

@@ -178,6 +178,8 @@ class App:
         return jsonify({"status": "Probe successful", "message": "Service is operational"})
 
     def screenshot(self, req):
+        if "tiny_screenshot" in common.faults():  # a display capture that comes back as one pixel
+            return 200, [("Content-Type", "image/png"), ("Cache-Control", "no-cache")], desktop_mod.encode_png(1, 1, b"\0\0\0")
         return 200, [("Content-Type", "image/png"), ("Cache-Control", "no-cache")], self.desktop.screenshot_png()
 
     def accessibility(self, req):
