@@ -245,7 +245,7 @@ def validate_storage_path(value):
 
 def validate_results_path(value):
     """Validate the host directory for the benchmark's results (mounted as /client/results)."""
-    return _validate_own_host_dir(value, 'results path', 'the results need', '/var/lib/openadapt-waa/results/winarena')
+    return _validate_own_host_dir(value, 'results path', 'the results need', '/var/lib/openadapt-waa/client-results/winarena')
 
 
 def validate_ram_size(value):

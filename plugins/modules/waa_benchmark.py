@@ -1053,11 +1053,16 @@ def clean(engine, run, p):
     if dest.count('/') < 2 or dest in ('/root', '/home', '/tmp', '/var', '/etc', '/usr'):
         raise BenchmarkError('Refusing to clean results_dest %s.' % p['results_dest'], 1,
                              'Use a directory of its own for results, e.g. /var/lib/openadapt-waa/results.')
+    # A directory the container mounts (its /client/results on the VM, say) is never removed
+    # from under it, even when it lies in results_dest.
+    sources = set(os.path.realpath(m['Source']) for m in info.get('Mounts') or [] if m.get('Source'))
     exec_id = engine.exec_create(run.container, ['find', result_dir, '-mindepth', '1', '-delete'])
     for _frame in engine.exec_start(exec_id, tick=1.0, connect_timeout=60):
         pass
     for name in os.listdir(dest):
         path = os.path.join(dest, name)
+        if any(src == os.path.realpath(path) or src.startswith(os.path.realpath(path) + '/') for src in sources):
+            continue
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
         else:

@@ -98,7 +98,7 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--storage-path", help="host directory for Windows' disk (default /var/lib/openadapt-waa/storage)")
     g.add_argument("--results-path",
                    help="host directory mounted as the container's /client/results, so results outlive the container "
-                        "(default /var/lib/openadapt-waa/results/<container name>)")
+                        "(default /var/lib/openadapt-waa/client-results/<container name>)")
 
 
 def add_monitor_options(p: argparse.ArgumentParser) -> None:

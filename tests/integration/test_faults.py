@@ -54,8 +54,9 @@ def test_killed_run_does_not_block_the_vm_its_lease_is_taken_over(standin, tmp_p
     owner's process gone and takes the lease over at once, instead of waiting for it to expire."""
     name = "waa-f-killed"
     docker_rm(name)
-    hv = dict(unique_ports(), waa_container_name=name, **FAST)
-    slow = dict(hv, waa_container_env={"WAA_SIM_BOOT_SECONDS": "30"})
+    # The same command again after the kill: the container it left (still booting) is kept.
+    hv = slow = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_BOOT_SECONDS": "20"},
+                     **FAST)
     proc, run_dir = _background(standin, tmp_path, name, slow)
     lock = vm_state_dir(standin) / "lock"
     try:
@@ -262,12 +263,13 @@ def test_interrupted_run_leaves_no_half_state_and_the_next_run_succeeds(standin,
                                                                        signum, phase):
     name = f"waa-f-int-{phase.replace('_', '-')}"
     docker_rm(name)
-    hv = dict(unique_ports(), waa_container_name=name, **FAST)
-    slow = dict(hv, waa_container_env={"WAA_SIM_BOOT_SECONDS": "25"})
+    # The same command runs again after the interrupt: it converges from whatever was left.
+    hv = slow = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_BOOT_SECONDS": "15"},
+                     **FAST)
     if phase == "image":  # a pull of 24 MB at 1 MB/s: interrupted while its bytes come in
         published = fresh_image(24)
         hub_fault("none", image=published, rate_bps=1_000_000)
-        hv["waa_image"] = slow["waa_image"] = published.hub_image
+        hv["waa_image"] = published.hub_image
     proc, run_dir = _background(standin, tmp_path, name, slow)
     try:
         _wait_for(lambda: any(e["type"] == "phase_start" and e.get("phase") == phase for e in _events(run_dir)),
@@ -454,8 +456,9 @@ def test_silent_network_drop_is_detected_within_a_minute_and_names_the_phase(sta
     naming the phase that lost the VM; once the link is back, the next run converges."""
     name = "waa-f-sshdrop"
     docker_rm(name)
-    hv = dict(unique_ports(), waa_container_name=name, **FAST)
-    slow = dict(hv, waa_container_env={"WAA_SIM_BOOT_SECONDS": "40"}, waa_boot_timeout=120)
+    # The same command runs again once the link is back.
+    hv = slow = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_BOOT_SECONDS": "40"},
+                     **dict(FAST, waa_boot_timeout=120))
     proc, run_dir = _background(standin, tmp_path, name, slow)
     sshd = (Path(standin.state_dir) / "run" / "sshd.pid").read_text().strip()
     frozen: list[str] = []

@@ -106,7 +106,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert [e["type"] for e in events].count("server_ready") == 1
 
     # Results live on the VM, outside the container (one directory per container).
-    results = state_dir / "results" / name
+    results = state_dir / "client-results" / name
     assert _exec(name, "sh", "-c", "mkdir -p /client/results/kept && echo 1 > /client/results/kept/result.txt") == 0
     assert (results / "kept" / "result.txt").read_text() == "1\n"
 

@@ -114,4 +114,4 @@ def test_results_path_refuses_system_and_home_dirs(path):
 
 def test_results_path_accepts_a_directory_of_its_own():
     from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_results_path
-    assert validate_results_path("/var/lib/openadapt-waa/results/winarena/") == "/var/lib/openadapt-waa/results/winarena"
+    assert validate_results_path("/var/lib/openadapt-waa/client-results/winarena/") == "/var/lib/openadapt-waa/client-results/winarena"
