@@ -396,7 +396,8 @@ class Prober(object):
                                    'command "/entry.sh --prepare-image false --start-client false".')
         state = info.get('State') or {}
         restarts = info.get('RestartCount') or 0
-        details = {'exists': True, 'id': (info.get('Id') or '')[:12], 'status': state.get('Status'), 'restart_count': restarts,
+        details = {'exists': True, 'id': (info.get('Id') or '')[:12], 'full_id': info.get('Id') or '',
+                   'status': state.get('Status'), 'restart_count': restarts,
                    'started_at': state.get('StartedAt'), 'exit_code': state.get('ExitCode'),
                    'oom_killed': bool(state.get('OOMKilled')), 'image': (info.get('Config') or {}).get('Image'),
                    # The container role's record of the configuration the container was created with.

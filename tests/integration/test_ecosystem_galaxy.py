@@ -37,7 +37,7 @@ def test_artifact_carries_only_the_collection(artifact):
     manifest = json.loads(eco.run(["tar", "-xzOf", artifact, "MANIFEST.json"], timeout=30, check=True).stdout)
     info = manifest["collection_info"]
     assert (info["namespace"], info["name"]) == ("openadapt", "waa")
-    assert "community.docker" in info["dependencies"]
+    assert "community.docker" in info["dependencies"] and "azure.azcollection" in info["dependencies"]
 
 
 def test_installed_collection_runs_vm_setup_by_fqcn(artifact, standin, tmp_path):

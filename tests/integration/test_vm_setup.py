@@ -101,7 +101,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert second.doc["changed_tasks"] == [], second.doc["changed_tasks"]
     assert "already running with the same configuration" in second.stdout
     # A ready host: the docker phase's probe of every layer left the three waits nothing to ask.
-    assert second.stdout.count("(found at the start of this run)") == 3, second.output
+    assert second.stdout.count("(found at the start of this run)") == 4, second.output
     events = [json.loads(line) for line in (second.run_dir / "events.jsonl").read_text().splitlines()]
     assert [e["type"] for e in events].count("server_ready") == 1
 
