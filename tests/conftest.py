@@ -30,6 +30,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "standin: uses the stand-in VM (sshd 127.0.0.1:2222, dockerd, registries)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist's `--dist loadgroup` (make test): the tests of one file stay in one
     process, so that a module's fixture (a container set up once) is made once; every test that
