@@ -338,7 +338,9 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
             health[key] = "healthy" if layer.get("healthy") else "unhealthy"
     container_id = artifact.get("container_id") or ""
     doc = {
-        "success": code == 0,
+        # A host left out (a stopped Azure VM) exits 0 without being ready.
+        "success": code == 0 and not artifact.get("skipped"),
+        "skipped": bool(artifact.get("skipped")),
         "exit_code": code,
         "exit_meaning": EXIT_MEANING.get(code, "Unknown error"),
         "host": host,

@@ -91,7 +91,11 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
         doc = result.hosts[name]
         code = doc.get("exit_code", 9)
         head = f"[{name}] " if len(result.hosts) > 1 else ""
-        if code == 0:
+        if doc.get("skipped"):
+            out(f"{head}SKIPPED: {doc.get('message')}")
+            if doc.get("fix"):
+                out(f"  Fix: {doc['fix']}")
+        elif code == 0:
             container = doc.get("container") or {}
             out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")
             out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")

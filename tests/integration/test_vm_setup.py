@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import jsonschema
+import yaml
 import pytest
 
 from conftest import REPO, docker_rm, unique_ports, vm_state_dir, write_inventory
@@ -287,10 +288,18 @@ def test_bad_arguments_exit_1_with_a_clear_message(waa_cli):
 
 
 def test_plain_ansible_playbook_records_the_result(standin, tmp_path):
-    """Without the CLI (as AWX runs it): the playbook works and records the result."""
+    """Without the CLI (as AWX runs it): the playbook works and records the result. As with the
+    azure_rm inventory, it runs on the waa_vms group only (not on other VMs of the inventory), and
+    a stopped VM of that group is left out with a result that says how to start it."""
     name = "waa-plain"
     inv = write_inventory(standin, tmp_path / "inv.yml", dict(unique_ports(), waa_container_name=name,
                                                                waa_skip_smoke_test=True, **FAST))
+    data = yaml.safe_load(inv.read_text())
+    closed = {"ansible_host": "127.0.0.1", "ansible_port": _free_port(), "ansible_user": "azureuser"}
+    data["all"]["children"]["waa_vms"]["hosts"]["stopped-vm"] = dict(
+        closed, waa_azure_power_state="deallocated", waa_azure_vm_name="waa-vm-2")
+    data["all"]["children"]["unrelated"] = {"hosts": {"other-vm": dict(closed)}}
+    inv.write_text(yaml.safe_dump(data))
     env = dict(standin.ansible_env(), WAA_RUN_DIR=str(tmp_path / "run"), ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
     try:
         proc = subprocess.run([str(Path(__import__("sys").executable).parent / "ansible-playbook"),
@@ -300,6 +309,10 @@ def test_plain_ansible_playbook_records_the_result(standin, tmp_path):
         assert "local-vm" in proc.stdout
         doc = json.loads((tmp_path / "run" / "results" / "local-vm.json").read_text())
         assert doc["exit_code"] == 0 and doc["phase"] == "validate"
+        left_out = json.loads((tmp_path / "run" / "results" / "stopped-vm.json").read_text())
+        assert left_out["exit_code"] == 0 and left_out["skipped"] is True and left_out["success"] is False
+        assert "the Azure VM waa-vm-2 is deallocated" in left_out["message"] and "waa up" in left_out["fix"]
+        assert "other-vm" not in proc.stdout and not (tmp_path / "run" / "results" / "other-vm.json").exists()
     finally:
         docker_rm(name)
 
