@@ -29,6 +29,19 @@ options:
     ini:
       - section: callback_waa_events
         key: run_dir
+  display_progress:
+    description:
+      - Also print the live lines that are not task results (pull bytes and ETA, one line per 5 %; boot
+        stages; the server answering; benchmark tasks; warnings) to Ansible's output, so that plain
+        C(ansible-playbook) and AWX job output show the progress the C(waa) CLI shows.
+      - The C(waa) CLI turns it off: it prints these lines itself.
+    type: bool
+    default: true
+    env:
+      - name: WAA_DISPLAY_PROGRESS
+    ini:
+      - section: callback_waa_events
+        key: display_progress
 """
 
 import base64
@@ -68,6 +81,8 @@ SSH_FAILED = "Cannot connect to VM via SSH. Verify IP address and SSH keys."
 # The benchmark's own statuses that the viewer shows as "running".
 BENCH_RUNNING = {"starting", "running", "finishing", "syncing"}
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Events whose lines Ansible's own output lacks (display_progress): task results it prints itself.
+DISPLAYED = {"pull_progress", "boot", "server_ready", "warning", "task_start", "task_end", "benchmark"}
 
 
 def _ssh_fix(detail: str, address: str) -> str:
@@ -127,6 +142,7 @@ class CallbackModule(CallbackBase):
         self.changed = {}  # host -> tasks that reported a change
         self.ssh_proven = {}  # host -> seconds the first remote task took (it proved SSH works)
         self.bench = {}  # host -> benchmark event relay state (see _benchmark)
+        self.pull_shown = {}  # host -> (attempt, 5 % step) of the pull line last displayed
 
     # -- output -------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -151,13 +167,29 @@ class CallbackModule(CallbackBase):
         event.update(fields)
         self.events_handle.write(dumps(event) + "\n")
         self.events_handle.flush()
-        for line in human_lines(event, prefix=COMMAND_OF.get(self.playbook, self.playbook or "waa"), multi_host=self.multi_host):
+        lines = human_lines(event, prefix=COMMAND_OF.get(self.playbook, self.playbook or "waa"), multi_host=self.multi_host)
+        for line in lines:
             self.log_handle.write(time.strftime("%H:%M:%S ", time.localtime(event["ts"])) + line + "\n")
         self.log_handle.flush()
+        if lines and kind in DISPLAYED and self.get_option("display_progress") and self._shown(event):
+            for line in lines:
+                self._display.display("[%s] %s" % (host, line.strip()) if host else line)
         apply_event(self.state, event)
         atomic_write(os.path.join(self.run_dir, "state.json"), dumps(self.state))
         if kind.startswith("task_") or kind == "benchmark":
             atomic_write(os.path.join(self.run_dir, "benchmark_live.json"), dumps(benchmark_live(self.state)))
+
+    def _shown(self, event) -> bool:
+        """Whether a live line goes to Ansible's output: a pull once per 5 % (and per attempt)."""
+        if event.get("type") != "pull_progress":
+            return True
+        total = event.get("bytes_total") or 0
+        step = (int(100 * (event.get("bytes_done") or 0) / total) // 5) if total else -1
+        key = (event.get("attempt"), step)
+        if self.pull_shown.get(event.get("host")) == key:
+            return False
+        self.pull_shown[event.get("host")] = key
+        return True
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod
@@ -198,6 +230,8 @@ class CallbackModule(CallbackBase):
             return
         if status == "ok" and record.get("_tasks_ok", 0) == 0 and record.get("_tasks_skipped", 0) > 0:
             status = "skipped"
+        if status == "ok" and record.get("_warned"):
+            status = "warning"  # e.g. a failed smoke test that is not strict: the phase ended, not cleanly
         duration = round(time.time() - (record.get("started") or time.time()), 2)
         if phase == "waa_server" and status == "ok":
             self._server_ready(name, duration)  # a ready host's run found the server answering at once
@@ -240,7 +274,10 @@ class CallbackModule(CallbackBase):
         if "waa_warnings" in facts:
             seen = self.warnings_seen.get(name, 0)
             for message in list(facts["waa_warnings"])[seen:]:
-                self.emit("warning", name, phase=self._current_phase(name), message=" ".join(str(message).split()))
+                phase = self._current_phase(name)
+                if phase == "smoke":
+                    self.state["hosts"][name]["phases"].get(phase, {})["_warned"] = True
+                self.emit("warning", name, phase=phase, message=" ".join(str(message).split()))
             self.warnings_seen[name] = len(facts["waa_warnings"])
         if "waa_exit_code" in facts:
             self._end_phase(name, "failed", facts.get("waa_failure_message", ""), facts.get("waa_failure_fix", ""))

@@ -362,6 +362,8 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
         "health_checks": health,
         "health_layers": layers,
         "warnings": list(artifact.get("warnings") or []),
+        # The setup log on the VM (phase 8 writes it; "View logs" tails it).
+        "log_file": artifact.get("log_file") or "",
         "server_url": "http://127.0.0.1:%s" % ports.get("server", 5000),
         "vnc_url": "http://127.0.0.1:%s" % ports.get("vnc", 8006),
         "connection": connection,

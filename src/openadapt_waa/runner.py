@@ -147,6 +147,8 @@ def _environment(run_dir: Path) -> dict:
         "ANSIBLE_COLLECTIONS_PATH": str(collection.collections_path),
         "ANSIBLE_CALLBACKS_ENABLED": "openadapt.waa.waa_events",
         "WAA_RUN_DIR": str(run_dir),
+        # The CLI prints the live lines itself, from the events.
+        "WAA_DISPLAY_PROGRESS": "False",
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_SSH_ARGS": ssh_args(),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
