@@ -40,10 +40,8 @@ options:
     description: Seconds the container gets to shut down on a restart (Windows needs an ACPI shutdown).
     type: int
     default: 120
-  docker_host:
-    description: The Docker Engine API.
-    type: str
-    default: unix:///var/run/docker.sock
+extends_documentation_fragment:
+  - openadapt.waa.docker
 """
 
 EXAMPLES = r"""

@@ -90,17 +90,14 @@ options:
       - Absolute path of a JSON progress file, rewritten atomically at most every 0.5 seconds and once at the end.
       - A missing parent directory is created (mode 0700); a symbolic link at the path is refused.
     type: path
-  docker_host:
-    description:
-      - The Docker daemon, V(unix:///path) or V(tcp://host:port) (plain HTTP).
-    type: str
-    default: unix:///var/run/docker.sock
 notes:
   - "Progress file format (shared with M(openadapt.waa.progress_watch)): a JSON object with C(kind) (V(pull)), C(state)
     (V(running), V(done) or V(failed)), C(seq), C(updated), C(image), C(source), C(attempt), C(attempts_max), C(bytes_done),
     C(bytes_total), C(layers_done), C(layers_total), C(rate_bps), C(eta_s), C(message) and, at the end, C(result)."
   - C(bytes_total) grows while Docker reports layer sizes (it starts a few downloads at a time), so C(eta_s) is a
     lower bound until every layer has started.
+extends_documentation_fragment:
+  - openadapt.waa.docker
 """
 
 EXAMPLES = r"""

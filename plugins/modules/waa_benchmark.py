@@ -42,10 +42,6 @@ options:
     description: Name of the running WAA container.
     type: str
     default: winarena
-  docker_host:
-    description: The Docker daemon, V(unix:///path) or V(tcp://host:port).
-    type: str
-    default: unix:///var/run/docker.sock
   client_dir:
     description: The client's directory in the container (the working directory of C(run.py)).
     type: str
@@ -181,6 +177,8 @@ notes:
   - A task is a success when its C(result.txt) holds 1 in any of the spellings Python writes (C(1), C(1.0),
     C(True)); the score is the C(Result) line of C(lib_run_single), never an evaluator's own C(Result:) lines or
     C(Reward).
+extends_documentation_fragment:
+  - openadapt.waa.docker
 """
 
 EXAMPLES = r"""

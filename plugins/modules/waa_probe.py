@@ -118,16 +118,13 @@ options:
       - Absolute path of a JSON progress file rewritten atomically while the module waits, for
         M(openadapt.waa.progress_watch).
     type: path
-  docker_host:
-    description:
-      - The Docker daemon, V(unix:///path) or V(tcp://host:port).
-    type: str
-    default: unix:///var/run/docker.sock
 notes:
   - "Progress file format: a JSON object with C(kind) (V(boot) while waiting, else V(probe)), C(state) (V(running),
     V(done) or V(failed)), C(seq), C(updated), C(stage), C(log_tail), C(layers), C(message), C(elapsed), C(boot) and,
     at the end, C(result)."
   - There are no uptime heuristics; only log lines, the VNC page and the WAA API decide.
+extends_documentation_fragment:
+  - openadapt.waa.docker
 """
 
 EXAMPLES = r"""
