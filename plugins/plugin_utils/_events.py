@@ -17,6 +17,8 @@ import shlex
 import tempfile
 import time
 
+from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
+
 PHASES = [
     # (role, number, title)
     ("preflight", 1, "Pre-flight checks"),
@@ -370,6 +372,8 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
         "ports": ports,
     }
     doc["tunnel_command"] = tunnel_command(doc)
+    # The VM's time for this run at its size's price (None when neither is known).
+    doc["costs"] = estimate(artifact.get("vm_size"), artifact.get("duration_seconds"), artifact.get("hourly_rate"))
     return doc
 
 

@@ -63,6 +63,10 @@ def add_target_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ssh-key", default=os.environ.get("WAA_VM_SSH_KEY"),
                    help="SSH private key with --host alone (default $WAA_VM_SSH_KEY or your SSH agent/config)")
     g.add_argument("--container-name", help="name of the WAA container (default winarena)")
+    g.add_argument("--vm-size", help="the VM's Azure size for the cost estimate, e.g. Standard_D8s_v3 "
+                                     "(default: the azure_rm inventory's virtual_machine_size)")
+    g.add_argument("--hourly-rate", type=float, metavar="USD",
+                   help="what an hour of the VM costs, for the cost estimate (default: the size's list price)")
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -243,7 +247,18 @@ def common_vars(args) -> dict:
         args.timeout = 86400 if args.command == "run" else 1800  # a full benchmark runs for hours
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds, e.g. --timeout 1800.")
-    return {"waa_container_name": args.container_name} if args.container_name is not None else {}
+    extravars = {"waa_container_name": args.container_name} if args.container_name is not None else {}
+    if args.vm_size is not None:
+        from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import VM_SIZE_RE
+
+        if not VM_SIZE_RE.match(args.vm_size):
+            raise UsageError(f"--vm-size {args.vm_size!r} is not an Azure VM size: give a name such as Standard_D8s_v3.")
+        extravars["waa_vm_size"] = args.vm_size
+    if args.hourly_rate is not None:
+        if not 0 < args.hourly_rate < 1000:
+            raise UsageError("--hourly-rate is US dollars per hour of the VM, e.g. --hourly-rate 0.384.")
+        extravars["waa_hourly_rate"] = args.hourly_rate
+    return extravars
 
 
 def setup_vars(args) -> dict:

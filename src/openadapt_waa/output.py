@@ -10,6 +10,7 @@ from typing import TextIO
 from openadapt_waa.collection import import_path
 
 import_path()
+from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import describe as describe_costs  # noqa: E402
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (  # noqa: E402
     EXIT_MEANING,
     format_duration,
@@ -99,6 +100,8 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
             container = doc.get("container") or {}
             out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")
             out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
+            if doc.get("costs"):
+                out(f"  Estimated cost: {describe_costs(doc['costs'])} for this {command}")
             out(f"  Container: {container.get('name')} ({container.get('id')})")
             out(f"  Server: {doc.get('server_url')} on the VM's loopback (reach it through the tunnel below)")
             out("  Status: \u2713 Ready")

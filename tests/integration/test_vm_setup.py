@@ -164,7 +164,8 @@ def _exec(name: str, *cmd: str) -> int:
 
 def test_json_document_matches_schema(waa_cli):
     name = "waa-json"
-    run = waa_cli("--json", "--skip-smoke-test", hostvars=dict(unique_ports(), waa_container_name=name, **FAST))
+    hostvars = dict(unique_ports(), waa_container_name=name, virtual_machine_size="Standard_D8s_v3", **FAST)
+    run = waa_cli("--json", "--skip-smoke-test", hostvars=hostvars)
     assert run.rc == 0, run.output
     doc = json.loads(run.stdout)
     jsonschema.validate(doc, SCHEMA)
@@ -173,6 +174,18 @@ def test_json_document_matches_schema(waa_cli):
     assert names[:3] == ["pre_flight_checks", "docker_daemon", "image_pull"]
     smoke = next(p for p in doc["phases"] if p["name"] == "smoke_test")
     assert smoke["status"] == "skipped"
+    # The VM's size from the inventory (as the azure_rm inventory gives it): its list price.
+    assert doc["log_file"] and doc["skipped"] is False
+    costs = doc["costs"]
+    assert costs["vm_size"] == "Standard_D8s_v3" and costs["hourly_rate_usd"] == 0.384, costs
+    assert costs["estimated_cost_usd"] == round(costs["vm_runtime_seconds"] / 3600 * 0.384, 4), costs
+
+    # --hourly-rate wins over the list price, and the human summary says what the run cost.
+    human = waa_cli("--skip-smoke-test", "--hourly-rate", "1.5", hostvars=hostvars)
+    assert human.rc == 0, human.output
+    assert human.doc["costs"]["hourly_rate_usd"] == 1.5 and "--hourly-rate" in human.doc["costs"]["rate_source"]
+    assert re.search(r"Estimated cost: \u2248 \$\d+\.\d\d \(\d+ s of Standard_D8s_v3 at \$1\.500/h", human.stdout), \
+        human.output
 
 
 def _port_holder():
