@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import fcntl
 import sys
 from pathlib import Path
 
@@ -28,18 +29,6 @@ import local_vm  # noqa: E402  (tests/standin/local_vm.py, standard library only
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "standin: uses the stand-in VM (sshd 127.0.0.1:2222, dockerd, registries)")
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist's `--dist loadgroup` (make test): the tests of one file stay in one
-    process, so that a module's fixture (a container set up once) is made once; every test that
-    switches the hub's fault proxy (one fault at a time) runs in one process, one after another."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = "hub-faults" if "hub_fault" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +69,11 @@ def hub_fault(standin):
             kw["repository"] = image.repository
         return local_vm.set_hub_fault(mode, **kw)
 
-    try:
-        yield set_fault
-    finally:
-        local_vm.set_hub_fault("none", release=True)
+    # One fault at a time: the tests that set one (in any test process) take turns.
+    with open(local_vm.STATE / "hub-fault.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield set_fault
+        finally:
+            local_vm.set_hub_fault("none", release=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)

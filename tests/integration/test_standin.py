@@ -179,7 +179,7 @@ def test_hub_and_acr_serve_the_same_latest(standin):
     assert _http(url.format(standin.acr), "HEAD", {"Accept": MANIFEST_ACCEPT})[0] == 401
 
 
-def test_pull_from_hub_through_proxy(standin, api, standin_ctl, fresh_image):
+def test_pull_from_hub_through_proxy(standin, api, standin_ctl, fresh_image, hub_fault):  # hub_fault: the stats are ours
     image = fresh_image(2)  # layers no earlier test or run left in the engine
     standin_ctl.hub_stats(reset=True)
     events = _pull(api, image.hub_image)
