@@ -34,7 +34,7 @@ options:
       - Also print the live lines that are not task results (pull bytes and ETA, one line per 5 %; boot
         stages; the server answering; benchmark tasks; warnings) to Ansible's output, so that plain
         C(ansible-playbook) and AWX job output show the progress the C(waa) CLI shows.
-      - The C(waa) CLI turns it off: it prints these lines itself.
+      - The C(waa) CLI turns it off, as it prints these lines itself.
     type: bool
     default: true
     env:
@@ -228,10 +228,10 @@ class CallbackModule(CallbackBase):
         record = self.state["hosts"][name]["phases"].get(phase, {})
         if record.get("status") != "running":
             return
-        if status == "ok" and record.get("_tasks_ok", 0) == 0 and record.get("_tasks_skipped", 0) > 0:
-            status = "skipped"
         if status == "ok" and record.get("_warned"):
             status = "warning"  # e.g. a failed smoke test that is not strict: the phase ended, not cleanly
+        elif status == "ok" and record.get("_tasks_ok", 0) == 0 and record.get("_tasks_skipped", 0) > 0:
+            status = "skipped"
         duration = round(time.time() - (record.get("started") or time.time()), 2)
         if phase == "waa_server" and status == "ok":
             self._server_ready(name, duration)  # a ready host's run found the server answering at once

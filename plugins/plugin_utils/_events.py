@@ -59,8 +59,9 @@ EXIT_MEANING = {
 BOOT_STAGES = ["container_started", "qemu_started", "windows_started", "vnc_ready", "server_ready"]
 
 
-def atomic_write(path: str, text: str, mode: int = 0o644) -> None:
-    """Write a whole file or nothing: temp file in the same directory, then rename."""
+def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
+    """Write a whole file or nothing: temp file in the same directory, then rename. Private by
+    default (run files hold logs and screenshots)."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")

@@ -8,15 +8,18 @@ printed, its exit code and the result document it left in the run directory.
 from __future__ import annotations
 
 import itertools
+import shutil
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import local_vm  # tests/standin (on sys.path through tests/conftest.py)
 import pytest
 import yaml
 
@@ -30,9 +33,10 @@ WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") and WORKER[2:].isdigit
 _ports = itertools.count(15000 + 1000 * WORKER_INDEX, 10)
 
 
-def vm_state_dir(standin) -> Path:
+def vm_state_dir(standin=None) -> Path:
     """The VM state directory (waa_state_dir) the inventories of this test process use."""
-    return Path(standin.state_dir) / (f"vm-state-{WORKER}" if WORKER else "vm-state")
+    state = Path(standin.state_dir) if standin is not None else local_vm.STATE
+    return state / (f"vm-state-{WORKER}" if WORKER else "vm-state")
 
 
 def storage_dir(standin) -> Path:
@@ -77,14 +81,30 @@ def write_inventory(standin, path: Path, hostvars: dict | None = None, host: str
     return path
 
 
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def unique_ports() -> dict:
-    """Host ports for a test's own container, so tests never touch each other's."""
-    base = next(_ports)
-    return {"waa_server_port": base, "waa_vnc_port": base + 1, "waa_rdp_port": base + 2}
+    """Host ports for a test's own container, so tests never touch each other's (ports something
+    else holds, such as a container a killed run left, are passed over)."""
+    for _ in range(100):
+        base = next(_ports)
+        if all(_free(base + i) for i in range(3)):
+            return {"waa_server_port": base, "waa_vnc_port": base + 1, "waa_rdp_port": base + 2}
+    raise AssertionError("no three free loopback ports in 1000 tried")
 
 
 def docker_rm(name: str) -> None:
+    """Remove a test's container and its results directory on the VM (they outlive containers)."""
     subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=180)
+    if name and "/" not in name and name not in (".", ".."):
+        shutil.rmtree(vm_state_dir() / "client-results" / name, ignore_errors=True)
 
 
 @pytest.fixture

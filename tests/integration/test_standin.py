@@ -189,8 +189,7 @@ def test_pull_from_hub_through_proxy(standin, api, standin_ctl, fresh_image, hub
         assert any(e.get("status") == "Pull complete" for e in events)  # really pulled a layer
         stats = standin_ctl.hub_stats()["modes"]["none"]
         assert stats["manifest_requests"] >= 1 and stats["blob_requests"] >= 1 and stats["bytes_out"] > 2 << 20
-        assert api.inspect_image(image.hub_image)["RepoDigests"] == [
-            f"{standin.hub}/windowsarena/winarena@{image.digest}"]
+        assert api.inspect_image(image.hub_image)["RepoDigests"] == [f"{standin.hub}/{image.repository}@{image.digest}"]
     finally:
         _rmi(api, image.hub_image)
 

@@ -1263,7 +1263,8 @@ def main(argv=None) -> int:
     p_fault.add_argument("--rate-bps", type=int)
     p_fault.add_argument("--targets", choices=["all", "manifests", "blobs"])
     p_fault.add_argument("--release", action="store_true", help="also end responses stalled right now")
-    p_pad = sub.add_parser("push-padded", help="publish windowsarena/winarena:pad<MB>")
+    p_fault.add_argument("--repository", help="only this repository's requests get the fault")
+    p_pad = sub.add_parser("push-padded", help="publish a fresh windowsarena/fresh-<random>:pad<MB>")
     p_pad.add_argument("pad_mb", type=float)
     args = ap.parse_args(argv)
     try:
