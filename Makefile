@@ -43,7 +43,7 @@ browser:
 # tests of one file in one process, for the module fixtures), then the few tests that stop or
 # freeze what all share (sshd, dockerd) run alone.
 test: local-vm browser
-	$(VENV)/bin/pytest -n 2 --dist loadfile -m "not serial" --durations=15 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not serial" --durations=15 $(PYTEST_ARGS)
 	$(VENV)/bin/pytest -m serial --durations=5 $(PYTEST_ARGS)
 
 bench: local-vm
