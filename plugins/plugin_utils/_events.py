@@ -328,11 +328,20 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
         record = host_state.get("phases", {}).get(name)
         if not record:
             continue
-        phases.append({
+        entry = {
             "name": SPEC_PHASE_NAME[name], "role": name, "number": record.get("number"),
             "status": {"ok": "success"}.get(record.get("status"), record.get("status")),
             "duration_seconds": record.get("duration"), "message": record.get("message", ""),
-        })
+        }
+        if name == "preflight" and isinstance(artifact.get("checks"), dict):
+            checks = dict(artifact["checks"])
+            if checks.get("disk_space") not in (None, ""):
+                checks["disk_space"] = int(float(checks["disk_space"]))  # free bytes at Docker's data root
+            entry["checks"] = checks
+        if name == "image":
+            pull = artifact.get("image_pull") or {}
+            entry.update(image_size_bytes=pull.get("bytes_total"), source=artifact.get("image_source") or None)
+        phases.append(entry)
     layers = artifact.get("health_layers") or []
     health = {spec: "unknown" for spec in SPEC_HEALTH_NAME.values()}
     for layer in layers:

@@ -174,6 +174,12 @@ def test_json_document_matches_schema(waa_cli):
     assert names[:3] == ["pre_flight_checks", "docker_daemon", "image_pull"]
     smoke = next(p for p in doc["phases"] if p["name"] == "smoke_test")
     assert smoke["status"] == "skipped"
+    # The spec's per-phase details: the pre-flight checks, and the image's size and source.
+    preflight = next(p for p in doc["phases"] if p["role"] == "preflight")
+    assert preflight["checks"]["ssh"] is True and preflight["checks"]["docker"] is True, preflight
+    assert preflight["checks"]["nested_virt"] is True and preflight["checks"]["disk_space"] > 10**9, preflight
+    pull = next(p for p in doc["phases"] if p["role"] == "image")
+    assert pull["source"] == "127.0.0.1:5001" and (pull["image_size_bytes"] or 0) > 100 * 2**20, pull
     # The VM's size from the inventory (as the azure_rm inventory gives it): its list price.
     assert doc["log_file"] and doc["skipped"] is False
     costs = doc["costs"]
