@@ -121,6 +121,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+image_size_bytes:
+  description: The image's size on the VM as Docker reports it (uncompressed), once it is present.
+  returned: when the image is present or was pulled
+  type: int
 image:
   description: The reference actually pulled (or found); the fallback reference after a fallback.
   returned: always
@@ -663,6 +667,7 @@ def main():
 
     if before is not None and not p['force']:
         result = scrub.deep(dict(base, image_id=before.get('Id'), digest=repo_digest(before, p['image']),
+                                 image_size_bytes=before.get('Size'),
                                  msg='%s is already present; nothing pulled.' % p['image']))
         write_final(result, failed=False)
         module.exit_json(**result)
@@ -706,6 +711,7 @@ def main():
     if success_ref is not None:
         after = engine.image_inspect(success_ref, timeout=30) or {}
         result.update(image=success_ref, source=image_registry(success_ref), image_id=after.get('Id'),
+                      image_size_bytes=after.get('Size'),
                       digest=puller.tracker.digest or repo_digest(after, success_ref),
                       fell_back=success_ref != p['image'],
                       changed=bool(after.get('Id')) and after.get('Id') != before_ids.get(success_ref))

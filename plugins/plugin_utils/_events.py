@@ -340,7 +340,9 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
             entry["checks"] = checks
         if name == "image":
             pull = artifact.get("image_pull") or {}
-            entry.update(image_size_bytes=pull.get("bytes_total"), source=artifact.get("image_source") or None)
+            size = pull.get("image_size_bytes") or pull.get("bytes_total")
+            entry.update(image_size_bytes=int(size) if size not in (None, "") else None,
+                         source=artifact.get("image_source") or None)
         phases.append(entry)
     layers = artifact.get("health_layers") or []
     health = {spec: "unknown" for spec in SPEC_HEALTH_NAME.values()}
