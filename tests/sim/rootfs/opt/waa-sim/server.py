@@ -108,6 +108,10 @@ class App:
             status, headers, body = self.dispatch(req)
         except Exception as exc:  # WAA: @app.errorhandler(Exception)
             status, headers, body = jsonify({"status": "error", "message": str(exc)}, 500)
+        # Counted before the answer goes out: a client that reads the Nth answer and asks again at
+        # once must find the server already stopped (stop_answering_after=Nreq), not race its count.
+        if req.client != "127.0.0.1":  # requests from outside the container, not the entry script's probe
+            self.answered(req)
         handler.send_response(status)
         for key, value in headers:
             handler.send_header(key, value)
@@ -117,8 +121,6 @@ class App:
         if req.method != "HEAD":
             handler.wfile.write(body)
         handler.close_connection = True
-        if req.client != "127.0.0.1":  # requests from outside the container, not the entry script's probe
-            self.answered(req)
 
     def dispatch(self, req):
         route = self.routes.get(req.path)
