@@ -1059,7 +1059,8 @@ def clean(engine, run, p):
         pass
     for name in os.listdir(dest):
         path = os.path.join(dest, name)
-        if any(src == os.path.realpath(path) or src.startswith(os.path.realpath(path) + '/') for src in sources):
+        real = os.path.realpath(path)
+        if any(src == real or src.startswith(real + '/') for src in sources):
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
