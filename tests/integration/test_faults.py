@@ -497,6 +497,52 @@ def _engine_answers() -> bool:
                           timeout=30).returncode == 0
 
 
+def _dockerd() -> str:
+    return next(p for p in ("/usr/sbin/dockerd", "/usr/bin/dockerd") if Path(p).exists())
+
+
+def test_stopped_docker_daemon_of_its_own_is_started_by_the_docker_phase(waa_cli):
+    """A VM whose Docker daemon is stopped, on any machine: a second, healthy dockerd (its own
+    socket, data root and init script, as Debian's docker.io without systemd) that is not running.
+    `server-start` runs the docker phase, which starts it through the service manager and says
+    so; the next phase then finds no container (exit 4) on that empty engine."""
+    root = Path(f"/tmp/waa-d2-{os.getpid()}")  # short: containerd's socket lives under exec-root
+    root.mkdir(mode=0o700)
+    sock, pid_file = root / "docker.sock", root / "docker.pid"
+    service = f"waa-test-dockerd-{os.getpid()}"
+    init_script = Path("/etc/init.d") / service
+    init_script.write_text(
+        "#!/bin/sh\n# A second, healthy Docker daemon (openadapt.waa tests)\ncase \"$1\" in\n"
+        f"  start) start-stop-daemon --start --background --make-pidfile --pidfile {root}/ssd.pid "
+        f"--output {root}/dockerd.log --exec {_dockerd()} -- "
+        f"--host unix://{sock} --data-root {root}/data --exec-root {root}/exec --pidfile {pid_file} "
+        "--bridge none --iptables=false --ip6tables=false ;;\n"
+        f"  status) [ -f {pid_file} ] && kill -0 \"$(cat {pid_file})\" 2>/dev/null ;;\n"
+        "  *) exit 0 ;;\nesac\n")
+    init_script.chmod(0o755)
+    hv = dict(unique_ports(), waa_container_name="waa-f-own-dockerd", waa_docker_host=f"unix://{sock}",
+              waa_docker_service=service, waa_docker_direct_start=False, **FAST)
+    try:
+        assert not sock.exists()  # stopped: nothing answers on its socket
+        run = waa_cli(command="server-start", hostvars=hv)
+        assert run.rc == 4, run.output
+        assert run.doc["phase"] == "container", run.doc
+        assert "waa-f-own-dockerd" in run.doc["message"] and "vm-setup" in run.doc["fix"], run.doc
+        message = "Docker daemon was stopped, restarted successfully."
+        assert message in run.doc["warnings"], run.doc["warnings"]
+        assert "started and answering" in run.stdout, run.stdout
+        answers = subprocess.run(["docker", "-H", f"unix://{sock}", "version", "--format", "{{.Server.Version}}"],
+                                 capture_output=True, text=True, timeout=30)
+        assert answers.returncode == 0, answers.stderr  # really started, by the docker phase
+    finally:
+        init_script.unlink()
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            _wait_for(lambda: not Path(f"/proc/{pid}").exists(), 60, "the second Docker daemon to exit")
+        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], timeout=120)
+
+
 @pytest.mark.serial
 def test_stopped_docker_daemon_is_started_again_and_reported(waa_cli, standin, standin_ctl):
     """A ready host whose daemon went down (a reboot with Docker not enabled): the `docker` phase
