@@ -510,13 +510,18 @@ def test_stopped_docker_daemon_of_its_own_is_started_by_the_docker_phase(waa_cli
     root.mkdir(mode=0o700)
     sock, pid_file = root / "docker.sock", root / "docker.pid"
     service = f"waa-test-dockerd-{os.getpid()}"
+    # A bridge of its own: with --bridge none, dockerd deletes the default docker0, which the
+    # machine's engine (and every other test's container) uses.
+    bridge = f"waad2{os.getpid() % 10**8}"
+    subprocess.run(["ip", "link", "add", "name", bridge, "type", "bridge"], check=True, timeout=30)
+    subprocess.run(["ip", "addr", "add", "10.231.231.1/24", "dev", bridge], check=True, timeout=30)
     init_script = Path("/etc/init.d") / service
     init_script.write_text(
         "#!/bin/sh\n# A second, healthy Docker daemon (openadapt.waa tests)\ncase \"$1\" in\n"
         f"  start) start-stop-daemon --start --background --make-pidfile --pidfile {root}/ssd.pid "
         f"--output {root}/dockerd.log --exec {_dockerd()} -- "
         f"--host unix://{sock} --data-root {root}/data --exec-root {root}/exec --pidfile {pid_file} "
-        "--bridge none --iptables=false --ip6tables=false ;;\n"
+        f"--bridge {bridge} --iptables=false --ip6tables=false ;;\n"
         f"  status) [ -f {pid_file} ] && kill -0 \"$(cat {pid_file})\" 2>/dev/null ;;\n"
         "  *) exit 0 ;;\nesac\n")
     init_script.chmod(0o755)
@@ -541,6 +546,9 @@ def test_stopped_docker_daemon_of_its_own_is_started_by_the_docker_phase(waa_cli
             os.kill(pid, signal.SIGTERM)
             _wait_for(lambda: not Path(f"/proc/{pid}").exists(), 60, "the second Docker daemon to exit")
         subprocess.run(["rm", "-rf", "--one-file-system", str(root)], timeout=120)
+        subprocess.run(["ip", "link", "delete", bridge], capture_output=True, timeout=30)
+    assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True, timeout=30).returncode == 0, \
+        "the machine's docker0 must survive a second daemon"
 
 
 @pytest.mark.serial
