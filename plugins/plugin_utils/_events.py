@@ -205,13 +205,13 @@ def format_duration(seconds) -> str:
 
 
 def progress_line(pull: dict, width: int = 24) -> str:
-    """`[#####.....] 1.2GB / 5.3GB (23%) 3 of 9 layers, 45.0MB/s, ETA 1m 30s`"""
+    """`[#####.....] 1.2GB / 5.3GB (23%) 3 of 9 layers, 45.0MB/s, ETA 1m 30s` (no bar with width 0)"""
     total = pull.get("bytes_total") or 0
     done = pull.get("bytes_done") or 0
     frac = (float(done) / total) if total else 0.0
     filled = int(round(frac * width))
-    parts = ["[%s%s]" % ("#" * filled, "." * (width - filled)),
-             "%s / %s (%d%%)" % (format_bytes(done), format_bytes(total), int(frac * 100))]
+    parts = ["[%s%s]" % ("#" * filled, "." * (width - filled))] if width else []
+    parts.append("%s / %s (%d%%)" % (format_bytes(done), format_bytes(total), int(frac * 100)))
     if pull.get("layers_total"):
         parts.append("%s of %s layers" % (pull.get("layers_done", 0), pull["layers_total"]))
     if pull.get("rate_bps"):

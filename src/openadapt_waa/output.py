@@ -13,74 +13,148 @@ import_path()
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import describe as describe_costs  # noqa: E402
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (  # noqa: E402
     EXIT_MEANING,
+    PHASE_TITLE,
     format_duration,
     human_lines,
+    progress_line,
 )
 
 
+# The phases that wait on the VM: on a terminal each gets a spinner with its time so far.
+WAIT_PHASES = ("windows_boot", "waa_server", "accessibility")
+
+
+class LiveBars:
+    """On a terminal: a rich progress bar per host for the pull and a spinner per host for the
+    waits (the boot stage, the time so far), drawn below the lines already printed. rich turns
+    colour off for NO_COLOR and draws nothing live where the stream is no terminal."""
+
+    def __init__(self, stream: TextIO):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(file=stream, highlight=False, soft_wrap=True)
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=28),
+            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+            console=self.console, transient=True, refresh_per_second=8)
+        self._tasks: dict[tuple[str, str], int] = {}
+
+    def print(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False, emoji=False)
+
+    def show(self, key: tuple[str, str], description: str, detail: str = "",
+             completed: float | None = None, total: float | None = None) -> None:
+        """Add or update the bar (a total) or spinner (no total) KEY = (what, host)."""
+        if not self._tasks:
+            self.progress.start()
+        if key not in self._tasks:
+            self._tasks[key] = self.progress.add_task(description, total=total, detail=detail)
+        self.progress.update(self._tasks[key], description=description, detail=detail, total=total,
+                             completed=completed or 0)
+        self.progress.refresh()  # drawn now, not at the next tick: a short phase is seen too
+
+    def has(self, key: tuple[str, str]) -> bool:
+        return key in self._tasks
+
+    def finish(self, key: tuple[str, str]) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            self.progress.remove_task(task)
+        if task is not None and not self._tasks:
+            self.progress.stop()
+
+    def close(self) -> None:
+        for key in list(self._tasks):
+            self.finish(key)
+
+
 class Printer:
-    """Print run events as they arrive. On a terminal the pull progress redraws one line."""
+    """Print run events as they arrive: on a terminal with live bars and spinners (LiveBars);
+    otherwise plain lines, the pull as one line each time its percentage moves by 5."""
 
     def __init__(self, command: str, stream: TextIO | None = None, verbose: bool = False):
         self.command = command
         self.stream = stream or sys.stdout
         self.verbose = verbose
         self.tty = self.stream.isatty()
+        self.live = LiveBars(self.stream) if self.tty else None
         self.multi_host = False
-        self._progress_open = False
-        self._last_progress = {}
+        self._last_progress: dict[str, int] = {}
+        self._waiting: dict[str, str] = {}  # host -> the wait phase its spinner shows
         self._lock = threading.Lock()
 
     def event(self, event: dict) -> None:
         with self._lock:
-            if event.get("type") == "run_start":
+            kind = event.get("type")
+            if kind == "run_start":
                 self.multi_host = len(event.get("hosts") or []) > 1
-            if event.get("type") == "pull_progress":
+            if kind == "pull_progress":
                 self._progress(event)
                 return
-            lines = human_lines(event, prefix=self.command, multi_host=self.multi_host)
-            if lines:
-                self._close_progress()
-                for line in lines:
-                    self.stream.write(line + "\n")
-                self.stream.flush()
+            for line in human_lines(event, prefix=self.command, multi_host=self.multi_host):
+                self._write(line)
+            if self.live:
+                self._spinner(event)
+            self.stream.flush()
 
     def output(self, text: str) -> None:
         """ansible-playbook's own output, shown with --verbose."""
         if self.verbose:
             with self._lock:
-                self._close_progress()
-                self.stream.write(text.rstrip("\n") + "\n")
+                self._write(text.rstrip("\n"))
                 self.stream.flush()
 
+    def _write(self, line: str) -> None:
+        if self.live:
+            self.live.print(line)
+        else:
+            self.stream.write(line + "\n")
+
+    def _tag(self, event: dict) -> str:
+        return "[%s] " % event.get("host") if self.multi_host and event.get("host") else ""
+
     def _progress(self, event: dict) -> None:
+        host = event.get("host") or ""
+        if self.live:
+            if event.get("state") == "done":
+                self.live.finish(("pull", host))
+                return
+            source = event.get("source") or ""
+            self.live.show(("pull", host), "%sPulling%s" % (self._tag(event), " from " + source if source else ""),
+                           progress_line(event, width=0), event.get("bytes_done") or 0,
+                           event.get("bytes_total") or None)
+            return
         lines = human_lines(event, prefix=self.command, multi_host=self.multi_host)
         if not lines:
-            self._close_progress()
             return
-        if self.tty and not self.multi_host:
-            self.stream.write("\r\x1b[2K" + lines[0])
-            self._progress_open = True
-        else:
-            # Without a terminal, one line each time the percentage moves by 5 or more.
-            host = event.get("host")
-            total = event.get("bytes_total") or 0
-            pct = int(100 * (event.get("bytes_done") or 0) / total) if total else 0
-            if host in self._last_progress and pct - self._last_progress[host] < 5 and pct < 100:
-                return
-            self._last_progress[host] = pct
-            self.stream.write(lines[0] + "\n")
+        total = event.get("bytes_total") or 0
+        pct = int(100 * (event.get("bytes_done") or 0) / total) if total else 0
+        if host in self._last_progress and pct - self._last_progress[host] < 5 and pct < 100:
+            return
+        self._last_progress[host] = pct
+        self.stream.write(lines[0] + "\n")
         self.stream.flush()
 
-    def _close_progress(self) -> None:
-        if self._progress_open:
-            self.stream.write("\n")
-            self._progress_open = False
+    def _spinner(self, event: dict) -> None:
+        """A wait phase's spinner: from its start to its end, the boot stage as its detail."""
+        kind, host, phase = event.get("type"), event.get("host") or "", event.get("phase")
+        key = ("wait", host)
+        if kind == "phase_start" and phase in WAIT_PHASES:
+            self._waiting[host] = "%s%s" % (self._tag(event), PHASE_TITLE.get(phase, phase))
+            self.live.show(key, self._waiting[host])
+        elif kind == "boot" and event.get("stage") and self.live.has(key):
+            self.live.show(key, self._waiting[host], event["stage"].replace("_", " "))
+        elif kind in ("phase_end", "run_end") or (kind == "phase_start" and phase not in WAIT_PHASES):
+            self.live.finish(key)
+            if kind == "run_end":
+                self.live.close()
 
     def line(self, text: str = "") -> None:
         with self._lock:
-            self._close_progress()
-            self.stream.write(text + "\n")
+            if self.live:
+                self.live.close()  # the summary: nothing is live any more
+            self._write(text)
             self.stream.flush()
 
 

@@ -189,6 +189,7 @@ def test_json_document_matches_schema(waa_cli):
     # --hourly-rate wins over the list price, and the human summary says what the run cost.
     human = waa_cli("--skip-smoke-test", "--hourly-rate", "1.5", hostvars=hostvars)
     assert human.rc == 0, human.output
+    assert "\x1b" not in human.stdout and "\r" not in human.stdout  # no terminal: plain lines, nothing redrawn
     assert human.doc["costs"]["hourly_rate_usd"] == 1.5 and "--hourly-rate" in human.doc["costs"]["rate_source"]
     assert re.search(r"Estimated cost: \u2248 \$\d+\.\d\d \(\d+ s of Standard_D8s_v3 at \$1\.500/h", human.stdout), \
         human.output
