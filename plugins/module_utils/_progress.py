@@ -62,6 +62,18 @@ def atomic_write_bytes(path, data, mode=0o644):
         raise
 
 
+def append_bytes(path, data, mode=0o640):
+    """Append ``data`` to the log file ``path`` (created with ``mode``); a symlink is refused."""
+    if mode & 0o002 or mode & ~0o777:
+        raise ValueError('mode must be a permission mode without the world-writable bit, e.g. 0o640')
+    _check_target(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def write_progress(path, record, mode=0o644):
     """Write a progress record (a dict) as JSON, atomically."""
     data = json.dumps(record, sort_keys=True, separators=(',', ':'), default=str).encode('utf-8')

@@ -54,6 +54,12 @@ options:
             so that re-running a setup on a ready host reports no change.
         type: bool
         default: true
+      append:
+        description:
+          - Append the content to the file (a log that keeps earlier runs' lines) instead of replacing it.
+            The file is opened with C(O_APPEND) and C(O_NOFOLLOW).
+        type: bool
+        default: false
 """
 
 EXAMPLES = r"""
@@ -64,6 +70,7 @@ EXAMPLES = r"""
         content: "{{ container_id }}\n"
       - path: /tmp/waa_setup.log
         content: "{{ setup_log }}"
+        append: true
         track_changes: false
 """
 
@@ -79,7 +86,7 @@ files:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, atomic_write_bytes
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, append_bytes, atomic_write_bytes
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_abs_path
 
 
@@ -100,6 +107,7 @@ def main():
                 content=dict(type='str', required=True),
                 mode=dict(type='str', default='0640'),
                 track_changes=dict(type='bool', default=True),
+                append=dict(type='bool', default=False),
             )),
         ),
         supports_check_mode=True,
@@ -116,6 +124,15 @@ def main():
         if mode & 0o002:
             module.fail_json(msg='Mode %s of %s is world-writable: use e.g. 0640.' % (spec['mode'], path), files=results)
         data = spec['content'].encode('utf-8')
+        if spec['append']:  # a log: each run adds its lines, earlier runs' stay
+            if not module.check_mode:
+                try:
+                    append_bytes(path, data, mode)
+                except (ProgressFileError, OSError, ValueError) as exc:
+                    module.fail_json(msg='Could not append to %s: %s' % (path, exc), files=results)
+            changed = changed or spec['track_changes']
+            results.append({'path': path, 'written': True, 'bytes': len(data)})
+            continue
         old, old_mode = _current(path)
         needed = old != data or old_mode != mode or os.path.islink(path)
         if needed and not module.check_mode:

@@ -62,6 +62,12 @@ options:
   controller:
     description: Who runs this (host and pid of the controller process), recorded in the lease for the next run's message.
     type: dict
+  log_file:
+    description: The VM's setup log; when the lease is taken, O(log_line) is appended to it (O_NOFOLLOW).
+    type: path
+  log_line:
+    description: The line that says this run started, written to O(log_file) with the lease.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -92,6 +98,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.openadapt.waa.plugins.module_utils import _lease
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, append_bytes
 from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline
 
 
@@ -118,6 +125,12 @@ def acquire(module, p):
                 waited=round(deadline.elapsed(), 1), holder=holder, waa_exit_code=1)
         deadline.sleep(0.5)
     waited = round(deadline.elapsed(), 1) if first_holder else 0.0
+    if p['log_file'] and p['log_line']:
+        # The VM's log says a run started from its first round trip, whatever happens after.
+        try:
+            append_bytes(p['log_file'], (p['log_line'].rstrip('\n') + '\n').encode('utf-8'), 0o640)
+        except (ProgressFileError, OSError, ValueError) as exc:
+            module.warn('Could not write the log %s: %s' % (p['log_file'], exc))
     result = dict(changed=bool(reason), waited=waited, took_over=reason,
                   msg=('Took over the lease: %s' % reason) if reason else
                   ('Waited %.1fs for another run on this VM' % waited if first_holder else 'Lease taken'))
@@ -136,6 +149,8 @@ def main():
             wait_timeout=dict(type='float', default=1800),
             dead_owners=dict(type='list', elements='str', default=[]),
             controller=dict(type='dict'),
+            log_file=dict(type='path'),
+            log_line=dict(type='str'),
         ),
         supports_check_mode=True,
     )

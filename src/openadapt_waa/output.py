@@ -158,6 +158,15 @@ class Printer:
             self.stream.flush()
 
 
+def log_command(doc: dict, name: str) -> str:
+    """The copy-paste command that follows the VM's setup log (shell-quoted)."""
+    conn = doc.get("connection") or {}
+    target = f"{conn.get('user')}@{conn.get('address')}" if conn.get("user") else conn.get("address", name)
+    port = f" -p {shlex.quote(str(conn['port']))}" if conn.get("port") and str(conn.get("port")) != "22" else ""
+    remote = shlex.quote("tail -f " + shlex.quote(str(doc.get("log_file") or "/tmp/waa_setup.log")))
+    return f"ssh{port} {shlex.quote(target)} {remote}"
+
+
 def summary(printer: Printer, result, command: str = "vm-setup", target: str = "") -> None:
     """The closing block: SUCCESS with next steps, or what broke and how to fix it."""
     out = printer.line
@@ -189,11 +198,7 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
             where = target or f"--host {shlex.quote(name)}"
             out(f"  2. Run the benchmark: waa run {where} --num-tasks 3 --monitor")
             out(f"  3. Check status: waa probe {where}")
-            conn = doc.get("connection") or {}
-            target = f"{conn.get('user')}@{conn.get('address')}" if conn.get("user") else conn.get("address", name)
-            port = f" -p {shlex.quote(str(conn['port']))}" if conn.get("port") and str(conn.get("port")) != "22" else ""
-            remote = shlex.quote("tail -f " + shlex.quote(str(doc.get("log_file") or "/tmp/waa_setup.log")))
-            out(f"  4. View logs: ssh{port} {shlex.quote(target)} {remote}")
+            out(f"  4. View logs: {log_command(doc, name)}")
         else:
             out(f"{head}FAILED (exit {code}: {EXIT_MEANING.get(code, 'Unknown error')}) in phase {doc.get('phase')}")
             out(f"  {doc.get('message', '')}")
@@ -201,6 +206,8 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
                 out(f"  Fix: {doc['fix']}")
             for warning in doc.get("warnings") or []:
                 out(f"  Warning: {warning}")
+            if doc.get("log_file") and doc.get("phase") not in (None, "preflight"):
+                out(f"  The run's log on the VM: {log_command(doc, name)}")
         results = result.run_dir / "results" / name
         if results.is_dir():
             out(f"  Results copied to the controller: {results}")

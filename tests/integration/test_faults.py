@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, WAA, docker_rm, unique_ports, vm_state_dir, write_inventory
+from conftest import REPO, WAA, WORKER, docker_rm, unique_ports, vm_state_dir, write_inventory
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5,
         "waa_skip_smoke_test": True}
@@ -138,7 +138,7 @@ def _secret_places(run: "CliRun | None", run_dir: Path, tmpdir: Path, standin) -
     text = _all_text_under(run_dir, tmpdir, Path(os.path.expanduser("~/.ansible")), Path("/home/azureuser/.ansible"),
                            Path("/home/azureuser/.ansible_async"),
                            Path(os.path.expanduser("~/.ansible_async")), vm_state_dir(standin),
-                           Path("/tmp/waa_setup.log"))
+                           Path(f"/tmp/waa_setup-{WORKER}.log" if WORKER else "/tmp/waa_setup.log"))
     return text + ("\n" + run.stdout + "\n" + run.stderr if run else "")
 
 

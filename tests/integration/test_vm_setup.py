@@ -134,6 +134,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     odd.mkdir()
     inventory = write_inventory(standin, odd / "waa.yml", hostvars)
     log_file = f"/tmp/waa setup's {name}.log"
+    Path(log_file).write_text("an earlier run's line\n")
     try:
         fourth = waa_cli("--ram-size", "4G", "--skip-smoke-test", "--log-file", log_file, inventory=inventory)
         assert fourth.rc == 0 and "already running with the same configuration" in fourth.stdout, fourth.output
@@ -143,6 +144,10 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
         logs_line = next(line for line in fourth.stdout.splitlines() if "4. View logs:" in line)
         words = shlex.split(logs_line.split(":", 1)[1])
         assert words[0] == "ssh" and shlex.split(words[-1]) == ["tail", "-f", log_file], words
+        # The log is appended to: the earlier line stays, then this run's start, phases and end.
+        text = Path(log_file).read_text()
+        assert text.startswith("an earlier run's line\n") and text.count(" started (run ") == 1, text
+        assert "Phase 1/9: Pre-flight checks" in text and f"WAA container {name} (" in text, text
     finally:
         Path(log_file).unlink(missing_ok=True)
 
@@ -284,6 +289,13 @@ def test_exit_codes(case, waa_cli, tmp_path):
     for word in words:
         assert word.lower() in text.lower(), (word, doc["message"], doc.get("fix"))
     assert f"FAILED (exit {code}" in run.stdout and f"in phase {phase}" in run.stdout, run.output
+    # The VM's log tells the failed run from its first round trip: the start, each phase, the failure.
+    if case not in ("ssh_unreachable", "broken_python"):  # else no round trip succeeded: nothing to write
+        this_run = Path(doc["log_file"]).read_text().rsplit(" started (run ", 1)[-1]  # this worker's runs take turns
+        assert "Phase 1/9: Pre-flight checks" in this_run, this_run[-2000:]
+        assert f"FAILED (exit {code}) in phase {phase}: " in this_run, this_run[-2000:]
+        if phase != "preflight":
+            assert f"The run's log on the VM: ssh -p 2222 azureuser@127.0.0.1 'tail -f {doc['log_file']}'" in run.stdout
     if case == "container_without_kvm":
         boot = next(p for p in doc["phases"] if p["role"] == "windows_boot")
         assert boot["duration_seconds"] < 20, "dockur's KVM error must fail the boot phase at once"
