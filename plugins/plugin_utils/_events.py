@@ -168,19 +168,54 @@ def _apply_benchmark(state: dict, host: dict, event: dict) -> None:
     state["benchmark"] = benchmark_live(state)
 
 
-def benchmark_live(state: dict) -> dict:
-    """The snapshot in the shape OpenAdapt's viewer polls as /api/benchmark-live."""
+def benchmark_live(state: dict, since: float | None = None) -> dict:
+    """The snapshot in the shape OpenAdapt's viewer polls as /api/benchmark-live: the benchmark
+    while one runs, ``status: setup`` with the phase and its detail while the setup phases run,
+    else ``idle``. With SINCE (epoch seconds, or milliseconds as JavaScript's Date.now() gives)
+    and nothing newer, only ``status``, ``changed: false`` and ``updated_at``."""
+    updated = state.get("updated")
+    if since is not None:
+        since = since / 1000.0 if since > 1e11 else since
     running = [h["benchmark"] for h in state["hosts"].values() if h["benchmark"].get("status") != "idle"]
-    if not running:
-        return {"status": "idle"}
-    bench = running[0]
-    status = bench.get("status", "running")
-    doc = {"status": status, "total_tasks": bench.get("total_tasks"),
-           "tasks_completed": bench.get("tasks_completed", 0), "current_task": bench.get("current_task")}
-    for key in ("success_count", "average_score", "completed"):
-        if key in bench:
-            doc[key] = bench[key]
+    setting_up = [(name, h) for name, h in state["hosts"].items()
+                  if state.get("status") == "running" and h.get("phase") and h.get("phase") != BENCHMARK_PHASE]
+    if running:
+        bench = running[0]
+        doc = {"status": bench.get("status", "running"), "total_tasks": bench.get("total_tasks"),
+               "tasks_completed": bench.get("tasks_completed", 0), "current_task": bench.get("current_task")}
+        for key in ("success_count", "average_score", "completed"):
+            if key in bench:
+                doc[key] = bench[key]
+    elif setting_up:
+        name, host = setting_up[0]
+        phase = host["phase"]
+        doc = {"status": "setup", "host": name, "phase": SPEC_PHASE_NAME.get(phase, phase),
+               "phase_number": PHASE_NUMBER.get(phase), "phase_title": PHASE_TITLE.get(phase, phase),
+               "detail": setup_detail(host)}
+    else:
+        doc = {"status": "idle"}
+    if updated is not None:
+        doc["updated_at"] = updated
+        doc["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(updated))
+    if since is not None:
+        doc["changed"] = updated is not None and updated > since
+        if not doc["changed"]:
+            return {k: doc[k] for k in ("status", "changed", "updated_at") if k in doc}
     return doc
+
+
+def setup_detail(host: dict) -> str:
+    """One line on what the host's current setup phase is doing."""
+    phase = host.get("phase")
+    if phase == "image" and host.get("pull"):
+        return "Pulling %s" % progress_line(host["pull"], width=0)
+    if phase == "windows_boot" and host["boot"].get("stage"):
+        tail = host["boot"].get("log_tail") or []
+        return host["boot"]["stage"].replace("_", " ") + (": %s" % tail[-1] if tail else "")
+    checks = [c for c in host.get("checks") or [] if c.get("phase") == phase]
+    if checks:
+        return "%s: %s" % (checks[-1].get("name"), checks[-1].get("message") or ("ok" if checks[-1].get("ok") else "failed"))
+    return PHASE_TITLE.get(phase, phase or "")
 
 
 def format_bytes(num: float) -> str:

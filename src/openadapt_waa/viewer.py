@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import math
 import os
 import socket
 import sys
@@ -379,9 +380,9 @@ class Hub:
                            "bad_events": self.bad_events},
             }
 
-    def benchmark_live(self) -> dict:
+    def benchmark_live(self, since: float | None = None) -> dict:
         with self.lock:
-            return copy.deepcopy(benchmark_live(self.state))
+            return copy.deepcopy(benchmark_live(self.state, since))
 
     def screenshot_file(self, run_name: str, rel: str) -> Path | None:
         """The file under ``<run dir>/screenshots/`` that ``rel`` names, never outside it."""
@@ -498,8 +499,16 @@ def create_app(hub: Hub, poll_interval: float = 0.1, allowed_hosts: list[str] | 
     async def api_state(_request):
         return Response(_dumps(hub.snapshot()), media_type="application/json", headers=no_store)
 
-    async def api_benchmark_live(_request):
-        return JSONResponse(hub.benchmark_live(), headers=no_store)
+    async def api_benchmark_live(request):
+        raw = request.query_params.get("since")
+        try:
+            since = float(raw) if raw not in (None, "") else None
+            if since is not None and not math.isfinite(since):
+                raise ValueError(raw)
+        except ValueError:
+            return JSONResponse({"error": "since must be a time: epoch seconds, or milliseconds (Date.now())"},
+                                status_code=400, headers=no_store)
+        return JSONResponse(hub.benchmark_live(since), headers=no_store)
 
     async def api_health(_request):
         return JSONResponse({"ok": True, "id": hub.last_id})

@@ -90,6 +90,10 @@ def test_setup_then_benchmark_live_in_a_browser(standin, hub_fault, fresh_image,
             bar = tid(host, "pull-bar")
             page.wait_for_function("el => parseFloat(el.dataset.pct) > 0 && parseFloat(el.dataset.pct) < 100",
                                    arg=bar.element_handle(), timeout=WAIT_MS)
+            # The endpoint OpenAdapt's viewer polls says what the setup is doing, not "idle".
+            live = json.loads(urllib.request.urlopen(url + "api/benchmark-live", timeout=10).read())
+            assert live["status"] == "setup" and live["phase"] == "image_pull", live
+            assert live["detail"].startswith("Pulling ") and "layers" in live["detail"], live
             for phase in ("container", "windows_boot", "waa_server", "accessibility", "smoke", "persist", "validate"):
                 expect(tid(host, f"phase-{phase}")).to_have_attribute("data-status", "ok", timeout=WAIT_MS)
             shot = tid(host, "screenshot").first  # the <img> itself

@@ -165,7 +165,16 @@ def test_hub_folds_events_with_the_collection_reducer(tmp_path):
     assert state["status"] == "running"
     assert state["hosts"]["vm1"]["screenshots"][0]["url"] == "/screenshots/%s/vm1-smoke.png" % run.name
     assert state["hosts"]["vm2"]["phase"] == "preflight"
-    assert hub.benchmark_live() == {"status": "idle"}
+    # During setup: the phase and what it is doing (OpenAdapt's viewer shows it), not "idle".
+    live = hub.benchmark_live()
+    assert {k: live[k] for k in ("status", "host", "phase", "phase_number")} == {
+        "status": "setup", "host": "vm1", "phase": "image_pull", "phase_number": 2}, live
+    assert live["detail"].startswith("Pulling 50B / 200B (25%) 1 of 4 layers"), live
+    assert live["timestamp"].endswith("Z") and live["updated_at"] == state["updated"]
+    # ?since= a time after the last change: nothing new, a small answer; before it: the whole one.
+    assert hub.benchmark_live(since=state["updated"] + 1) == {"status": "setup", "changed": False,
+                                                              "updated_at": state["updated"]}
+    assert hub.benchmark_live(since=(state["updated"] - 1) * 1000)["detail"] == live["detail"]  # ms, as Date.now()
 
 
 def test_hub_benchmark_events_and_completed_tasks_stay_out_of_event_messages(tmp_path):
@@ -311,6 +320,8 @@ def test_server_starts_before_the_run_and_serves_state(served):
     assert get(url + "static/style.css")[0] == 200
     assert get_json(url + "api/state")["state"]["status"] == "initializing"
     assert get_json(url + "api/benchmark-live") == {"status": "idle"}
+    assert get(url + "api/benchmark-live?since=soon")[0] == 400
+    assert get(url + "api/benchmark-live?since=nan")[0] == 400
     w = Writer(run)
     w.emit("run_start", playbook="run", hosts=["vm1"])
     w.emit("task_start", "vm1", task_id="t1", domain="notepad", instruction="Open Notepad")
@@ -322,6 +333,8 @@ def test_server_starts_before_the_run_and_serves_state(served):
     assert live["status"] == "running" and live["tasks_completed"] == 0
     assert live["current_task"]["task_id"] == "t1" and live["current_task"]["steps"] == []
     assert set(live) >= {"status", "total_tasks", "tasks_completed", "current_task"}
+    later = get_json(url + "api/benchmark-live?since=%d" % ((live["updated_at"] + 5) * 1000))
+    assert later == {"status": "running", "changed": False, "updated_at": live["updated_at"]}
 
 
 def test_screenshot_endpoint(served):
