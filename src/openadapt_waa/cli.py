@@ -126,6 +126,9 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--result-dir", help="results directory inside the container (default /client/results)")
     g.add_argument("--clean-results", action="store_true", default=None,
                    help="wipe earlier results first (default: keep them, so finished tasks are skipped)")
+    g.add_argument("--setup", action="store_true", default=None,
+                   help="set the host up first when it needs it (as `waa up`: the setup phases when the container is "
+                        "missing, the start phases when it is stopped), then run; the setup options apply")
 
 
 COMMANDS = {
@@ -134,7 +137,8 @@ COMMANDS = {
     "server-start": ("server_start.yml", "start (or restart) the WAA server of an existing container", ()),
     "up": ("up.yml", "start the Azure VM if stopped, set up or start the container, then probe", ("setup", "monitor")),
     "probe": ("probe.yml", "check the five health layers (exit code of the first unhealthy one)", ("detailed",)),
-    "run": ("run_waa.yml", "run the WAA benchmark with live progress; results are copied back", ("benchmark", "monitor")),
+    "run": ("run_waa.yml", "run the WAA benchmark with live progress; results are copied back",
+            ("benchmark", "setup", "monitor")),
 }
 
 
@@ -199,6 +203,22 @@ def benchmark_vars(args) -> dict:
         extravars["waa_benchmark_result_dir"] = args.result_dir
     if args.clean_results:
         extravars["waa_benchmark_clean_results"] = True
+    return extravars
+
+
+def run_vars(args) -> dict:
+    """`waa run`: the benchmark's variables, and with --setup the setup's too."""
+    if not args.setup:
+        # The setup options only act through --setup: refuse them rather than ignore them.
+        env_default = {"image": os.environ.get("WAA_IMAGE"), "azure_cr": os.environ.get("WAA_AZURE_CR")}
+        given = [o for o in SETUP_VARS if o != "container_name" and getattr(args, o) not in (None, env_default.get(o))]
+        if given:
+            option = "--" + given[0].replace("_", "-")
+            raise UsageError(f"{option} is a setup option: add --setup (waa run --setup {option} ...) to set the host "
+                             "up with it before the benchmark, or run `waa vm-setup` first.")
+        return benchmark_vars(args)
+    extravars = setup_vars(args)
+    extravars.update(benchmark_vars(args), waa_run_setup=True)
     return extravars
 
 
@@ -409,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("vm-setup", "up"):
             extravars = setup_vars(args)
         elif args.command == "run":
-            extravars = benchmark_vars(args)
+            extravars = run_vars(args)
         else:
             extravars = common_vars(args)
         if getattr(args, "detailed", False):

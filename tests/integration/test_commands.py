@@ -71,7 +71,7 @@ def test_server_start_without_a_container_says_run_vm_setup(waa_cli):
     docker_rm("waa-cmds-absent")
     run = waa_cli(hostvars=hv, command="server-start")
     assert run.rc == 4, run.output
-    assert "waa vm-setup" in run.doc["message"]
+    assert "No container named waa-cmds-absent" in run.doc["message"] and "waa vm-setup" in run.doc["fix"], run.doc
 
 
 def test_probe_of_a_missing_container_exits_4(waa_cli):
@@ -79,3 +79,31 @@ def test_probe_of_a_missing_container_exits_4(waa_cli):
     assert run.rc == 4, run.output
     assert run.doc["health_checks"]["docker_daemon"] == "healthy"
     assert run.doc["health_checks"]["container_status"] == "unhealthy"
+
+
+NOTEPAD = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
+
+
+def test_run_setup_goes_from_no_container_to_a_finished_task_in_one_command(waa_cli):
+    """`waa run --setup` on a VM without the container: the nine setup phases, then the benchmark,
+    in one run (one run directory, one viewer); again on the ready host: straight to the task."""
+    name = "waa-cmds-run-setup"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, **FAST)
+    refused = waa_cli("--ram-size", "4G", "--task", NOTEPAD, hostvars=hv, command="run")
+    assert refused.rc == 1 and "--ram-size is a setup option: add --setup" in refused.stderr, refused.output
+
+    first = waa_cli("--setup", "--skip-smoke-test", "--task", NOTEPAD, "--timeout", "300", hostvars=hv,
+                    command="run", timeout=400)
+    assert first.rc == 0, first.output
+    assert "Phase 2/9: Image pull" in first.stdout and "Benchmark run" in first.stdout, first.stdout
+    kinds = [e.get("phase") for e in first.events() if e["type"] == "phase_start"]
+    assert kinds.index("image") < kinds.index("validate") < kinds.index("benchmark"), kinds
+    ends = [e for e in first.events() if e["type"] == "task_end"]
+    assert [e["task_id"] for e in ends] == [NOTEPAD.split("/")[1]], ends
+    assert first.doc["container"]["name"] == name
+
+    again = waa_cli("--setup", "--task", NOTEPAD, "--timeout", "300", hostvars=hv, command="run", timeout=400)
+    assert again.rc == 0, again.output
+    assert "Phase 2/9: Image pull" not in again.stdout, again.stdout  # the container existed: no setup
+    assert again.doc["container"]["id"] == first.doc["container"]["id"]
