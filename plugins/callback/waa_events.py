@@ -259,6 +259,9 @@ class CallbackModule(CallbackBase):
 
     def _facts(self, name, task, res) -> None:
         facts = res.get("ansible_facts") or {}
+        if facts.get("ansible_host") and name in self.connection:
+            # A started Azure VM's new address (azure_start.yml): the tunnel and fixes name it.
+            self.connection[name]["address"] = str(facts["ansible_host"])
         if "waa_phase" in facts and facts["waa_phase"] != self._current_phase(name):
             self._end_phase(name)
             phase = facts["waa_phase"]

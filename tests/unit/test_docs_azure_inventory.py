@@ -76,12 +76,14 @@ def test_ansible_host_prefers_public_then_private_address(config, plugin):
 def test_every_hostvar_expression_evaluates(config, plugin):
     host = {"public_ipv4_address": ["20.1.2.3"], "private_ipv4_addresses": ["10.0.0.4"], "name": "waa-vm-1",
             "resource_group": "openadapt-waa", "powerstate": "running", "tags": {"role": "waa"},
-            "provisioning_state": "succeeded"}
+            "provisioning_state": "succeeded",
+            "id": "/subscriptions/0000-sub/resourceGroups/openadapt-waa/providers/Microsoft.Compute/virtualMachines/waa-vm-1"}
     values = {k: plugin._compose(_trusted(v), host) for k, v in config["hostvar_expressions"].items()}
     assert values["ansible_host"] == "20.1.2.3"
     assert values.get("ansible_user") == "azureuser"
     assert values.get("waa_azure_vm_name") == "waa-vm-1"
     assert values.get("waa_azure_resource_group") == "openadapt-waa"
+    assert values.get("waa_azure_subscription_id") == "0000-sub"
 
 
 def test_groups_by_tag(config, plugin):

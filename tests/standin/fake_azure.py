@@ -1,0 +1,180 @@
+"""A loopback stand-in of the Azure endpoints `waa up` calls, and a VM that it starts.
+
+- ARM over HTTPS with a certificate of a test CA made here (openssl): the VM, its instance view,
+  ``POST .../start``, its network interface and public IP; every call needs the bearer token.
+- Microsoft Entra ID's token endpoint (client credentials) on the same server.
+- The instance metadata service over HTTP: a managed identity's token.
+- The "VM": a second sshd of the stand-in (same keys and users) on a port of its own. It is not
+  running while the VM is deallocated; ``POST .../start`` starts it after ``start_delay``.
+
+Standard library only, like local_vm.py. Used by tests/integration/test_azure_up.py.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import local_vm
+
+API_PREFIX = "/subscriptions/{sub}/resourceGroups/{rg}/providers"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_ca(workdir: Path) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate, server key) for 127.0.0.1, made with openssl."""
+    ca_key, ca_crt = workdir / "ca.key", workdir / "ca.crt"
+    key, csr, crt, ext = workdir / "arm.key", workdir / "arm.csr", workdir / "arm.crt", workdir / "arm.ext"
+    run = lambda *a: subprocess.run(["openssl", *map(str, a)], check=True, capture_output=True, timeout=60)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt, "-days", "2",
+        "-subj", "/CN=openadapt.waa test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
+        "-extfile", ext)
+    return ca_crt, crt, key
+
+
+class FakeAzure:
+    def __init__(self, workdir: Path, *, subscription: str = "sub-0000", resource_group: str = "openadapt-waa",
+                 name: str = "waa-vm-1", power: str = "deallocated", start_delay: float = 2.0,
+                 client_id: str = "waa-sp", client_secret: str = "s3cret-sp", tenant: str = "tenant-0"):
+        self.workdir = workdir
+        self.subscription, self.resource_group, self.name = subscription, resource_group, name
+        self.power, self.start_delay = power, start_delay
+        self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
+        self.token = secrets.token_hex(16)
+        self.requests: list[dict] = []
+        self.vm_port = _free_port()
+        self.sshd: subprocess.Popen | None = None
+        self.ca, crt, key = make_ca(workdir)
+        self._lock = threading.Lock()
+        self.arm = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(crt, key)
+        self.arm.socket = context.wrap_socket(self.arm.socket, server_side=True)
+        self.imds = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        for server in (self.arm, self.imds):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        if power == "running":
+            self._start_vm()
+
+    # -- where the clients go -------------------------------------------------------------
+    @property
+    def arm_endpoint(self) -> str:
+        return f"https://127.0.0.1:{self.arm.server_address[1]}"
+
+    @property
+    def imds_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.imds.server_address[1]}"
+
+    def _prefix(self) -> str:
+        return API_PREFIX.format(sub=self.subscription, rg=self.resource_group)
+
+    @property
+    def vm_id(self) -> str:
+        return f"{self._prefix()}/Microsoft.Compute/virtualMachines/{self.name}"
+
+    def calls(self, method: str, suffix: str = "") -> list[dict]:
+        with self._lock:
+            return [r for r in self.requests if r["method"] == method and r["path"].endswith(suffix)]
+
+    # -- the VM -----------------------------------------------------------------------------
+    def _start_vm(self) -> None:
+        sshd = local_vm._which("sshd") or "/usr/sbin/sshd"
+        log = self.workdir / "sshd.log"
+        self.sshd = subprocess.Popen([sshd, "-D", "-f", str(local_vm.SSHD_CONFIG), "-p", str(self.vm_port),
+                                      "-o", f"PidFile={self.workdir / 'sshd.pid'}", "-E", str(log)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.vm_port)) == 0:
+                    break
+            time.sleep(0.1)
+        self.power = "running"
+
+    def _start_later(self) -> None:
+        time.sleep(self.start_delay)
+        self._start_vm()
+
+    def close(self) -> None:
+        for server in (self.arm, self.imds):
+            server.shutdown()
+            server.server_close()
+        if self.sshd and self.sshd.poll() is None:
+            self.sshd.terminate()
+            self.sshd.wait(timeout=20)
+
+    # -- the endpoints ----------------------------------------------------------------------
+    def _answer(self, method: str, path: str, query: dict, headers, body: bytes) -> tuple[int, dict, dict]:
+        with self._lock:
+            self.requests.append({"method": method, "path": path, "query": query,
+                                  "auth": headers.get("Authorization"), "metadata": headers.get("Metadata")})
+        if path == "/metadata/identity/oauth2/token":
+            if headers.get("Metadata") != "true":
+                return 400, {}, {"error": "invalid_request", "error_description": "Required metadata header not specified"}
+            return 200, {}, {"access_token": self.token, "token_type": "Bearer", "expires_in": "3599"}
+        if path == f"/{self.tenant}/oauth2/v2.0/token" and method == "POST":
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+                return 401, {}, {"error": "invalid_client",
+                                 "error_description": "AADSTS7000215: Invalid client secret provided."}
+            return 200, {}, {"access_token": self.token, "token_type": "Bearer", "expires_in": 3599}
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {}, {"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}
+        nic_id = f"{self._prefix()}/Microsoft.Network/networkInterfaces/{self.name}-nic"
+        ip_id = f"{self._prefix()}/Microsoft.Network/publicIPAddresses/{self.name}-ip"
+        if path == self.vm_id and method == "GET":
+            return 200, {}, {"id": self.vm_id, "name": self.name, "properties": {
+                "hardwareProfile": {"vmSize": "Standard_D8s_v3"},
+                "networkProfile": {"networkInterfaces": [{"id": nic_id, "properties": {"primary": True}}]}}}
+        if path == self.vm_id + "/instanceView" and method == "GET":
+            return 200, {}, {"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{self.power}"}]}
+        if path == self.vm_id + "/start" and method == "POST":
+            if self.power != "running":
+                self.power = "starting"
+                threading.Thread(target=self._start_later, daemon=True).start()
+            return 202, {}, {}
+        if path == nic_id and method == "GET":
+            return 200, {}, {"id": nic_id, "properties": {"ipConfigurations": [{"properties": {
+                "primary": True, "privateIPAddress": "10.0.0.4", "publicIPAddress": {"id": ip_id}}}]}}
+        if path == ip_id and method == "GET":
+            # Deallocated, a dynamic public IP has no address; started, it has a new one.
+            return 200, {}, {"id": ip_id, "properties": {"ipAddress": "127.0.0.1"} if self.power == "running" else {}}
+        return 404, {}, {"error": {"code": "ResourceNotFound", "message": f"{path} was not found."}}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                url = urlparse(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, headers, doc = fake._answer(self.command, url.path, parse_qs(url.query), self.headers, body)
+                data = json.dumps(doc).encode()
+                self.send_response(status)
+                for key, value in dict(headers, **{"Content-Type": "application/json"}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *_args):
+                pass
+
+        return Handler
