@@ -17,14 +17,11 @@ import json
 import os
 import ssl
 import subprocess
-import time
 
-try:
-    from urllib.error import HTTPError, URLError
-    from urllib.parse import quote, urlencode
-    from urllib.request import Request, urlopen
-except ImportError:  # pragma: no cover (Python 2 is not supported by the collection)
-    raise
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlencode
+
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline
 
@@ -39,21 +36,13 @@ class AzureError(Exception):
     """An ARM or token call failed; the message says which and what to do."""
 
 
-def _context(ca_file):
-    return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
-
-
 def _call(method, url, headers=None, body=None, ca_file=None, timeout=30):
     """(status, headers, parsed JSON body or None) of one HTTP call."""
     data = body.encode('utf-8') if isinstance(body, str) else body
-    request = Request(url, data=data, method=method, headers=headers or {})
-    kwargs = {'timeout': timeout}
-    if url.startswith('https:'):
-        kwargs['context'] = _context(ca_file)
     try:
-        with urlopen(request, **kwargs) as response:
-            raw = response.read()
-            status, response_headers = response.status, dict(response.headers)
+        response = open_url(url, data=data, headers=headers or {}, method=method, timeout=timeout,
+                            ca_path=ca_file, use_proxy=not url.startswith(('http://127.', 'https://127.')))
+        raw, status, response_headers = response.read(), response.getcode(), dict(response.headers)
     except HTTPError as exc:
         raw, status, response_headers = exc.read(), exc.code, dict(exc.headers or {})
     except (URLError, OSError, ssl.SSLError) as exc:
@@ -104,7 +93,7 @@ def token_from_cli(resource):
     """The Azure CLI's token (`az login` on the controller)."""
     try:
         proc = subprocess.run(['az', 'account', 'get-access-token', '--resource', resource.rstrip('/') + '/',
-                               '--output', 'json'], capture_output=True, text=True, timeout=60)
+                               '--output', 'json'], capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise AzureError('No Azure credentials: no AZURE_CLIENT_ID/AZURE_SECRET/AZURE_TENANT, and the Azure CLI '
                          'could not be asked (%s). Run `az login`, or set auth_source.' % exc)

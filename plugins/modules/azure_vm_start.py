@@ -15,7 +15,7 @@ description:
     (C(POST .../start)), and the module waits until its power state is C(running).
   - Returns the VM's current public and private IP address (a dynamic public IP changes on each
     start), read from its primary network interface, so the play can connect to the new one.
-  - Runs on the controller (C(delegate_to: localhost)); needs no Azure SDK, only the standard library.
+  - Runs on the controller (with C(delegate_to) V(localhost)); needs no Azure SDK, only the standard library.
   - Credentials as the azure_rm inventory takes them - a service principal in C(AZURE_CLIENT_ID),
     C(AZURE_SECRET) (or C(AZURE_SECRET_FILE)) and C(AZURE_TENANT), a managed identity (C(msi)),
     or the Azure CLI's login.

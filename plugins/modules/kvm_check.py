@@ -53,6 +53,13 @@ options:
       - Also report RV(resources), with the free space at this path or, when it does not exist yet, at its nearest
         existing parent directory (for Docker's data root, V(/var/lib/docker)).
     type: path
+  imds_url:
+    description:
+      - Azure's instance metadata service as the VM reaches it (V(http://169.254.169.254)); when set, the VM's size
+        is read from it (RV(azure_vm_size)) for the cost estimate, with a 1 s bound so that a VM outside Azure
+        loses no more than that. Empty - not asked.
+    type: str
+    default: ''
 notes:
   - Creating a VM with C(KVM_CREATE_VM) allocates nothing lasting; the VM file descriptor is closed at once.
 """
@@ -145,6 +152,11 @@ resources:
     python_requests:
       description: Whether the module's Python can import C(requests), which community.docker's modules need.
       type: bool
+azure_vm_size:
+  description: The VM's size from Azure's instance metadata service (e.g. C(Standard_D8s_v3)); empty when not asked,
+    not on Azure, or the answer was not a size.
+  returned: always
+  type: str
 msg:
   description: Human-readable outcome.
   returned: always
@@ -163,6 +175,7 @@ import errno
 import fcntl
 import grp
 import os
+import re
 import stat
 from importlib.util import find_spec
 
@@ -269,6 +282,21 @@ def check_kvm(device):
     return kvm, '%s is usable: KVM API version %s, a VM can be created.' % (device, kvm['api_version']), None
 
 
+def azure_vm_size(imds_url, timeout=1.0):
+    """The VM's size from the instance metadata service, or '' (not on Azure, no answer, not a size)."""
+    if not imds_url:
+        return ''
+    try:
+        from ansible.module_utils.urls import open_url
+        response = open_url(imds_url.rstrip('/') + '/metadata/instance/compute/vmSize?api-version=2021-02-01&format=text',
+                            headers={'Metadata': 'true'}, timeout=timeout, use_proxy=False)
+        size = response.read(200).decode('ascii', 'replace').strip()
+    except Exception:  # any failure means "unknown": the estimate says so, the setup goes on
+        return ''
+    # Untrusted text that ends up in the result document: only a size's shape passes.
+    return size if re.match(r'^[A-Za-z][A-Za-z0-9_\-]{1,63}$', size) else ''
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -276,6 +304,7 @@ def main():
             fail_on_unusable=dict(type='bool', default=True),
             check_device=dict(type='bool', default=True),
             resources_path=dict(type='path'),
+            imds_url=dict(type='str', default=''),
         ),
         supports_check_mode=True,
     )
@@ -292,12 +321,14 @@ def main():
             module.fail_json(msg='Cannot read the host resources at %s: %s' % (p['resources_path'], exc), waa_exit_code=1)
     if not p['check_device']:
         kvm = {'device': p['device'], 'checked': False, 'usable': None, 'cpu_flags': cpu_flags()}
-        module.exit_json(changed=False, kvm=kvm, resources=resources, msg='KVM check skipped.', fix=None, waa_exit_code=0)
+        module.exit_json(changed=False, kvm=kvm, resources=resources, msg='KVM check skipped.', fix=None, waa_exit_code=0,
+                         azure_vm_size=azure_vm_size(p['imds_url']))
     kvm, msg, fix = check_kvm(p['device'])
     if not kvm['usable']:
         # The message alone must tell the user what to do (it is what most output shows).
         msg = '%s Fix: %s' % (msg, fix)
-    result = dict(changed=False, kvm=kvm, resources=resources, msg=msg, fix=fix, waa_exit_code=0 if kvm['usable'] else 1)
+    result = dict(changed=False, kvm=kvm, resources=resources, msg=msg, fix=fix, waa_exit_code=0 if kvm['usable'] else 1,
+                  azure_vm_size=azure_vm_size(p['imds_url']))
     if not kvm['usable'] and p['fail_on_unusable']:
         module.fail_json(**result)
     module.exit_json(**result)

@@ -74,3 +74,22 @@ def test_up_with_a_refused_service_principal_exits_1_naming_the_variables(azure,
     assert "got no token" in run.doc["message"] and "AZURE_SECRET" in run.doc["message"], run.doc["message"]
     assert "Invalid client secret" in run.doc["message"]
     assert azure.calls("POST", "/start") == [] and azure.sshd is None  # nothing started
+
+
+def test_cost_estimate_takes_the_vm_size_from_the_metadata_service(azure, waa_cli):
+    """No inventory names the size: pre-flight asks Azure's instance metadata service on the VM
+    (here a loopback stand-in), and the estimate uses that size's list price."""
+    name = "waa-az-imds"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, waa_imds_url=azure.imds_endpoint, **FAST)
+    run = waa_cli(hostvars=hv)
+    assert run.rc == 0, run.output
+    costs = run.doc["costs"]
+    assert costs["vm_size"] == "Standard_D8ds_v5" and costs["hourly_rate_usd"] > 0, costs
+    assert [r["metadata"] for r in azure.calls("GET", "/metadata/instance/compute/vmSize")] == ["true"]
+    # An answer that is not a size (untrusted text from the network) is not taken.
+    azure.vm_size = "Standard_D8s_v3; rm -rf /"
+    odd = waa_cli(hostvars=hv)
+    assert odd.rc == 0, odd.output
+    assert odd.doc["costs"] is None or odd.doc["costs"]["vm_size"] == "", odd.doc["costs"]
+    docker_rm(name)

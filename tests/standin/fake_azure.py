@@ -50,10 +50,11 @@ def make_ca(workdir: Path) -> tuple[Path, Path, Path]:
 class FakeAzure:
     def __init__(self, workdir: Path, *, subscription: str = "sub-0000", resource_group: str = "openadapt-waa",
                  name: str = "waa-vm-1", power: str = "deallocated", start_delay: float = 2.0,
-                 client_id: str = "waa-sp", client_secret: str = "s3cret-sp", tenant: str = "tenant-0"):
+                 client_id: str = "waa-sp", client_secret: str = "s3cret-sp", tenant: str = "tenant-0",
+                 vm_size: str = "Standard_D8ds_v5"):
         self.workdir = workdir
         self.subscription, self.resource_group, self.name = subscription, resource_group, name
-        self.power, self.start_delay = power, start_delay
+        self.power, self.start_delay, self.vm_size = power, start_delay, vm_size
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.token = secrets.token_hex(16)
         self.requests: list[dict] = []
@@ -123,6 +124,10 @@ class FakeAzure:
         with self._lock:
             self.requests.append({"method": method, "path": path, "query": query,
                                   "auth": headers.get("Authorization"), "metadata": headers.get("Metadata")})
+        if path == "/metadata/instance/compute/vmSize":
+            if headers.get("Metadata") != "true":
+                return 400, {}, {"error": "Bad request. Required metadata header not specified"}
+            return 200, {}, self.vm_size  # format=text: the size alone
         if path == "/metadata/identity/oauth2/token":
             if headers.get("Metadata") != "true":
                 return 400, {}, {"error": "invalid_request", "error_description": "Required metadata header not specified"}
@@ -164,7 +169,7 @@ class FakeAzure:
                 url = urlparse(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, headers, doc = fake._answer(self.command, url.path, parse_qs(url.query), self.headers, body)
-                data = json.dumps(doc).encode()
+                data = doc.encode() if isinstance(doc, str) else json.dumps(doc).encode()
                 self.send_response(status)
                 for key, value in dict(headers, **{"Content-Type": "application/json"}).items():
                     self.send_header(key, value)

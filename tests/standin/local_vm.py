@@ -1056,6 +1056,8 @@ def write_inventory() -> bool:
         f"          ansible_ssh_common_args: {_q(common)}\n"
         "          ansible_ssh_pipelining: true\n"
         "          ansible_python_interpreter: /usr/bin/python3\n"
+        # Not an Azure VM, and nothing leaves loopback: Azure's metadata service is not asked.
+        "          waa_imds_url: \"\"\n"
         f"          waa_image: {_q(f'{LOOPBACK}:{HUB_PORT}/{IMAGE_REPO}:latest')}\n"
         f"          waa_azure_cr: {_q(f'{LOOPBACK}:{ACR_PORT}')}\n"
         f"          waa_storage_path: {_q(str(STORAGE))}\n"
