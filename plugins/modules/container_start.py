@@ -89,9 +89,9 @@ def main():
     except DockerError as exc:
         module.fail_json(msg='Cannot inspect container %s: %s' % (p['name'], exc), waa_exit_code=2)
     if info is None:
-        module.fail_json(msg='No container named %s on this VM.' % p['name'], waa_exit_code=4,
-                         fix='Run `waa vm-setup` first: it creates the container with the right devices, ports and '
-                             'storage.')
+        # The message alone names the fix too: plain ansible-playbook and AWX show only msg.
+        fix = 'Run `waa vm-setup` first: it creates the container with the right devices, ports and storage.'
+        module.fail_json(msg='No container named %s on this VM. %s' % (p['name'], fix), waa_exit_code=4, fix=fix)
     running = (info.get('State') or {}).get('Running', False)
     action = 'restarted' if running and p['restart'] else ('none' if running else 'started')
     if action != 'none' and not module.check_mode:
