@@ -214,6 +214,7 @@ def _port_holder():
 ])
 def test_exit_codes(case, waa_cli, tmp_path):
     name = f"waa-x-{case.replace('_', '-')}"
+    docker_rm(name)  # a container an interrupted earlier run left must not decide this run
     hv = dict(unique_ports(), waa_container_name=name, **FAST)
     args: list[str] = []
     holder = None
