@@ -128,14 +128,12 @@ class Arm:
         self.endpoint = endpoint.rstrip('/')
         self.token = token
         self.ca_file = ca_file
-        self.calls = 0
 
     def call(self, method, resource_id, api_version, body=None):
-        url = '%s%s%sapi-version=%s' % (self.endpoint, resource_id, '&' if '?' in resource_id else '?', api_version)
+        url = '%s%s?api-version=%s' % (self.endpoint, resource_id, api_version)
         headers = {'Authorization': 'Bearer ' + self.token, 'Accept': 'application/json'}
         if body is not None:
             headers['Content-Type'] = 'application/json'
-        self.calls += 1
         status, _h, doc = _call(method, url, headers, json.dumps(body) if body is not None else None, self.ca_file)
         if status == 404:
             raise AzureError('Not found in Azure: %s. Check the VM name, resource group and subscription.' % resource_id)
@@ -183,7 +181,7 @@ def start_vm(arm, resource_id, wait_timeout, check_mode=False, poll=2.0):
     before = power_state(arm.call('GET', resource_id + '/instanceView', COMPUTE_API))
     if before == 'running' or check_mode:
         return before, before
-    if before not in ('starting',):
+    if before != 'starting':  # a start already under way is waited for, not asked again
         arm.call('POST', resource_id + '/start', COMPUTE_API)
     deadline = Deadline(wait_timeout)
     state = before

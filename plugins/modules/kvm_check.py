@@ -319,16 +319,17 @@ def main():
             resources = host_resources(p['resources_path'])
         except (IOError, OSError, ValueError) as exc:
             module.fail_json(msg='Cannot read the host resources at %s: %s' % (p['resources_path'], exc), waa_exit_code=1)
+    vm_size = azure_vm_size(p['imds_url'])
     if not p['check_device']:
         kvm = {'device': p['device'], 'checked': False, 'usable': None, 'cpu_flags': cpu_flags()}
         module.exit_json(changed=False, kvm=kvm, resources=resources, msg='KVM check skipped.', fix=None, waa_exit_code=0,
-                         azure_vm_size=azure_vm_size(p['imds_url']))
+                         azure_vm_size=vm_size)
     kvm, msg, fix = check_kvm(p['device'])
     if not kvm['usable']:
         # The message alone must tell the user what to do (it is what most output shows).
         msg = '%s Fix: %s' % (msg, fix)
     result = dict(changed=False, kvm=kvm, resources=resources, msg=msg, fix=fix, waa_exit_code=0 if kvm['usable'] else 1,
-                  azure_vm_size=azure_vm_size(p['imds_url']))
+                  azure_vm_size=vm_size)
     if not kvm['usable'] and p['fail_on_unusable']:
         module.fail_json(**result)
     module.exit_json(**result)
