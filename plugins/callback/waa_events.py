@@ -143,6 +143,7 @@ class CallbackModule(CallbackBase):
         self.ssh_proven = {}  # host -> seconds the first remote task took (it proved SSH works)
         self.bench = {}  # host -> benchmark event relay state (see _benchmark)
         self.pull_shown = {}  # host -> (attempt, 5 % step) of the pull line last displayed
+        self.survey = {}  # host -> what the run's first round trip (waa_survey) found
 
     # -- output -------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -263,17 +264,7 @@ class CallbackModule(CallbackBase):
             # A started Azure VM's new address (azure_start.yml): the tunnel and fixes name it.
             self.connection[name]["address"] = str(facts["ansible_host"])
         if "waa_phase" in facts and facts["waa_phase"] != self._current_phase(name):
-            self._end_phase(name)
-            phase = facts["waa_phase"]
-            self.emit("phase_start", name, phase=phase, number=PHASE_NUMBER.get(phase),
-                      title=PHASE_TITLE.get(phase, phase))
-            if phase == "preflight" and name in self.ssh_proven:
-                # The run's first round trip (the VM lock) already proved SSH: say so, no extra ping.
-                conn = self.connection.get(name, {})
-                where = "%s%s%s" % ("%s@" % conn["user"] if conn.get("user") else "", conn.get("address") or name,
-                                    ":%s" % conn["port"] if conn.get("port") else "")
-                self.emit("check", name, phase=phase, name="SSH connectivity", ok=True, message=where,
-                          duration=self.ssh_proven[name])
+            self._start_phase(name, facts["waa_phase"])
         if "waa_warnings" in facts:
             seen = self.warnings_seen.get(name, 0)
             for message in list(facts["waa_warnings"])[seen:]:
@@ -284,6 +275,54 @@ class CallbackModule(CallbackBase):
             self.warnings_seen[name] = len(facts["waa_warnings"])
         if "waa_exit_code" in facts:
             self._end_phase(name, "failed", facts.get("waa_failure_message", ""), facts.get("waa_failure_fix", ""))
+
+    def _start_phase(self, name, phase) -> None:
+        """End the current phase, start ``phase``; the pre-flight phase says what the run's survey checked."""
+        self._end_phase(name)
+        self.emit("phase_start", name, phase=phase, number=PHASE_NUMBER.get(phase), title=PHASE_TITLE.get(phase, phase))
+        if phase != "preflight":
+            return
+        if name in self.ssh_proven:
+            # The run's first round trip (the VM survey) already proved SSH: say so, no extra ping.
+            conn = self.connection.get(name, {})
+            where = "%s%s%s" % ("%s@" % conn["user"] if conn.get("user") else "", conn.get("address") or name,
+                                ":%s" % conn["port"] if conn.get("port") else "")
+            self.emit("check", name, phase=phase, name="SSH connectivity", ok=True, message=where,
+                      duration=self.ssh_proven[name])
+        # The survey's passed checks; a failed one is the preflight role's failing task, named after it.
+        for check in (self.survey.get(name, {}).get("preflight") or {}).get("checks") or []:
+            if check.get("ok"):
+                self._found(name, check)
+
+    def _found(self, name, check) -> None:
+        """A check the run's survey made, reported in the current phase (it counts as the phase's work)."""
+        self._count(name, "_tasks_ok")
+        self.emit("check", name, phase=self._current_phase(name), name=str(check.get("name") or ""), ok=True,
+                  message=" ".join(str(check.get("message") or "").split()), duration=0.0)
+
+    def _surveyed(self, name, res) -> None:
+        """The run's first round trip: remember its pre-flight checks; on a host found ready as asked,
+        report phases 1-6 from it (the playbook runs none of them)."""
+        self.survey[name] = {"preflight": res.get("preflight") or {}}
+        if not res.get("ready"):
+            return
+        self._start_phase(name, "preflight")
+        for phase in res.get("found_ready") or []:
+            self._start_phase(name, str(phase.get("phase")))
+            for check in phase.get("checks") or []:
+                self._found(name, check)
+
+    def _smoke_screenshot(self, name, res) -> None:
+        """The smoke test's screenshot, returned in its probe's result: screenshots/<host>-smoke.png."""
+        data = (res.get("screenshot") or {}).get("data_b64")
+        if not data or not self.run_dir:
+            return
+        rel = os.path.join("screenshots", "%s-smoke.png" % SAFE_NAME.sub("_", name)[:120])
+        try:
+            atomic_write(os.path.join(self.run_dir, rel), base64.b64decode(data, validate=True))
+        except (OSError, ValueError, TypeError):
+            return
+        self.emit("screenshot", name, phase=self._current_phase(name), path=rel)
 
     def _progress(self, name, res) -> None:
         progress = res.get("progress") or {}
@@ -470,6 +509,10 @@ class CallbackModule(CallbackBase):
             return
         if action not in CONTROLLER_ACTIONS and not res.get("_ansible_delegated_vars"):
             self.ssh_proven.setdefault(name, self._duration(name, task))
+        if action == "waa_survey":
+            self._surveyed(name, res)
+        if action == "waa_probe" and (res.get("screenshot") or {}).get("data_b64"):
+            self._smoke_screenshot(name, res)
         if action == "progress_watch" or _is_wait(action, res):
             self._progress(name, res)
             if _is_wait(action, res) and self._current_phase(name) == "waa_server":

@@ -18,7 +18,20 @@ import json
 import os
 import time
 
-from ansible_collections.openadapt.waa.plugins.module_utils._progress import atomic_write_bytes
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, append_bytes, atomic_write_bytes
+from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline
+
+# The lease's parameters: vm_lock's argument spec, and the lease part of waa_survey's.
+LEASE_ARGS = dict(
+    path=dict(type='path', required=True),
+    owner=dict(type='str', required=True),
+    lease=dict(type='float', default=3600),
+    wait_timeout=dict(type='float', default=1800),
+    dead_owners=dict(type='list', elements='str', default=[]),
+    controller=dict(type='dict'),
+    log_file=dict(type='path'),
+    log_line=dict(type='str'),
+)
 
 # A broken lease may be one being written this instant: give its writer this long.
 BROKEN_GRACE = 5.0
@@ -104,3 +117,54 @@ def release(path, owner):
             return False
         os.unlink(path)
         return True
+
+
+def acquire(p, check_mode=False, warn=None):
+    """Wait (bounded by p['wait_timeout']) until the lease at p['path'] is free or stale, then take it, and
+    append p['log_line'] to p['log_file'] when given. Returns (result, failed): vm_lock's result fields."""
+    deadline = Deadline(max(p['wait_timeout'], 0.0))
+    first_holder = None
+    while True:
+        if check_mode:
+            record, broken = read_lease(p['path'])
+            busy = record is not None and record.get('owner') != p['owner'] and why_stale(
+                record, broken, p['dead_owners'], time.time()) is None
+            return dict(changed=False, waited=0.0, free=not busy, holder=record if busy else None, took_over=None), False
+        taken, holder, reason = try_acquire(p['path'], p['owner'], p['lease'], p['dead_owners'], p['controller'])
+        if taken:
+            break
+        first_holder = first_holder or holder
+        if deadline.expired():
+            return dict(
+                msg='Another waa run (%s) holds this VM since %s and did not finish within %.0fs. If that run is gone, '
+                    'remove %s on the VM, or wait until its lease expires at %s.' % (
+                        holder.get('owner'), time.strftime('%H:%M:%S', time.localtime(holder.get('since', 0))),
+                        deadline.elapsed(), p['path'], time.strftime('%H:%M:%S', time.localtime(holder['expires']))),
+                waited=round(deadline.elapsed(), 1), holder=holder, waa_exit_code=1), True
+        deadline.sleep(0.5)
+    waited = round(deadline.elapsed(), 1) if first_holder else 0.0
+    append_log(p.get('log_file'), p.get('log_line'), warn)
+    result = dict(changed=bool(reason), waited=waited, took_over=reason,
+                  msg=('Took over the lease: %s' % reason) if reason else
+                  ('Waited %.1fs for another run on this VM' % waited if first_holder else 'Lease taken'))
+    if first_holder or holder:
+        result['holder'] = first_holder or holder
+    return result, False
+
+
+def append_log(path, text, warn=None):
+    """Append ``text`` (a line or several) to the VM's log at ``path``; a failure is only a warning."""
+    if not path or not text:
+        return
+    try:
+        append_bytes(path, (text.rstrip('\n') + '\n').encode('utf-8'), 0o640)
+    except (ProgressFileError, OSError, ValueError) as exc:
+        if warn:
+            warn('Could not write the log %s: %s' % (path, exc))
+
+
+def lock_dir(path):
+    """Create the lease's directory (mode 0700) when missing."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, 0o700)

@@ -100,6 +100,21 @@ def validate_image_reference(ref):
     return ref
 
 
+def repo_digest(inspect, ref):
+    """The RepoDigests entry matching the repository of ``ref``, as 'sha256:...'."""
+    if not inspect:
+        return None
+    parts = split_image_reference(ref)
+    repo = parts['path'] if parts['registry'] is None else parts['registry'] + '/' + parts['path']
+    candidates = [repo, 'docker.io/' + repo, 'docker.io/library/' + repo, 'library/' + repo]
+    digests = inspect.get('RepoDigests') or []
+    for entry in digests:
+        name, _sep, digest = entry.partition('@')
+        if name in candidates:
+            return digest
+    return None
+
+
 def image_registry(ref):
     """Return the registry host[:port] an image reference pulls from (docker.io for Docker Hub)."""
     registry = split_image_reference(ref)['registry']

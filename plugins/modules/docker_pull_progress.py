@@ -240,6 +240,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadli
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
     fallback_reference,
     image_registry,
+    repo_digest,
     split_image_reference,
     validate_abs_path,
     validate_registry,
@@ -407,21 +408,6 @@ class Scrubber(object):
         if isinstance(value, (list, tuple)):
             return [self.deep(v) for v in value]
         return value
-
-
-def repo_digest(inspect, ref):
-    """The RepoDigests entry matching the repository of ``ref``, as 'sha256:...'."""
-    if not inspect:
-        return None
-    parts = split_image_reference(ref)
-    repo = parts['path'] if parts['registry'] is None else parts['registry'] + '/' + parts['path']
-    candidates = [repo, 'docker.io/' + repo, 'docker.io/library/' + repo, 'library/' + repo]
-    digests = inspect.get('RepoDigests') or []
-    for entry in digests:
-        name, _sep, digest = entry.partition('@')
-        if name in candidates:
-            return digest
-    return None
 
 
 def failure_fix(outcomes, errors, fallback, root_dir):

@@ -66,7 +66,10 @@ options:
     description: The VM's setup log; when the lease is taken, O(log_line) is appended to it (O_NOFOLLOW).
     type: path
   log_line:
-    description: The line that says this run started, written to O(log_file) with the lease.
+    description:
+      - With O(state=acquire), the line that says this run started, written to O(log_file) with the lease.
+      - With O(state=release), the run's last lines, written when this run's lease is released (a re-run that
+        finds the host ready writes nothing else on the VM).
     type: str
 """
 
@@ -93,75 +96,28 @@ took_over:
   type: str
 """
 
-import os
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.openadapt.waa.plugins.module_utils import _lease
-from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, append_bytes
-from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline
-
-
-def acquire(module, p):
-    """Wait (bounded by wait_timeout) until the lease is free or stale, then take it."""
-    deadline = Deadline(max(p['wait_timeout'], 0.0))
-    first_holder = None
-    while True:
-        if module.check_mode:
-            record, broken = _lease.read_lease(p['path'])
-            busy = record is not None and record.get('owner') != p['owner'] and _lease.why_stale(
-                record, broken, p['dead_owners'], time.time()) is None
-            module.exit_json(changed=False, waited=0.0, free=not busy, holder=record if busy else None, took_over=None)
-        taken, holder, reason = _lease.try_acquire(p['path'], p['owner'], p['lease'], p['dead_owners'], p['controller'])
-        if taken:
-            break
-        first_holder = first_holder or holder
-        if deadline.expired():
-            module.fail_json(
-                msg='Another waa run (%s) holds this VM since %s and did not finish within %.0fs. If that run is gone, '
-                    'remove %s on the VM, or wait until its lease expires at %s.' % (
-                        holder.get('owner'), time.strftime('%H:%M:%S', time.localtime(holder.get('since', 0))),
-                        deadline.elapsed(), p['path'], time.strftime('%H:%M:%S', time.localtime(holder['expires']))),
-                waited=round(deadline.elapsed(), 1), holder=holder, waa_exit_code=1)
-        deadline.sleep(0.5)
-    waited = round(deadline.elapsed(), 1) if first_holder else 0.0
-    if p['log_file'] and p['log_line']:
-        # The VM's log says a run started from its first round trip, whatever happens after.
-        try:
-            append_bytes(p['log_file'], (p['log_line'].rstrip('\n') + '\n').encode('utf-8'), 0o640)
-        except (ProgressFileError, OSError, ValueError) as exc:
-            module.warn('Could not write the log %s: %s' % (p['log_file'], exc))
-    result = dict(changed=bool(reason), waited=waited, took_over=reason,
-                  msg=('Took over the lease: %s' % reason) if reason else
-                  ('Waited %.1fs for another run on this VM' % waited if first_holder else 'Lease taken'))
-    if first_holder or holder:
-        result['holder'] = first_holder or holder
-    module.exit_json(**result)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            state=dict(type='str', choices=['acquire', 'release'], default='acquire'),
-            owner=dict(type='str', required=True),
-            lease=dict(type='float', default=3600),
-            wait_timeout=dict(type='float', default=1800),
-            dead_owners=dict(type='list', elements='str', default=[]),
-            controller=dict(type='dict'),
-            log_file=dict(type='path'),
-            log_line=dict(type='str'),
-        ),
+        argument_spec=dict(_lease.LEASE_ARGS, state=dict(type='str', choices=['acquire', 'release'], default='acquire')),
         supports_check_mode=True,
     )
     p = module.params
-    parent = os.path.dirname(p['path'])
-    if not os.path.isdir(parent) and not module.check_mode:
-        os.makedirs(parent, 0o700)
+    if not module.check_mode:
+        _lease.lock_dir(p['path'])
     if p['state'] == 'release':
         released = False if module.check_mode else _lease.release(p['path'], p['owner'])
+        if released:
+            # The run's last lines (a ready host's re-run has no persist write of its own).
+            _lease.append_log(p['log_file'], p['log_line'], module.warn)
         module.exit_json(changed=released, waited=0.0, msg='Released' if released else 'Not held by this run')
-    acquire(module, p)
+    result, failed = _lease.acquire(p, module.check_mode, module.warn)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

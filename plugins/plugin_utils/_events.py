@@ -59,14 +59,14 @@ EXIT_MEANING = {
 BOOT_STAGES = ["container_started", "qemu_started", "windows_started", "vnc_ready", "server_ready"]
 
 
-def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
-    """Write a whole file or nothing: temp file in the same directory, then rename. Private by
-    default (run files hold logs and screenshots)."""
+def atomic_write(path: str, text, mode: int = 0o600) -> None:
+    """Write a whole file (text, or bytes) or nothing: temp file in the same directory, then rename.
+    Private by default (run files hold logs and screenshots)."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as handle:
             handle.write(text)
         os.chmod(tmp, mode)
         os.replace(tmp, path)

@@ -1,6 +1,6 @@
 import os
 
-from ansible_collections.openadapt.waa.plugins.modules import kvm_check
+from ansible_collections.openadapt.waa.plugins.module_utils import _host as kvm_check
 
 
 def test_cpu_flags_are_reported(tmp_path):

@@ -2,7 +2,7 @@ import struct
 import zlib
 
 from ansible_collections.openadapt.waa.plugins.module_utils._waa_client import WaaError
-from ansible_collections.openadapt.waa.plugins.modules import waa_probe
+from ansible_collections.openadapt.waa.plugins.module_utils import _prober
 
 E = "\x1b[1;34m\u276f \x1b[1;31m"
 A = "\x1b[1;34m\u276f \x1b[1;36m"
@@ -62,13 +62,13 @@ class FakeWaa:
 
 
 PARAMS = dict(container_name="winarena", server_url="http://127.0.0.1:5000", vnc_url="http://127.0.0.1:9",
-              layers=list(waa_probe.LAYERS), request_timeout=2, accessibility_backend="uia")
+              layers=list(_prober.LAYERS), request_timeout=2, accessibility_backend="uia")
 
 
 def test_kvm_error_in_log_is_fatal_before_any_http(monkeypatch):
-    monkeypatch.setattr(waa_probe, "http_status", lambda url, timeout: 200)
+    monkeypatch.setattr(_prober, "http_status", lambda url, timeout: 200)
     engine = FakeEngine(["Starting WinArena...", E + "ERROR: KVM acceleration not available (device file missing), x"])
-    prober = waa_probe.Prober(dict(PARAMS), engine, FakeWaa())
+    prober = _prober.Prober(dict(PARAMS), engine, FakeWaa())
     results = prober.run_once()
     assert [r.layer for r in results] == ["docker_daemon", "container", "windows_boot"]
     bad = results[-1]
@@ -77,11 +77,11 @@ def test_kvm_error_in_log_is_fatal_before_any_http(monkeypatch):
 
 
 def test_all_layers_healthy_and_smoke(monkeypatch):
-    monkeypatch.setattr(waa_probe, "http_status", lambda url, timeout: 200)
-    monkeypatch.setattr(waa_probe, "SMOKE_WINDOW_TIMEOUT", 3)
+    monkeypatch.setattr(_prober, "http_status", lambda url, timeout: 200)
+    monkeypatch.setattr(_prober, "SMOKE_WINDOW_TIMEOUT", 3)
     engine = FakeEngine([A + "Booting Windows using QEMU v8", A + "Windows started succesfully, visit"])
     waa = FakeWaa()
-    prober = waa_probe.Prober(dict(PARAMS), engine, waa)
+    prober = _prober.Prober(dict(PARAMS), engine, waa)
     results = prober.run_once()
     assert all(r.healthy for r in results) and len(results) == 5
     assert {"container_started", "qemu_started", "windows_started", "vnc_ready", "server_ready"} <= set(prober.boot)
@@ -93,14 +93,14 @@ def test_all_layers_healthy_and_smoke(monkeypatch):
 
 
 def test_smoke_failure_still_closes_windows(monkeypatch):
-    monkeypatch.setattr(waa_probe, "SMOKE_WINDOW_TIMEOUT", 1.5)
+    monkeypatch.setattr(_prober, "SMOKE_WINDOW_TIMEOUT", 1.5)
 
     class NoWindow(FakeWaa):
         def accessibility(self, backend, timeout=None):
             return "<desktop/>"
 
     waa = NoWindow()
-    prober = waa_probe.Prober(dict(PARAMS), FakeEngine([]), waa)
+    prober = _prober.Prober(dict(PARAMS), FakeEngine([]), waa)
     smoke = prober.run_smoke()
     assert not smoke["ok"] and "Untitled - Notepad" in smoke["error"]
     assert waa.calls[-1] == ("close_all",)
@@ -111,7 +111,7 @@ def test_server_errors_are_not_fatal(monkeypatch):
         def probe(self, timeout=None):
             raise WaaError("GET /probe answered HTTP 502", 502)
 
-    prober = waa_probe.Prober(dict(PARAMS, layers=["waa_server"]), FakeEngine([]), Down())
+    prober = _prober.Prober(dict(PARAMS, layers=["waa_server"]), FakeEngine([]), Down())
     (result,) = prober.run_once()
     assert not result.healthy and not result.fatal and result.exit_code == 6 and "502" in result.message
 
@@ -120,17 +120,17 @@ def test_exited_and_restarting_containers(monkeypatch):
     ram = E + "ERROR: Your configured RAM_SIZE of 64 GB is too high for the 16 GB of memory available, please set a lower value."
     engine = FakeEngine(["Starting WinArena...", ram],
                         state={"Status": "exited", "Running": False, "ExitCode": 17, "StartedAt": "2024-01-01T12:00:00Z"})
-    prober = waa_probe.Prober(dict(PARAMS), engine, FakeWaa())
+    prober = _prober.Prober(dict(PARAMS), engine, FakeWaa())
     results = prober.run_once()
     bad = results[-1]
     assert bad.layer == "container" and bad.fatal and "RAM_SIZE" in bad.diagnosis and "waa_ram_size" in bad.fix
     engine.state = {"Status": "restarting", "Running": True, "Restarting": True, "ExitCode": 1,
                     "StartedAt": "2024-01-01T12:00:00Z"}
-    bad = waa_probe.Prober(dict(PARAMS), engine, FakeWaa()).run_once()[-1]
+    bad = _prober.Prober(dict(PARAMS), engine, FakeWaa()).run_once()[-1]
     assert bad.layer == "container" and "restart loop" in bad.message
 
 
 def test_notepad_title_pattern():
-    rx = waa_probe.NOTEPAD_TITLE_RE
+    rx = _prober.NOTEPAD_TITLE_RE
     assert rx.search("Untitled - Notepad") and rx.search("*notes.txt - Notepad")
     assert not rx.search("Notepad - 1 running window") and not rx.search("Notepad")

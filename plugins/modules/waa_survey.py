@@ -1,0 +1,181 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, OpenAdapt.AI
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: waa_survey
+short_description: A run's first round trip - take the VM's lease and find out what is already done
+version_added: 0.2.0
+description:
+  - Takes this run's lease on the VM (as M(openadapt.waa.vm_lock)), then, in the same module run, reads the host
+    (as M(openadapt.waa.kvm_check)), checks every health layer once (as M(openadapt.waa.waa_probe)), looks up the
+    image and reads the container id the last setup recorded.
+  - Decides the pre-flight checks (KVM, disk space at Docker's data root, memory for RAM_SIZE, cores for CPU_CORES).
+  - With O(expect), also decides whether the host is already what this run asks for - every layer healthy, the
+    image present, and the running container labelled with this run's configuration hash and running the image
+    the tag names now. Then RV(ready) is true and RV(found_ready) holds what phases 2-6 report, so the playbook
+    runs none of them.
+  - Standard library only on the host; Docker is reached over its unix socket.
+author:
+  - OpenAdapt.AI (@OpenAdaptAI)
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the lease is free and surveys; takes nothing.
+  diff_mode:
+    support: none
+    description: No diff.
+  idempotent:
+    support: full
+    description: Reads only; taking a lease one already holds renews it.
+options:
+  lease:
+    description: The lease, as M(openadapt.waa.vm_lock) takes it (O(lease.path), O(lease.owner), ...).
+    type: dict
+    required: true
+  host:
+    description:
+      - The host readings and the pre-flight limits - C(device) (V(/dev/kvm)), C(check_device) (bool),
+        C(resources_path) (Docker's data root), C(imds_url), C(required_disk_gb), C(ram_size), C(cpu_cores) and
+        C(ssh_host) (named in the disk-space fix).
+    type: dict
+    required: true
+  probe:
+    description:
+      - Where the layers are - C(container_name), C(server_url), C(vnc_url), C(docker_host), C(request_timeout),
+        C(accessibility_backend), as for M(openadapt.waa.waa_probe).
+    type: dict
+    required: true
+  expect:
+    description:
+      - What this run asks for - C(image) (the reference), C(config_hash) (the container role's configuration
+        label), C(state_file) (the recorded container id), C(rebuild) and C(force_pull). Without it nothing is
+        decided and RV(ready) is false.
+    type: dict
+notes:
+  - The layers are checked once, without waiting; the phases that wait do so with M(openadapt.waa.waa_probe).
+"""
+
+EXAMPLES = r"""
+- name: Take the lease and survey the VM
+  openadapt.waa.waa_survey:
+    lease: {path: /var/lib/openadapt-waa/lock, owner: "{{ run_id }}", lease: 3720, wait_timeout: 3600}
+    host: {device: /dev/kvm, check_device: true, resources_path: /var/lib/docker, required_disk_gb: 50,
+           ram_size: 8G, cpu_cores: 4, ssh_host: 10.0.0.4}
+    probe: {container_name: winarena}
+    expect: {image: "windowsarena/winarena:latest", config_hash: "{{ hash }}",
+             state_file: /var/lib/openadapt-waa/container_id}
+  register: survey
+"""
+
+RETURN = r"""
+lease:
+  description: What M(openadapt.waa.vm_lock) returns for the lease (C(waited), C(took_over), C(holder)).
+  returned: always
+  type: dict
+host:
+  description: What M(openadapt.waa.kvm_check) returns (C(kvm), C(resources), C(azure_vm_size)); empty on a read error.
+  returned: always
+  type: dict
+preflight:
+  description: The pre-flight checks (C(ok), C(checks) - each C(name), C(ok), C(message) -, C(msg), C(fix), C(failed_check)).
+  returned: always
+  type: dict
+layers:
+  description: The health layers as M(openadapt.waa.waa_probe) returns them, checked once.
+  returned: always
+  type: list
+  elements: dict
+image:
+  description: The image (C(checked), C(present), C(image_id), C(digest), C(image_size_bytes), C(source), C(msg)).
+  returned: always
+  type: dict
+persisted:
+  description: Whether the container id recorded on the VM is the running container's.
+  returned: always
+  type: bool
+ready:
+  description: Whether the host is already what this run asks for (see the description).
+  returned: always
+  type: bool
+ready_reason:
+  description: Why the host is, or is not, ready as asked.
+  returned: always
+  type: str
+found_ready:
+  description: When RV(ready), what phases 2-6 report - a list of C(phase) and C(checks) (C(name), C(message)).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.openadapt.waa.plugins.module_utils import _lease, _survey
+from ansible_collections.openadapt.waa.plugins.module_utils._host import bad_path, read_host
+from ansible_collections.openadapt.waa.plugins.module_utils._prober import Prober, check_params, clients, probe_params
+
+HOST_ARGS = dict(device=dict(type='path', default='/dev/kvm'), check_device=dict(type='bool', default=True),
+                 resources_path=dict(type='path', required=True), imds_url=dict(type='str', default=''),
+                 required_disk_gb=dict(type='float', default=50), ram_size=dict(type='str', default='8G'),
+                 cpu_cores=dict(type='int', default=4), ssh_host=dict(type='str', default='VM'))
+PROBE_KEYS = dict(container_name=dict(type='str', default='winarena'),
+                  server_url=dict(type='str', default='http://127.0.0.1:5000'),
+                  vnc_url=dict(type='str', default='http://127.0.0.1:8006'),
+                  docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
+                  request_timeout=dict(type='float', default=7),
+                  accessibility_backend=dict(type='str', choices=['uia', 'win32'], default='uia'))
+EXPECT_ARGS = dict(image=dict(type='str', required=True), config_hash=dict(type='str', required=True),
+                   state_file=dict(type='path'), rebuild=dict(type='bool', default=False),
+                   force_pull=dict(type='bool', default=False))
+
+
+def survey(module):
+    """Everything after the lease: the result fields of this module."""
+    host_p, expect = module.params['host'], module.params['expect'] or {}
+    p = probe_params(**module.params['probe'])
+    try:
+        host, host_error = read_host(host_p['device'], host_p['check_device'], host_p['resources_path'],
+                                     host_p['imds_url']), None
+    except (IOError, OSError, ValueError) as exc:
+        host, host_error = {}, 'Cannot read the host resources at %s: %s' % (host_p['resources_path'], exc)
+    checks = _survey.preflight(host, host_error, host_p['required_disk_gb'], host_p['ram_size'], host_p['cpu_cores'],
+                               host_p['resources_path'], host_p['ssh_host'])
+    engine, waa = clients(p)
+    layers = [r.to_dict() for r in Prober(p, engine, waa).run_once()]
+    image = _survey.image_state(engine, expect.get('image')) if layers[0]['healthy'] else _survey.image_state(None, None)
+    ready, reason = _survey.readiness(checks, layers, image, expect) if expect else (False, 'nothing was asked')
+    container = ((layers[1] if len(layers) > 1 else {}).get('details') or {})
+    persisted = bool(container.get('full_id')) and _survey.read_persisted(expect.get('state_file')) == container['full_id']
+    return dict(host=host, preflight=checks, layers=layers, healthy=all(r['healthy'] for r in layers) and len(layers) == 5,
+                image=image, persisted=persisted, ready=ready, ready_reason=reason,
+                found_ready=_survey.found_ready(layers, image, p['container_name']) if ready else [])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(lease=dict(type='dict', required=True, options=_lease.LEASE_ARGS),
+                           host=dict(type='dict', required=True, options=HOST_ARGS),
+                           probe=dict(type='dict', required=True, options=PROBE_KEYS),
+                           expect=dict(type='dict', options=EXPECT_ARGS)),
+        supports_check_mode=True,
+    )
+    try:
+        check_params(probe_params(**module.params['probe']))
+        if bad_path(module.params['host']):
+            raise ValueError(bad_path(module.params['host']))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc), waa_exit_code=1)
+    if not module.check_mode:
+        _lease.lock_dir(module.params['lease']['path'])
+    lease, failed = _lease.acquire(module.params['lease'], module.check_mode, module.warn)
+    if failed:
+        module.fail_json(lease=lease, **lease)
+    module.exit_json(changed=lease['changed'], lease=lease, **survey(module))
+
+
+if __name__ == '__main__':
+    main()
