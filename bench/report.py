@@ -6,9 +6,10 @@ import json
 import time
 from pathlib import Path
 
+# Issue 12's targets (the earlier ones, kept for rows it did not change: stall, sessions, viewer).
 TARGETS = {
-    "lag": 1.0, "cold": 10.0, "rerun": 8.0, "rerun_ratio": 1.3, "fleet": 1.5, "pull": 1.05, "stall": 2.0,
-    "sessions": 12.0, "viewer": 1.0,
+    "lag": 0.5, "cold": 10.0, "rerun": 5.0, "rerun_ratio": 1.3, "rerun_ping1": 4.0, "round_trips": 4,
+    "cpu": 1.5, "fleet": 1.5, "fleet_cpu": 6.0, "pull": 1.03, "stall": 2.0, "sessions": 12.0, "viewer": 1.0,
 }
 
 
@@ -91,11 +92,11 @@ class Report:
         rows.append(("1", f"Readiness lag: simulator's server_ready → `phase_end` of waa_server, p95 over "
                           f"{g(rd, 'watching', 'lag', 'n', default='–')} fresh containers; server up 8 s after \"Windows "
                           f"started\" so the probe is normally watching, as with the real image (p50 {s(g(rd, 'watching', 'lag', 'p50'))})",
-                     "≤ 1 s", s(lag), met(lag, TARGETS["lag"])))
+                     "≤ 0.5 s", s(lag), met(lag, TARGETS["lag"])))
         lag3 = g(rd, "lag", "p95")
         rows.append(("1'", f"… same, with the stand-in's default 3 s server delay: in {g(rd, 'ready_before_probe', default='–')} "
                            f"of {g(rd, 'lag', 'n', default='–')} runs the server was up before the probe had started "
-                           f"(p50 {s(g(rd, 'lag', 'p50'))})", "≤ 1 s", s(lag3), met(lag3, TARGETS["lag"])))
+                           f"(p50 {s(g(rd, 'lag', 'p50'))})", "≤ 0.5 s", s(lag3), met(lag3, TARGETS["lag"])))
         watching = [x.get("lag") for x in (g(rd, "runs") or []) if x.get("ok") and not x.get("ready_before_probe")]
         if watching:
             wp95 = pct_of(watching, 95)
@@ -103,7 +104,7 @@ class Report:
             rows.append(("1\"", f"… over every run (both delays) in which the probe was already watching when the server "
                                 f"came up: n {len(watching)}, p50 {s(pct_of(watching, 50))} (in {nb} of the 8 s runs the "
                                 "chain before the wait took longer than 8 s under load, so nothing was watching yet)",
-                         "≤ 1 s", s(wp95), met(wp95, TARGETS["lag"])))
+                         "≤ 0.5 s", s(wp95), met(wp95, TARGETS["lag"])))
         rows.append(("1a", "… beside it: WAA's own 5 s probe loop (model: uniform phase)", "–",
                      f"mean 2.50 s, p95 4.75 s, worst 5.00 s; observed in the simulator's entry script: p50 "
                      f"{s(g(rd, 'waa_loop_lag', 'p50'))}, p95 {s(g(rd, 'waa_loop_lag', 'p95'))}", "–"))
@@ -116,7 +117,18 @@ class Report:
                           f"median (wall p50 {s(g(rd, 'wall', 'p50'))})", "≤ 10 s", s(cold), met(cold, TARGETS["cold"])))
         rerun = g(rr, "wall", "p50")
         rows.append(("3a", f"Re-run on a ready host: wall time, median of {g(rr, 'wall', 'n', default='–')}",
-                     "≤ 8 s", s(rerun), met(rerun, TARGETS["rerun"])))
+                     "≤ 5 s", s(rerun), met(rerun, TARGETS["rerun"])))
+        p1 = g(rr, "ratio_ping1")
+        rows.append(("3a'", f"Re-run ÷ one `ping` task run the same way (ansible-runner, same host), medians of alternating "
+                            f"runs (one ping: {s(g(rr, 'noop_ping1_wall', 'p50'))})", "≤ 4×", r(p1),
+                     met(p1, TARGETS["rerun_ping1"])))
+        rt = g(rr, "remote_round_trips", "p50")
+        rows.append(("3a\"", "Remote round trips in a re-run (tasks executed on the VM)", "≤ 4",
+                     "–" if rt is None else f"{rt:g}", met(rt, TARGETS["round_trips"])))
+        cc = g(rr, "cpu_controller", "p50")
+        rows.append(("3a‴", "Controller CPU-seconds per re-run of one host (the `waa` process and its children: "
+                            "ansible-runner, ansible-playbook, workers, ssh), median", "≤ 1.5 s", s(cc),
+                     met(cc, TARGETS["cpu"])))
         c = g(rr, "counts") or {}
         rows.append(("3b", f"Re-run ÷ no-op playbook with the same tasks: {c.get('remote', '–')} × ping + "
                            f"{c.get('local', '–')} × set_fact (medians, alternating runs)", "≤ 1.3×",
@@ -130,12 +142,17 @@ class Report:
                           f"(wall(4) ÷ wall(1) = {r(g(fl, 'ratios', '4'))}"
                           + (f"; with the lean changes: wall(8) ÷ wall(1) = {r(g(fl, 'lean', 'ratios', '8'))}" if g(fl, "lean") else "")
                           + ")", "≤ 1.5", r(ratio8), met(ratio8, TARGETS["fleet"])))
+        cpu1, cpu8 = g(fl, "controller_cpu", "1"), g(fl, "controller_cpu", "8")
+        cr = (cpu8 / cpu1) if cpu1 and cpu8 else None
+        rows.append(("4'", f"Fleet: controller CPU-s for 8 hosts ÷ for 1 host ({s(cpu8)} ÷ {s(cpu1)})", "≤ 6", r(cr),
+                     met(cr, TARGETS["fleet_cpu"])))
         pr = g(pl, "throughput", "ratio")
         rows.append(("5a", f"Pull of a {s((g(pl, 'image_bytes') or 0) / 1e9, 2, ' GB')} image: docker_pull_progress over "
-                           "SSH (ad-hoc `ansible`, start-up included) ÷ `docker pull`, medians", "≤ 1.05", r(pr, 3),
+                           "SSH (ad-hoc `ansible`, start-up included) ÷ `docker pull`, medians", "≤ 1.03", r(pr, 3),
                      met(pr, TARGETS["pull"])))
         po = g(pl, "throughput", "ratio_module_own")
-        rows.append(("5b", "… the module's own duration ÷ `docker pull`", "≤ 1.05", r(po, 3), met(po, TARGETS["pull"])))
+        rows.append(("5b", "… the module's own duration ÷ `docker pull` (5 alternating pairs)", "≤ 1.03", r(po, 3),
+                     met(po, TARGETS["pull"])))
         st = g(pl, "stall", "latency_past_window", "max")
         rows.append(("5c", f"Stall detection: stall start → attempt abandoned, past the {g(pl, 'stall', 'stall_timeout', default='–')} s "
                            f"window (worst of {g(pl, 'stall', 'latency_past_window', 'n', default='–')})", "≤ 2 s", s(st, 3),

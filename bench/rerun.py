@@ -147,13 +147,14 @@ def bench(quick: bool = False) -> dict:
     # CPU of everything that runs on the "VM" side can be counted (others' sessions on :2222 cannot mix in).
     host = SshHost("rerun", "127.0.0.1", PORTS["sshd_sessions"] + 2).start()
     inv = inventory(host)
-    reruns, base_ping, base_mix, profiles = [], [], [], []
+    reruns, base_ping, base_mix, base_ping1, profiles = [], [], [], [], []
+    pb_ping1 = noop_playbook(WORK / "playbooks" / "noop_ping1.yml", 1, 0)
     counts = None
     pb_ping = pb_mix = None
     try:
         ensure_ready(inv)
         for i in range(k):
-            order = ["rerun", "ping", "mix"] if i % 2 == 0 else ["mix", "ping", "rerun"]
+            order = ["rerun", "ping1", "ping", "mix"] if i % 2 == 0 else ["mix", "ping", "ping1", "rerun"]
             for what in order:
                 load = load_average()
                 if what == "rerun":
@@ -178,6 +179,12 @@ def bench(quick: bool = False) -> dict:
                         pb_mix = noop_playbook(WORK / "playbooks" / "noop_mix.yml", c["remote"], c["local"])
                     log(f"  re-run {i + 1}/{k}: {run.wall:.1f}s cpu {cpu.controller}+{cpu.vm}s ({c['executed']} tasks "
                         f"executed: {c['remote']} remote, {c['local']} local; {c['skipped']} skipped) load {load}")
+                elif what == "ping1":
+                    with Cpu(host) as cpu:
+                        r = run_noop(pb_ping1, inv, f"noop-ping1-{i}")
+                    r.update(cpu.fields(), load=load)
+                    base_ping1.append(r)
+                    log(f"  one ping: {r['wall']:.1f}s cpu {cpu.controller}+{cpu.vm}s rc {r['rc']}")
                 elif what == "ping":
                     with Cpu(host) as cpu:
                         r = run_noop(pb_ping, inv, f"noop-ping-{i}")
@@ -210,10 +217,17 @@ def bench(quick: bool = False) -> dict:
     # Ratios of medians, and of each alternating pair.
     ratio_ping = pct(walls, 50) / pct(ping_walls, 50) if ping_walls else None
     ratio_mix = pct(walls, 50) / pct(mix_walls, 50) if mix_walls else None
+    ping1_walls = [r["wall"] for r in base_ping1 if r["rc"] == 0]
     return {
         "k": k, "counts": counts, "reruns": reruns, "noop_ping": base_ping, "noop_mix": base_mix,
         "wall": summary(walls), "noop_ping_wall": summary(ping_walls), "noop_mix_wall": summary(mix_walls),
         "ratio_ping": ratio_ping, "ratio_mix": ratio_mix,
+        # The issue-12 baseline: `ansible-playbook` of one ping task on the same host, same run, same way.
+        "noop_ping1": base_ping1, "noop_ping1_wall": summary(ping1_walls),
+        "ratio_ping1": pct(walls, 50) / pct(ping1_walls, 50) if ping1_walls else None,
+        "pair_ratios_ping1": [round(a / b, 3) for a, b in zip(walls, ping1_walls)],
+        "cpu_controller": summary([r["cpu_controller"] for r in reruns]),
+        "remote_round_trips": summary([r["counts"]["remote"] for r in reruns]),
         "pair_ratios_ping": [round(a / b, 3) for a, b in zip(walls, ping_walls)],
         "pair_ratios_mix": [round(a / b, 3) for a, b in zip(walls, mix_walls)],
         "cpu": summary([r["cpu"] for r in reruns]), "noop_mix_cpu": summary([r["cpu"] for r in base_mix if r["rc"] == 0]),

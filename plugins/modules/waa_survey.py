@@ -34,28 +34,131 @@ attributes:
     description: Reads only; taking a lease one already holds renews it.
 options:
   lease:
-    description: The lease, as M(openadapt.waa.vm_lock) takes it (O(lease.path), O(lease.owner), ...).
+    description: The lease, as M(openadapt.waa.vm_lock) takes it.
     type: dict
     required: true
+    suboptions:
+      path:
+        description: The lease file.
+        type: path
+        required: true
+      owner:
+        description: Who holds the lease (a run id).
+        type: str
+        required: true
+      lease:
+        description: Seconds the lease lasts before another run may take it over.
+        type: float
+        default: 3600
+      wait_timeout:
+        description: Seconds to wait for another run's lease at most.
+        type: float
+        default: 1800
+      dead_owners:
+        description: Run ids whose process is known to be gone; their leases are taken over at once.
+        type: list
+        elements: str
+        default: []
+      controller:
+        description: Who takes the lease (host and process of the controller), recorded in the lease.
+        type: dict
+      log_file:
+        description: The VM's setup log; O(lease.log_line) is appended to it when the lease is taken.
+        type: path
+      log_line:
+        description: The line that says this run started.
+        type: str
   host:
-    description:
-      - The host readings and the pre-flight limits - C(device) (V(/dev/kvm)), C(check_device) (bool),
-        C(resources_path) (Docker's data root), C(imds_url), C(required_disk_gb), C(ram_size), C(cpu_cores) and
-        C(ssh_host) (named in the disk-space fix).
+    description: The host readings and the pre-flight limits.
     type: dict
     required: true
+    suboptions:
+      device:
+        description: The KVM device.
+        type: path
+        default: /dev/kvm
+      check_device:
+        description: Whether to check KVM (the same ioctls QEMU makes).
+        type: bool
+        default: true
+      resources_path:
+        description: Docker's data root, whose filesystem's free space is read.
+        type: path
+        required: true
+      imds_url:
+        description: Azure's instance metadata service, asked for the VM size (1 s at most); empty to skip.
+        type: str
+        default: ''
+      required_disk_gb:
+        description: Free space needed at O(host.resources_path), in GB.
+        type: float
+        default: 50
+      ram_size:
+        description: RAM_SIZE for Windows (e.g. V(8G)), checked against the VM's memory.
+        type: str
+        default: 8G
+      cpu_cores:
+        description: CPU_CORES for Windows, checked against the VM's cores.
+        type: int
+        default: 4
+      ssh_host:
+        description: The VM's address as the user reaches it, named in the disk-space fix.
+        type: str
+        default: VM
   probe:
-    description:
-      - Where the layers are - C(container_name), C(server_url), C(vnc_url), C(docker_host), C(request_timeout),
-        C(accessibility_backend), as for M(openadapt.waa.waa_probe).
+    description: Where the health layers are, as for M(openadapt.waa.waa_probe).
     type: dict
     required: true
+    suboptions:
+      container_name:
+        description: The WAA container.
+        type: str
+        default: winarena
+      server_url:
+        description: The WAA server as the VM reaches it.
+        type: str
+        default: http://127.0.0.1:5000
+      vnc_url:
+        description: The noVNC page as the VM reaches it.
+        type: str
+        default: http://127.0.0.1:8006
+      docker_host:
+        description: The Docker daemon (V(unix:///path) or V(tcp://host:port)).
+        type: str
+        default: unix:///var/run/docker.sock
+      request_timeout:
+        description: Seconds for one HTTP or Docker request.
+        type: float
+        default: 7
+      accessibility_backend:
+        description: The backend of C(/accessibility).
+        type: str
+        choices: [uia, win32]
+        default: uia
   expect:
     description:
-      - What this run asks for - C(image) (the reference), C(config_hash) (the container role's configuration
-        label), C(state_file) (the recorded container id), C(rebuild) and C(force_pull). Without it nothing is
-        decided and RV(ready) is false.
+      - What this run asks for. Without it nothing is decided and RV(ready) is false.
     type: dict
+    suboptions:
+      image:
+        description: The image reference this run uses.
+        type: str
+        required: true
+      config_hash:
+        description: The container role's configuration label for this run (the hash of C(waa_container_spec)).
+        type: str
+        required: true
+      state_file:
+        description: The file where the last setup recorded the container id.
+        type: path
+      rebuild:
+        description: A rebuild was asked for (nothing is ready then).
+        type: bool
+        default: false
+      force_pull:
+        description: A pull was asked for (nothing is ready then).
+        type: bool
+        default: false
 notes:
   - The layers are checked once, without waiting; the phases that wait do so with M(openadapt.waa.waa_probe).
 """

@@ -587,3 +587,54 @@ def test_stopped_docker_daemon_is_started_again_and_reported(waa_cli, standin, s
             os.kill(pid, signal.SIGTERM)
             _wait_for(lambda: not Path(f"/proc/{pid}").exists(), 90, "the role's Docker daemon to exit")
         standin_ctl.up()
+
+
+def test_a_ready_host_that_changed_is_found_on_the_re_run(waa_cli, standin):
+    """A ready host converges in one survey, so each change behind its back must still be seen: the
+    image tag now names another image (the running container is kept, exit 4, --rebuild named), the
+    container removed by hand (created again), the server stopped answering (exit 6 in its phase)."""
+    name, tag = f"waa-f-changed{WORKER}", f"waa-retag-test{WORKER}:latest"
+    docker_rm(name)
+    assert subprocess.run(["docker", "tag", standin.hub_image, tag], capture_output=True, timeout=60).returncode == 0
+    hv = dict(unique_ports(), waa_container_name=name, waa_image=tag, **FAST)
+    try:
+        first = waa_cli(hostvars=hv)
+        assert first.rc == 0, first.output
+        ready = waa_cli(hostvars=hv)
+        assert ready.rc == 0 and ready.stdout.count("(found at the start of this run)") == 5, ready.output
+
+        # The tag now names another image (same content, one more label: another image id).
+        build = subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=f"FROM {tag}\nLABEL waa.test=retag\n",
+                               capture_output=True, text=True, timeout=120)
+        assert build.returncode == 0, build.stderr
+        before = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
+                                timeout=30).stdout.strip()
+        moved = waa_cli(hostvars=hv)
+        assert moved.rc == 4, moved.output
+        assert moved.doc["phase"] == "container", moved.doc
+        assert "running with another configuration" in moved.doc["message"] and "image" in moved.doc["message"], moved.doc
+        assert "--rebuild" in moved.doc["fix"], moved.doc
+        assert "found at the start of this run" not in moved.stdout.split("Phase 3/9")[1], moved.output
+        after = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True, text=True,
+                               timeout=30).stdout.strip()
+        assert after == before, "the running container was recreated"
+
+        # Removed by hand: the re-run creates it again (from the image the tag names now).
+        docker_rm(name)
+        again = waa_cli(hostvars=hv)
+        assert again.rc == 0, again.output
+        assert re.search(rf"✓ Container {name}: created \(ID: [0-9a-f]{{12}}\)", again.stdout), again.output
+
+        # The server stops answering on the ready host: found by the survey, and its phase fails.
+        freeze = ("for p in /proc/[0-9]*; do grep -qs server.py $p/cmdline && kill -STOP ${p#/proc/}; done; "
+                  "grep -ls server.py /proc/[0-9]*/cmdline")
+        frozen = subprocess.run(["docker", "exec", name, "sh", "-c", freeze], capture_output=True, timeout=30)
+        assert frozen.returncode == 0, frozen.stderr
+        hv_short = dict(hv, waa_server_timeout=8)
+        stopped = waa_cli(hostvars=hv_short)
+        assert stopped.rc == 6, stopped.output
+        assert stopped.doc["phase"] == "waa_server", stopped.doc
+        assert "(found at the start of this run)" not in stopped.stdout.split("Phase 5/9")[1], stopped.output
+    finally:
+        docker_rm(name)
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=60)

@@ -101,8 +101,12 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert _container_id(name) == cid
     assert second.doc["changed_tasks"] == [], second.doc["changed_tasks"]
     assert "already running with the same configuration" in second.stdout
-    # A ready host: the docker phase's probe of every layer left the three waits nothing to ask.
-    assert second.stdout.count("(found at the start of this run)") == 4, second.output
+    # A ready host: the run's survey found phases 1-6 done (no task of theirs ran), and nothing to persist.
+    assert second.stdout.count("(found at the start of this run)") == 5, second.output
+    assert "nothing changed, nothing written" in second.stdout, second.output
+    # Three round trips: the survey, the smoke test's probe (which the final validation shares), the release.
+    assert _remote_tasks(second.run_dir) == ["waa_survey", "waa_probe", "vm_lock"], _remote_tasks(second.run_dir)
+    assert (second.run_dir / "screenshots" / "local-vm-smoke.png").read_bytes().startswith(b"\x89PNG")
     events = [json.loads(line) for line in (second.run_dir / "events.jsonl").read_text().splitlines()]
     assert [e["type"] for e in events].count("server_ready") == 1
 
@@ -161,6 +165,22 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert "Remove the existing container (status exited)" in fifth.stdout, fifth.output
     assert _container_id(name) not in ("", rebuilt)
     assert _exec(name, "cat", "/client/results/kept/result.txt") == 0
+
+
+# Actions that never leave the controller.
+_LOCAL = {"set_fact", "assert", "fail", "include_tasks", "include_role", "set_stats", "validate_argument_spec", "debug"}
+
+
+def _remote_tasks(run_dir: Path) -> list[str]:
+    """The modules a run executed on the VM, in order, from ansible-runner's job events."""
+    names = []
+    for path in sorted((run_dir / "runner").rglob("job_events/*.json"), key=lambda p: int(p.name.split("-")[0])):
+        event = json.loads(path.read_text())
+        if event.get("event") in ("runner_on_ok", "runner_on_failed"):
+            action = (event.get("event_data") or {}).get("task_action", "").rsplit(".", 1)[-1]
+            if action not in _LOCAL:
+                names.append(action)
+    return names
 
 
 def _exec(name: str, *cmd: str) -> int:

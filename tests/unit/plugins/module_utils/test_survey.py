@@ -1,0 +1,108 @@
+"""The survey's decisions (pure logic): pre-flight checks, readiness, what a ready host reports."""
+
+import pytest
+
+from ansible_collections.openadapt.waa.plugins.module_utils import _survey
+
+RES = {"path": "/var/lib/docker", "free_bytes": 77_800_000_000, "mem_mb": 24064, "cores": 8}
+KVM_OK = {"kvm": {"checked": True, "usable": True}, "resources": RES, "msg": "/dev/kvm is usable.", "fix": None}
+HASH = "c" * 64
+IMAGE = {"checked": True, "present": True, "image": "reg/winarena:latest", "image_id": "sha256:aa",
+         "msg": "reg/winarena:latest is already present; nothing pulled."}
+
+
+def layers(**overrides):
+    base = [
+        {"layer": "docker_daemon", "healthy": True, "message": "The Docker daemon answers.", "details": {}},
+        {"layer": "container", "healthy": True, "message": "Container winarena is running.",
+         "details": {"id": "0123456789ab", "full_id": "0123456789ab" * 5, "config_hash": HASH, "image_id": "sha256:aa"}},
+        {"layer": "windows_boot", "healthy": True, "message": "Windows started and the VNC page answers.", "details": {}},
+        {"layer": "waa_server", "healthy": True, "message": "The WAA server answers /probe: Probe successful.", "details": {}},
+        {"layer": "accessibility", "healthy": True, "message": "The accessibility tree (uia) has 7 elements.", "details": {}},
+    ]
+    for entry in base:
+        entry.update(overrides.get(entry["layer"], {}))
+    return base
+
+
+def checks(host=KVM_OK, error=None, disk=50, ram="8G", cores=8):
+    return _survey.preflight(host, error, disk, ram, cores, "/var/lib/docker", "10.0.0.4")
+
+
+def test_parse_gb():
+    assert [_survey.parse_gb(x) for x in ("8G", "8 GB", "8", "7.5g", "lots")] == [8.0, 8.0, 8.0, 7.5, None]
+
+
+def test_preflight_passes_with_the_messages_the_user_reads():
+    result = checks()
+    assert result["ok"] and result["failed_check"] is None
+    assert [(c["name"], c["message"]) for c in result["checks"]] == [
+        ("Nested virtualization (KVM usable)", "/dev/kvm is usable."),
+        ("Disk space", "77.8 GB free at /var/lib/docker (need 50 GB)"),
+        ("Memory for RAM_SIZE", "23.5 GB memory (RAM_SIZE 8G)"),
+        ("CPU cores for CPU_CORES", "8 cores (CPU_CORES 8)"),
+    ]
+
+
+@pytest.mark.parametrize("kwargs, name, words", [
+    ({"disk": 100}, "Disk space", ["Only 77.8 GB free at /var/lib/docker", "need 100 GB", "ssh 10.0.0.4 'docker system prune -a'"]),
+    ({"ram": "32G"}, "Memory for RAM_SIZE", ["RAM_SIZE 32G is more than the VM's 23.5 GB", "(e.g. 17G)"]),
+    ({"cores": 16}, "CPU cores for CPU_CORES", ["CPU_CORES 16 is more than the VM's 8 cores", "Set waa_cpu_cores to 8"]),
+    ({"ram": "lots"}, "Memory for RAM_SIZE", ["RAM_SIZE lots is more than"]),
+])
+def test_preflight_stops_at_the_first_failed_check_naming_the_fix(kwargs, name, words):
+    result = checks(**kwargs)
+    assert not result["ok"] and result["failed_check"] == name
+    assert result["checks"][-1]["name"] == name and not result["checks"][-1]["ok"]
+    for word in words:
+        assert word in result["msg"], result["msg"]
+
+
+def test_unusable_kvm_stops_before_the_resources_and_a_read_error_stops_everything():
+    bad = dict(KVM_OK, kvm={"checked": True, "usable": False}, msg="/dev/kvm does not exist. Fix: use Dv5.", fix="use Dv5")
+    result = checks(host=bad)
+    assert [c["name"] for c in result["checks"]] == ["Nested virtualization (KVM usable)"]
+    assert result["fix"] == "use Dv5" and "Fix: use Dv5" in result["msg"]
+    unread = checks(host={}, error="Cannot read the host resources at /x: no such file")
+    assert not unread["ok"] and unread["msg"].startswith("Cannot read the host resources")
+    skipped = checks(host=dict(KVM_OK, kvm={"checked": False, "usable": None}))
+    assert skipped["ok"] and [c["name"] for c in skipped["checks"]][0] == "Disk space"
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({}, None),
+    ({"expect": {"rebuild": True}}, "a rebuild was asked for"),
+    ({"expect": {"force_pull": True}}, "a pull was asked for (force)"),
+    ({"preflight": {"cores": 64}}, "a pre-flight check failed"),
+    ({"layers": {"waa_server": {"healthy": False}}}, "layer waa_server is not healthy"),
+    ({"image": {"present": False}}, "the image is not present"),
+    ({"layers": {"container": {"details": {"config_hash": "d" * 64, "image_id": "sha256:aa"}}}},
+     "the container's configuration label differs from this run's"),
+    ({"layers": {"container": {"details": {"config_hash": None, "image_id": "sha256:aa"}}}},
+     "the container's configuration label differs from this run's"),
+    ({"image": {"image_id": "sha256:bb"}}, "the container runs another image than reg/winarena:latest names now"),
+])
+def test_ready_only_when_nothing_is_left_to_do(change, reason):
+    expect = dict({"image": IMAGE["image"], "config_hash": HASH}, **change.get("expect", {}))
+    found = layers(**change.get("layers", {}))
+    ready, why = _survey.readiness(checks(**change.get("preflight", {})), found, dict(IMAGE, **change.get("image", {})), expect)
+    assert ready is (reason is None)
+    assert why == (reason or "every layer healthy and the container is the one this run asks for")
+
+
+def test_a_ready_host_reports_each_phase_as_found():
+    phases = _survey.found_ready(layers(), IMAGE, "winarena")
+    assert [p["phase"] for p in phases] == ["docker", "image", "container", "windows_boot", "waa_server", "accessibility"]
+    lines = {p["phase"]: p["checks"][0] for p in phases}
+    assert lines["container"] == {"name": "Container winarena", "message": "already running with the same configuration "
+                                                                           "(ID: 0123456789ab) (found at the start of this run)"}
+    assert lines["image"]["message"] == IMAGE["msg"]
+    assert lines["waa_server"]["message"].endswith("Probe successful. (found at the start of this run)")
+
+
+def test_the_recorded_container_id(tmp_path):
+    state = tmp_path / "container_id"
+    assert _survey.read_persisted(str(state)) == ""
+    state.write_text("abc\n")
+    assert _survey.read_persisted(str(state)) == "abc"
+    assert _survey.read_persisted(None) == ""
