@@ -467,41 +467,33 @@ class Report:
 
         self.add("## What changed, and what is left", "")
         self.add(
-            "Changes made after the \"before\" run, each measured in the rows above:", "",
-            "1. **Waits as one synchronous long-poll** — `roles/common/tasks/wait.yml`: one `waa_probe` task with "
-            "`until`, each round waiting up to `waa_progress_interval` on the VM and returning the moment the layers "
-            "are healthy or a fatal signal appears; the controller's clock ends the phase's wait and the run's "
-            "deadline; each round's `progress` record reaches the callback as a retry (live boot lines); the timeout "
-            "message names the whole wait (`wait_total`). Gone: the async start (a temp dir, two sftp transfers, a "
-            "chmod, the wrapper's fork and a job file per wait: about 1.2 s here) and the progress-file hand-over.",
-            "2. **A ready host's waits cost nothing** — the docker phase's one probe checks every layer "
-            "(`waa_health_now`); when the container phase changes nothing, windows_boot, waa_server and accessibility "
-            "report what it found (\"found at the start of this run\") without a round trip, and the container "
-            "phase takes the existing container's state from it instead of `docker_container_info`.",
-            "3. **No separate ping, no separate readings** — the VM lock, the run's first round trip, proves SSH "
-            "(the callback prints `✓ SSH connectivity` for it); `kvm_check` also returns memory, cores, free space "
-            "and whether `requests` imports, so the resources `command` and the docker phase's requests check go.",
-            "4. **`waa_progress_interval` 6 s** (was 5): at most 10 long-poll rounds a minute of waiting; readiness "
-            "does not depend on it.", "")
+            "Changes made for issue 12, after the \"before\" run, each measured in the rows above:", "",
+            "1. **One survey round trip** — `waa_survey` (`roles/common/tasks/lock.yml`) takes the VM's lease and, in "
+            "the same module run, reads the host (KVM, disk, memory, cores), decides the pre-flight checks in Python "
+            "(`module_utils/_survey.py`), checks every health layer once, looks the image up and reads the recorded "
+            "container id. It replaces the lock, `kvm_check`, the docker phase's probe and the image phase's check.",
+            "2. **A ready host converges in that survey** — when every layer is healthy, the image is present and the "
+            "running container carries this run's configuration hash (`waa_container_config`) and runs the image the "
+            "tag names now, `vm_setup.yml` skips phases 1-6 (`playbooks/tasks/work_phases.yml`, never loaded) and "
+            "the callback reports each phase from the survey (\"found at the start of this run\").",
+            "3. **One probe for smoke and validation, the screenshot in its result** — the smoke probe checks every "
+            "layer and returns the PNG base64 (the callback writes it); the final validation takes its layers; no "
+            "`fetch`.",
+            "4. **Persist only on change, the log with the release** — a ready host whose recorded container is the "
+            "running one writes nothing; the release appends the run's lines to the VM log (success and failure).", "")
         top = (g(rr, "profile", "top_tasks") or [])[:8]
         if top:
             self.add("What a re-run still spends, by task (median s, from the profile below): "
                      + "; ".join(f"{t['task'].split(' | ', 1)[-1]} {t['median_s']:.2f}" for t in top) + ".", "")
         self.add(
-            "Left to do, largest first (not implemented; estimates from the per-task costs, "
+            "Left to do (not implemented; per-task costs "
             f"{s(m('ping ('))}–{s(m('openadapt.waa.waa_probe'))} a round trip here):", "",
-            "1. **Skip `docker_container` on a ready host** — label the container with a hash of its configuration; "
-            "when the probe's container details show the same hash and the image phase pulled nothing, the container "
-            "is already what `docker_container` would make (with `comparisons: {labels: ignore}` so that adding the "
-            "label never recreates a running Windows).",
-            "2. **One probe for smoke and validate** — the final validation repeats the all-layer probe seconds after "
-            "the smoke test; one `waa_probe` run with every layer and `smoke: true` could serve both phases.",
-            "3. **The smoke screenshot in the result** — return it base64 in the smoke probe's result and let the "
-            "callback write it, instead of a `fetch` round trip (costs event and artifact size: ~30 KB here, more "
-            "with a real screen).",
-            "4. **Controller cost per run** — ansible-playbook loads every role's defaults and argument spec, and "
-            "each phase role depends on `openadapt.waa.common`; fewer dependency loads and `include_tasks` of the "
-            "wait instead of `include_role` save a fraction of a second per run and per host in a fleet.", "")
+            "1. **The CLI's own start-up** — `waa` starts ansible-runner, which starts `ansible-playbook` under "
+            "pexpect; the playbook's own start-up (loading the collection, roles' defaults and argument specs) is "
+            "the largest controller cost left on a ready host.",
+            "2. **Cold setup** — `docker_container` (community.docker) is the heaviest remote task of a cold run; "
+            "creating the container with the collection's own Docker client (issue 13) would drop its import and "
+            "the `python3-requests` install on a fresh VM.", "")
 
     def other(self):
         self.add("## Other findings", "")
@@ -529,6 +521,7 @@ HEADLINES = [
     ("Cold setup beyond the configured boot, median", "readiness", ("cold", "p50"), "cold", s),
     ("Re-run on a ready host, median wall", "rerun", ("wall", "p50"), "rerun", s),
     ("Re-run ÷ same-mix no-op", "rerun", ("ratio_mix",), "rerun_ratio", r),
+    ("Re-run, controller CPU-s", "rerun", ("cpu_controller", "p50"), "cpu", s),
     ("Remote tasks in a re-run", "rerun", ("counts", "remote"), None, lambda x: "–" if x is None else str(x)),
     ("Fleet wall(8) ÷ wall(1)", "fleet", ("ratios", "8"), "fleet", r),
     ("SSH sessions per minute of waiting", "sessions", ("per_minute",), "sessions",
@@ -542,12 +535,12 @@ def before_after(rep: "Report", before_dir: Path) -> None:
     if before is None or not before.docs:
         return
     rep.add("## Before → after", "",
-            "`bench/results/before/` holds the last full run before the second session's product changes "
-            f"(commit {g(before.docs, 'rerun', 'meta', 'commit', default='?')}): waits as a synchronous long-poll "
-            "instead of an async job and its watcher, no separate SSH ping (the VM lock proves SSH), KVM check and "
-            "host readings in one module run, no requests check or container lookup when the probe already knows, "
-            "and a ready host's waits answered by the docker phase's probe of every layer. Different runs on a shared "
-            "machine: compare ratios within a run above; these absolute figures drift by ±20 %.", "",
+            "`bench/results/before/` holds the last full run before issue 12's changes "
+            f"(commit {g(before.docs, 'rerun', 'meta', 'commit', default='?')}): then a re-run on a ready host still "
+            "ran every phase's tasks. Since then: one survey round trip (lease, host readings, every layer, image, "
+            "container label) decides that a ready host has nothing to do in phases 1-6, smoke and validation share "
+            "one probe, the screenshot comes back in its result, and the release writes the VM log. Different runs "
+            "on a shared machine: compare ratios within a run above; these absolute figures drift by ±20 %.", "",
             "| metric | target | before | after | after ÷ before |", "|---|---|---|---|---|")
     for label, name, path, target, fmt in HEADLINES:
         old, new = g(before.data(name), *path), g(rep.data(name), *path)

@@ -536,6 +536,8 @@ class CallbackModule(CallbackBase):
             message = res["result"].get("msg") or ""
         self.emit("check", name, phase=self._current_phase(name), name=_task_name(task), ok=True,
                   message=message if message != "All assertions passed" else "", duration=self._duration(name, task))
+        if _is_wait(action, res) and res.get("healthy") and self._current_phase(name) == "waa_server":
+            self._end_phase(name)  # the wait is the phase's last task: the server is ready now, not at the next task
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host, task, res = self._parts(result)

@@ -265,6 +265,27 @@ screenshot:
       (the PNG, base64) with O(return_screenshot). Empty when none was taken.
   returned: always
   type: dict
+  contains:
+    path:
+      description: Where the screenshot was saved on the host.
+      returned: with O(screenshot_dest)
+      type: str
+    bytes:
+      description: The PNG's size.
+      returned: when a screenshot was taken
+      type: int
+    width:
+      description: The screen's width in pixels.
+      returned: when a screenshot was taken
+      type: int
+    height:
+      description: The screen's height in pixels.
+      returned: when a screenshot was taken
+      type: int
+    data_b64:
+      description: The PNG, base64-encoded.
+      returned: with O(return_screenshot)
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
