@@ -337,10 +337,15 @@ class CallbackModule(CallbackBase):
         elif kind in ("boot", "probe"):
             stage = progress.get("stage")
             tail = progress.get("log_tail") or []
-            last = self.last_boot.get(name, (None, None))
-            if (stage, tail[-1:] if tail else None) != last:
-                self.last_boot[name] = (stage, tail[-1:] if tail else None)
-                self.emit("boot", name, phase=phase, stage=stage if stage != last[0] else None, log_tail=tail[-20:])
+            last = self.last_boot.get(name, (None, None, None))
+            install = progress.get("install") or {}
+            # The first-install path's progress, said once per step and per 10 % of the download.
+            milestone = (install.get("step"), (install.get("download_percent") or 0) // 10) if install else None
+            if (stage, tail[-1:] if tail else None, milestone) != last:
+                self.last_boot[name] = (stage, tail[-1:] if tail else None, milestone)
+                fields = {"install": install} if milestone and milestone != last[2] else {}
+                self.emit("boot", name, phase=phase, stage=stage if stage != last[0] else None, log_tail=tail[-20:],
+                          **fields)
 
     # -- benchmark ------------------------------------------------------------------------------
     def _benchmark(self, name, res, progress) -> None:

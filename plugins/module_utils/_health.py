@@ -96,7 +96,17 @@ def strip_ansi(text):
 
 
 # -- boot stages ---------------------------------------------------------------------------
+# Every boot stage in the order a boot passes them: the one list that the prober, the callback,
+# the terminal and the viewer use. container_started comes from Docker, vnc_ready from the noVNC
+# page; the others from the container's log (BOOT_STAGES).
+BOOT_STAGE_ORDER = ('container_started', 'installing_windows', 'qemu_started', 'windows_started', 'vnc_ready',
+                    'server_ready')
+
 BOOT_STAGES = (
+    # A first start on an empty /storage: dockur downloads the Windows ISO and builds the install
+    # image (install.sh), then Windows setup runs inside the VM (~20 min on Azure).
+    ('installing_windows', re.compile(r'\bDownloading Windows\b|\bExtracting .*\bimage\.\.\.|'
+                                      r'Adding drivers to image|\bBuilding .*\bimage\.\.\.')),
     ('qemu_started', re.compile(r'Booting Windows using QEMU')),
     # "succesfully" (sic) in the 2024 image, "successfully" in newer dockur: match neither word.
     ('windows_started', re.compile(r'\bWindows started\b')),
@@ -124,7 +134,21 @@ def _ram_diagnosis(match):
             'to start Windows.' % (match.group('want'), match.group('have')))
 
 
+# wget's progress line of dockur's ISO download: "win11x64-enterprise-eval.iso   40%[====>   ]  2.19G ...".
+INSTALL_PROGRESS_RE = re.compile(r'^(?P<file>[\w.-]+\.iso)\s+(?P<percent>\d{1,3})%\[')
+# Fatal signatures worth one container restart: the cause may be gone on a second start.
+RETRYABLE_SIGNATURES = ('qemu_init_failed',)
+
 FATAL_SIGNATURES = (
+    {
+        # QEMU's own error when it cannot initialise its accelerator (e.g. /dev/kvm busy): dockur's
+        # QEMU process is gone and the container keeps waiting for the server forever.
+        'id': 'qemu_init_failed',
+        'pattern': re.compile(r'^qemu-system-[\w-]+: (?P<text>.*(?:failed to initiali[sz]e|[Cc]ould not initiali[sz]e).*)$'),
+        'diagnosis': lambda m: 'QEMU failed to initialise: %s' % m.group('text').strip(),
+        'fix': 'Check that no other VM or container holds /dev/kvm (lsof /dev/kvm), then recreate the container; '
+               'on Azure, use a VM size with nested virtualization (Dv5, Ddsv5, Ev5 or Edsv5).',
+    },
     {
         'id': 'kvm_unavailable',
         'pattern': re.compile(r'ERROR: KVM acceleration not available(?: \((?P<reason>[^)]*)\))?'),
@@ -250,6 +274,7 @@ class BootLogParser(object):
     def __init__(self, tail_lines=20, clock=time.monotonic):
         self.stages = collections.OrderedDict()
         self.fatal = None
+        self.install = {}  # the first-install path's progress: last step line, download percent
         self.tail = collections.deque(maxlen=tail_lines)
         self.lines_seen = 0
         self._clock = clock
@@ -263,9 +288,15 @@ class BootLogParser(object):
         self.lines_seen += 1
         self.tail.append(line)
         for stage, pattern in BOOT_STAGES:
-            if stage not in self.stages and pattern.search(line):
-                self.stages[stage] = {'log_time': log_time, 'seen_after': round(self._clock() - self._start, 3),
-                                      'line': line.strip()[:300]}
+            if pattern.search(line):
+                if stage == 'installing_windows' and 'qemu_started' not in self.stages:
+                    self.install['step'] = line.strip().lstrip('\u276f').strip()[:200]
+                if stage not in self.stages:
+                    self.stages[stage] = {'log_time': log_time, 'seen_after': round(self._clock() - self._start, 3),
+                                          'line': line.strip()[:300]}
+        progress = INSTALL_PROGRESS_RE.match(line.strip())
+        if progress and 'qemu_started' not in self.stages:
+            self.install['download_percent'] = min(int(progress.group('percent')), 100)
         if self.fatal is None:
             self.fatal = match_fatal(line)
             if self.fatal is not None:
@@ -312,6 +343,9 @@ class ContainerLogFollower(object):
         self._started_key = None
         self.available = True
         self.error = None
+        # Lines stamped before this (seconds, nanoseconds) belong to a start that is over (set after
+        # a restart: the start slack would otherwise read the old start's last lines again).
+        self.not_before = None
 
     def reset(self, started_key):
         """Forget what was read (the container restarted)."""
@@ -320,11 +354,17 @@ class ContainerLogFollower(object):
         self._seen_at_last = 0
         self.parser = BootLogParser(tail_lines=self.parser.tail.maxlen)
 
-    def poll(self, started_at=None, timeout=None, tty=None):
-        """Read new lines into the parser. Returns the number of new lines."""
+    def poll(self, started_at=None, timeout=None, tty=None, finished_at=None):
+        """Read new lines into the parser. Returns the number of new lines.
+
+        ``finished_at`` (State.FinishedAt) is when the container's previous start ended: lines before it
+        belong to that start, even inside the slack before StartedAt (a quick restart)."""
         started_key = parse_docker_time(started_at) if started_at else None
         if started_key is not None and started_key != self._started_key:
             self.reset(started_key)
+            finished_key = parse_docker_time(finished_at) if finished_at else None
+            if finished_key is not None and finished_key < started_key:
+                self.not_before = max(self.not_before or finished_key, finished_key)
         if self._last_key is not None:
             since = format_since(self._last_key)
         elif self._started_key is not None:
@@ -349,6 +389,8 @@ class ContainerLogFollower(object):
             if not raw:
                 continue
             key, line = parse_timestamped_line(raw.rstrip('\r'))
+            if key is not None and self.not_before is not None and key < self.not_before:
+                continue
             if key is not None:
                 if skip_at is not None:
                     if key < skip_at:

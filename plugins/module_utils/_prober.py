@@ -17,9 +17,11 @@ from urllib.request import ProxyHandler, Request, build_opener
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerEngine, DockerError
 from ansible_collections.openadapt.waa.plugins.module_utils._health import (
+    BOOT_STAGE_ORDER,
     EXIT_CODES,
     EXIT_DEADLINE,
     LAYERS,
+    RETRYABLE_SIGNATURES,
     ContainerLogFollower,
     LayerResult,
     diagnose_exit,
@@ -111,7 +113,8 @@ class Prober(object):
     def _diagnose_stopped(self, info):
         """Diagnosis of a container that is not running: its current run's log first, then its exit code."""
         state = info.get('State') or {}
-        self.follower.poll(started_at=state.get('StartedAt'), timeout=self.timeout(),
+        self.follower.poll(started_at=state.get('StartedAt'), finished_at=state.get('FinishedAt'),
+                           timeout=self.timeout(),
                            tty=(info.get('Config') or {}).get('Tty'))
         fatal = self.follower.parser.fatal
         self.exit_tail = list(self.follower.parser.tail) if self.follower.available else self._last_lines()
@@ -189,7 +192,8 @@ class Prober(object):
             diagnosis, fix, _cause = self._diagnose_stopped(info)
             return LayerResult('windows_boot', False, 'Container %s is not running.' % name, fatal=True,
                                diagnosis=diagnosis, fix=fix)
-        self.follower.poll(started_at=state.get('StartedAt'), timeout=self.timeout(),
+        self.follower.poll(started_at=state.get('StartedAt'), finished_at=state.get('FinishedAt'),
+                           timeout=self.timeout(),
                            tty=(info.get('Config') or {}).get('Tty'))
         parser = self.follower.parser
         for stage, entry in parser.stages.items():
@@ -213,7 +217,12 @@ class Prober(object):
                                    % self.follower.error, details=details)
             return LayerResult('windows_boot', False, 'Waiting for the VNC page (container logs unreadable: %s).'
                                % self.follower.error, details=details)
-        if not parser.qemu_started:
+        if not parser.qemu_started and parser.install:
+            percent = parser.install.get('download_percent')
+            message = ('Installing Windows (a first start without a prepared Windows disk in /storage): %s%s'
+                       % (parser.install.get('step') or 'preparing', ' (download %d%%)' % percent if percent is not None
+                          and 'Downloading' in (parser.install.get('step') or '') else ''))
+        elif not parser.qemu_started:
             message = 'Waiting for QEMU to start (no "Booting Windows using QEMU" line yet).'
         elif not parser.windows_started:
             message = 'QEMU is booting; waiting for the "Windows started" line.'
@@ -412,6 +421,8 @@ PROBE_ARGS = dict(
     smoke=dict(type='bool', default=False),
     screenshot_dest=dict(type='path'),
     return_screenshot=dict(type='bool', default=False),
+    restart_marker=dict(type='path'),
+    install_timeout=dict(type='float'),
     progress_file=dict(type='path'),
     docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
 )
@@ -433,8 +444,8 @@ def empty_result():
 def check_params(p):
     """Raise ValueError naming the first bad parameter."""
     validate_container_name(p['container_name'])
-    for key in ('screenshot_dest', 'progress_file'):
-        if p[key]:
+    for key in ('screenshot_dest', 'progress_file', 'restart_marker'):
+        if p.get(key):
             validate_abs_path(p[key], key)
     for key in ('server_url', 'vnc_url'):
         parts = urlsplit(p[key])
@@ -468,15 +479,51 @@ class ProbeRun(object):
         self.wait_deadline = Deadline(p['wait_timeout']) if self.waiting else Deadline()
         self.run_deadline = Deadline(p['deadline_in']) if p['deadline_in'] is not None else Deadline()
         self.prober.deadline = earliest(self.wait_deadline, self.run_deadline) if self.waiting else self.run_deadline
+        self.restarted = self._restarted_before()
+
+    def _restarted_before(self):
+        """What the restart marker of this run says (a restart already made), or None."""
+        path = self.p.get('restart_marker')
+        try:
+            with open(path) as handle:
+                return json.loads(handle.read(4096))
+        except (TypeError, IOError, OSError, ValueError):
+            return None
+
+    def _restart_once(self, bad):
+        """Restart the container for a retryable fatal signature, once per restart marker (one run).
+        Returns whether it restarted."""
+        signature = (bad.details or {}).get('signature')
+        if (signature not in RETRYABLE_SIGNATURES or not self.p.get('restart_marker') or self.restarted
+                or self.check_mode):
+            return False
+        record = {'signature': signature, 'line': (bad.details or {}).get('line'), 'at': time.time()}
+        try:
+            atomic_write_bytes(self.p['restart_marker'], json.dumps(record).encode('utf-8'), 0o600)
+            # Nothing to shut down: QEMU never ran, so no stop timeout for Windows' ACPI shutdown.
+            # The next read of the log starts after the old start's end (State.FinishedAt), so its line
+            # is not read again.
+            self.prober.engine.container_restart(self.p['container_name'], stop_timeout=0, timeout=60)
+        except (DockerError, OSError, ProgressFileError, ValueError) as exc:
+            self.warn('Could not restart the container after %s: %s' % (signature, exc))
+            return False
+        self.restarted = record
+        self.prober.boot = {}
+        return True
 
     def stage_name(self):
-        order = ('server_ready', 'vnc_ready', 'windows_started', 'qemu_started', 'container_started')
-        return next((s for s in order if s in self.prober.boot), None)
+        return next((s for s in reversed(BOOT_STAGE_ORDER) if s in self.prober.boot), None)
 
     def progress_record(self, results, message):
-        return {'kind': progress_kind(self.p), 'stage': self.stage_name(), 'log_tail': self.prober.log_tail()[-20:],
-                'layers': [r.to_dict() for r in results], 'message': message,
-                'elapsed': round(self.prober.elapsed(), 3), 'boot': self.prober.boot}
+        record = {'kind': progress_kind(self.p), 'stage': self.stage_name(), 'log_tail': self.prober.log_tail()[-20:],
+                  'layers': [r.to_dict() for r in results], 'message': message,
+                  'elapsed': round(self.prober.elapsed(), 3), 'boot': self.prober.boot}
+        install = self.prober.follower.parser.install
+        if install:
+            record['install'] = dict(install)
+        if self.restarted:
+            record['restarted'] = self.restarted
+        return record
 
     def report(self, results, message, state='running', result=None):
         fields = self.progress_record(results, message)
@@ -497,6 +544,9 @@ class ProbeRun(object):
         while True:
             results = prober.run_once()
             bad = first_unhealthy(results)
+            if bad is not None and bad.fatal and self.waiting and self._restart_once(bad):
+                self.report(results, 'Restarted the container once after: %s' % bad.message)
+                continue
             if bad is None or bad.fatal or not self.waiting:
                 return results, False, False
             if prober.deadline.expired():
@@ -574,18 +624,22 @@ class ProbeRun(object):
                 msg = ('The overall deadline passed while waiting for %s: %s' % (bad.layer, bad.message))
                 result['fix'] = 'Increase --timeout or check for hangs. ' + (bad.fix or '')
             elif timed_out:
-                msg = 'Timed out after %.0f s waiting for %s: %s' % (p['wait_total'] or p['wait_timeout'], bad.layer,
-                                                                     bad.message)
+                total = p['wait_total'] or p['wait_timeout']
+                if self.prober.follower.parser.install and p.get('install_timeout'):
+                    total = max(total, p['install_timeout'])  # the first-install path's longer wait
+                msg = 'Timed out after %.0f s waiting for %s: %s' % (total, bad.layer, bad.message)
             else:
                 msg = '%s is unhealthy: %s' % (bad.layer, bad.message)
             if bad.diagnosis:
                 msg += ' Diagnosis: %s' % bad.diagnosis
+            if self.restarted and (bad.details or {}).get('signature') in RETRYABLE_SIGNATURES:
+                msg += ' The container was restarted once already in this run, and it failed again the same way.'
         if result['fix'] and not healthy:
             msg += ' Fix: %s' % result['fix']
         self._screenshot(result)
         result.update(healthy=healthy, msg=msg, elapsed=round(time.monotonic() - self.started, 3),
                       deadline_exceeded=deadline_exceeded, timed_out=timed_out, log_tail=self.prober.log_tail()[-20:],
-                      boot=self.prober.boot, progress=self.progress_record(results, msg))
+                      boot=self.prober.boot, progress=self.progress_record(results, msg), restarted=self.restarted)
         self.report(results, msg, state='done' if healthy else 'failed', result=result)
         return result, healthy
 

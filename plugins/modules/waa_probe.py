@@ -120,6 +120,19 @@ options:
         C(openadapt.waa.waa_events) callback writes it to the run directory and leaves it out of its events.
     type: bool
     default: false
+  install_timeout:
+    description:
+      - The whole wait's length once the container's log shows the first-install path (no prepared Windows disk -
+        dockur downloads and installs Windows); named in the timeout message instead of O(wait_total). The caller's
+        clock ends the wait.
+    type: float
+  restart_marker:
+    description:
+      - While waiting (O(wait_timeout)), a fatal signature that a second start may clear (QEMU failed to initialise)
+        restarts the container once - killed and started, as nothing runs in it yet - and the wait goes on. This file
+        on the host records the restart, so later rounds and calls with the same path (one run) do not restart
+        again; a second failure then fails with a message saying so. Without it nothing is restarted.
+    type: path
   progress_file:
     description:
       - Absolute path of a JSON progress file rewritten atomically while the module waits, for
@@ -255,6 +268,10 @@ checked:
   returned: when every layer was checked and healthy, or the smoke test passed
   type: str
   sample: 'Smoke test passed: Notepad opened, window "Untitled - Notepad" found, screenshot 52 KB (1440x900), closed.'
+restarted:
+  description: The restart made under O(restart_marker) (C(signature), C(line), C(at)), or null.
+  returned: always
+  type: dict
 layers_checked:
   description: When all five layers were checked and are healthy, the one-line account of them ("5 layers healthy - ...").
   returned: when every layer was checked and healthy

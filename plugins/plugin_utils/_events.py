@@ -17,6 +17,7 @@ import shlex
 import tempfile
 import time
 
+from ansible_collections.openadapt.waa.plugins.module_utils._health import BOOT_STAGE_ORDER
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
 
 PHASES = [
@@ -56,7 +57,7 @@ EXIT_MEANING = {
     7: "Smoke test failed", 8: "Timeout exceeded", 9: "Unknown error",
 }
 
-BOOT_STAGES = ["container_started", "qemu_started", "windows_started", "vnc_ready", "server_ready"]
+BOOT_STAGES = list(BOOT_STAGE_ORDER)
 
 
 def atomic_write(path: str, text, mode: int = 0o600) -> None:
@@ -290,6 +291,11 @@ def human_lines(event: dict, prefix: str = "vm-setup", multi_host: bool = False)
         lines = []
         if event.get("stage"):
             lines.append("  %s\u2192 %s" % (tag, event["stage"].replace("_", " ")))
+        install = event.get("install") or {}
+        if install.get("step"):
+            percent = install.get("download_percent")
+            lines.append("  %s\u2192 installing Windows: %s%s" % (
+                tag, install["step"], " %d%%" % percent if percent is not None and "Downloading" in install["step"] else ""))
         return lines
     if kind == "server_ready":
         return ["  %s\u2192 WAA server answering at %s" % (tag, event.get("url"))]

@@ -641,3 +641,68 @@ def test_a_ready_host_that_changed_is_found_on_the_re_run(waa_cli, standin):
     finally:
         docker_rm(name)
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=60)
+
+
+def test_first_start_without_a_windows_disk_installs_windows_and_sizes_the_waits(waa_cli, tmp_path):
+    """dockur on an empty storage directory downloads and installs Windows before it boots, and Windows
+    setup goes on after the boot: the run says it is on that path, shows the install's steps, and waits
+    up to waa_install_timeout instead of the normal boot and server timeouts (both far below the install)."""
+    name = "waa-f-install"
+    docker_rm(name)
+    storage = tmp_path / "empty-storage"
+    storage.mkdir()
+    hv = dict(unique_ports(), waa_container_name=name, waa_storage_path=str(storage), **FAST)
+    hv.update(waa_boot_timeout=4, waa_server_timeout=4, waa_install_timeout=120,
+              waa_container_env={"WAA_SIM_INSTALL_SECONDS": "14", "WAA_SIM_BOOT_SECONDS": "2", "WAA_SIM_SERVER_DELAY": "1"})
+    try:
+        run = waa_cli(hostvars=hv)
+        assert run.rc == 0, run.output
+        assert "→ installing windows" in run.stdout, run.output
+        assert re.search(r"→ installing Windows: (Downloading|Extracting|Adding|Building) ", run.stdout), run.output
+        assert f"Boot path: first start without a prepared Windows disk in {storage}" in run.stdout, run.output
+        assert "waa_install_timeout" in run.stdout
+        phases = {p["role"]: p for p in run.doc["phases"]}
+        # Both waits outlasted their normal timeouts (4 s) on this path.
+        assert phases["windows_boot"]["duration_seconds"] + phases["waa_server"]["duration_seconds"] > 8, phases
+        events = [json.loads(line) for line in (run.run_dir / "events.jsonl").read_text().splitlines()]
+        assert "installing_windows" in [e.get("stage") for e in events if e["type"] == "boot"]
+        assert (storage / "data.img").exists()
+
+        # The disk is there now: the next start of the container boots at once, on the normal path.
+        docker_rm(name)
+        again = waa_cli(hostvars=dict(hv, waa_boot_timeout=30, waa_server_timeout=30))
+        assert again.rc == 0, again.output
+        assert "installing" not in again.stdout and "Boot path" not in again.stdout, again.output
+    finally:
+        docker_rm(name)
+
+
+@pytest.mark.parametrize("fault", ["qemu_init_fail_once", "qemu_init_fail"])
+def test_qemu_that_fails_to_initialise_gets_one_restart_before_exit_5(fault, waa_cli, tmp_path):
+    """The spec's error matrix: QEMU failing to initialise is worth one restart of the container. Once
+    is enough for a passing cause (a warning says what happened); a cause that stays fails with exit 5
+    in the boot phase, saying that the restart was made."""
+    name = f"waa-f-{fault.replace('_', '-')}"
+    docker_rm(name)
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    hv = dict(unique_ports(), waa_container_name=name, waa_storage_path=str(storage), **FAST)
+    hv.update(waa_boot_timeout=40, waa_container_env={"WAA_SIM_FAULT": fault})
+    try:
+        run = waa_cli(hostvars=hv)
+        logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=60)
+        starts = (logs.stdout + logs.stderr).count("Starting WinArena...")
+        assert starts == 2, (starts, logs.stdout[-2000:])  # one restart, never more
+        if fault == "qemu_init_fail_once":
+            assert run.rc == 0, run.output
+            assert any("QEMU failed to initialise" in w and "restarted once" in w for w in run.doc["warnings"]), run.doc
+        else:
+            assert run.rc == 5, run.output
+            assert run.doc["phase"] == "windows_boot", run.doc
+            assert "QEMU failed to initialise" in run.doc["message"], run.doc
+            assert "restarted once already" in run.doc["message"], run.doc
+            assert "/dev/kvm" in run.doc["fix"], run.doc
+            boot = next(p for p in run.doc["phases"] if p["role"] == "windows_boot")
+            assert boot["duration_seconds"] < 30, "a fatal signature after the restart must fail at once"
+    finally:
+        docker_rm(name)

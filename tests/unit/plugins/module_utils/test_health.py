@@ -150,3 +150,36 @@ def test_follower_survives_unreadable_logs():
     follower = ContainerLogFollower(NoLogs(), "c")
     assert follower.poll() == 0 and follower.available is False and "logging driver" in follower.error
     assert isinstance(BootLogParser().tail.maxlen, int)
+
+
+def test_a_quick_restart_does_not_read_the_old_start_s_last_lines_again():
+    """QEMU's error 1 s before the restart's StartedAt lies inside the start slack: FinishedAt (the old
+    start's end) excludes it, so a restart that helped is not taken for the same failure."""
+    base = 1704110400
+    logs = FakeLogs([((base - 1, 0), "qemu-system-x86_64: -accel kvm: failed to initialize kvm: Device or resource busy"),
+                     ((base + 1, 0), "Starting WinArena..."), ((base + 2, 0), A + "Booting Windows using QEMU v8" + Z)])
+    follower = ContainerLogFollower(logs, "c")
+    follower.poll(started_at="2024-01-01T12:00:00Z", finished_at="2024-01-01T11:59:59.500000000Z")
+    assert follower.parser.fatal is None and follower.parser.qemu_started
+    # Without FinishedAt the slack reads it, as before.
+    other = ContainerLogFollower(FakeLogs(list(logs.lines)), "c")
+    other.poll(started_at="2024-01-01T12:00:00Z")
+    assert other.parser.fatal["id"] == "qemu_init_failed"
+
+
+def test_the_first_install_path_and_qemu_s_init_failure_are_read_from_the_log():
+    parser = diagnose_log("\n".join([
+        A + "Downloading Windows 11 Enterprise (Evaluation)..." + Z,
+        "win11x64-enterprise-eval.iso      40%[=======>            ]   2.19G  41.0MB/s    eta 80s",
+        A + "Extracting Windows 11 Enterprise (Evaluation) image..." + Z,
+        A + "Building Windows 11 Enterprise (Evaluation) image..." + Z,
+        A + "Booting Windows using QEMU v8.2.2..." + Z,
+        "win11x64-enterprise-eval.iso      90%[=================>  ]   4.93G  41.0MB/s    eta 9s",
+    ]))
+    assert list(parser.stages)[:2] == ["installing_windows", "qemu_started"]
+    # The step before QEMU started, the download's last percent before it; nothing after it counts.
+    assert parser.install == {"step": "Building Windows 11 Enterprise (Evaluation) image...", "download_percent": 40}
+    found = match_fatal("qemu-system-x86_64: -accel kvm: failed to initialize kvm: Device or resource busy")
+    assert found["id"] == "qemu_init_failed" and "Device or resource busy" in found["diagnosis"]
+    assert match_fatal("qemu-system-x86_64: warning: host doesn't support requested feature") is None
+    assert diagnose_log(BOOT_LOG).install == {}

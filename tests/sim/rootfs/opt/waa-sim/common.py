@@ -12,7 +12,11 @@ LOG_DIR = "/var/log/waa-sim"
 RUN_DIR = "/run/waa-sim"
 
 KNOWN_FAULTS = {"server_500", "empty_at", "bare_at", "crash_after_boot", "never_boot",
-                "slow_boot", "stop_answering_after", "tiny_screenshot"}
+                "slow_boot", "stop_answering_after", "tiny_screenshot", "qemu_init_fail_once",
+                "qemu_init_fail"}
+# The Windows disk dockur installs into /storage; without it (and WAA_SIM_INSTALL_SECONDS > 0) a
+# start takes the first-install path.
+WINDOWS_DISK = "/storage/data.img"
 
 
 def env_float(name, default):
@@ -44,6 +48,11 @@ def boot_seconds():
     if os.environ.get("KVM", "").upper().startswith("N"):
         seconds *= env_float("WAA_SIM_NOKVM_FACTOR", 10.0)  # dockur: "about 10 times slower"
     return seconds
+
+
+def install_seconds():
+    """Seconds a first start spends installing Windows (0: /storage is taken as a prepared image)."""
+    return env_float("WAA_SIM_INSTALL_SECONDS", 0.0)
 
 
 def _write_atomic(path, text):

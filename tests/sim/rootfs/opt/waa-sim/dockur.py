@@ -176,6 +176,34 @@ def windows_started_timer(t0, boot, guest, never_boot):
     serve_novnc()
 
 
+VERSION_NAME = "Windows 11 Enterprise (Evaluation)"  # dockur's printVersion of win11x64-enterprise-eval
+ISO = "win11x64-enterprise-eval.iso"
+ISO_BYTES = 5_876_000_000
+
+
+def install_windows(seconds):
+    """dockur's install.sh on an empty /storage: download the ISO (wget's progress lines), extract
+    it, add the drivers and the answer file, build the install image. Takes 40 % of ``seconds``;
+    Windows setup inside the VM takes the rest (guest.py), before the WAA server answers."""
+    common.event("install_started")
+    share = seconds * 0.4
+    info(f"Downloading {VERSION_NAME}...")
+    steps = 10
+    for i in range(1, steps + 1):
+        time.sleep(share * 0.6 / steps)
+        done = ISO_BYTES * i // steps
+        bar = ("=" * (i * 2 - 1) + ">").ljust(20)
+        _out(sys.stderr, f"{ISO:<32} {i * 100 // steps:3d}%[{bar}]   {done / GIB:.2f}G  {ISO_BYTES / GIB / (share * 0.6 or 1):.1f}GB/s"
+                         f"    eta {max(0, int(share * 0.6 * (steps - i) / steps))}s\n")
+    for text in (f"Extracting {VERSION_NAME} image...", "Adding drivers to image...",
+                 "Adding win11x64-enterprise-eval.xml for automatic installation...", f"Building {VERSION_NAME} image..."):
+        info(text)
+        time.sleep(share * 0.1)
+    with open(common.WINDOWS_DISK, "wb") as disk:
+        disk.truncate(64 * 1024 * 1024)  # sparse: the "installed" disk the next start boots from
+    common.event("install_image_built")
+
+
 def step():
     """dockur spends a while between its phases (network setup, disk checks, ...); the pause
     also keeps docker logs' order of its stdout and stderr lines the same as the real one's."""
@@ -228,13 +256,25 @@ def main():
                   "(not recommended).")
             return 88
 
+    install = common.install_seconds() if not os.path.exists(common.WINDOWS_DISK) else 0.0
+    if install > 0:
+        install_windows(install)
+
     step()
     info(f"Booting {APP} using QEMU v{QEMU_VERSION}...")
+    marker = "/storage/.waa-sim-qemu-failed-once"
+    if "qemu_init_fail" in faults or ("qemu_init_fail_once" in faults and not os.path.exists(marker)):
+        # QEMU's own stderr line when KVM cannot be initialised (e.g. the device is busy); dockur's
+        # QEMU process is gone and WAA's entry script keeps waiting for the server forever.
+        open(marker, "w").close()
+        _out(sys.stderr, "qemu-system-x86_64: -accel kvm: failed to initialize kvm: Device or resource busy\n")
+        return 1
     t0 = time.time()
     common.event("qemu_started", t0)
     boot = common.boot_seconds()
     # Both timers count from t0, so process start-up on a busy host does not shift them.
-    env = dict(os.environ, WAA_SIM_NAT="1" if nat else "0", WAA_SIM_BOOT_TOTAL=str(boot), WAA_SIM_T0=repr(t0))
+    env = dict(os.environ, WAA_SIM_NAT="1" if nat else "0", WAA_SIM_BOOT_TOTAL=str(boot), WAA_SIM_T0=repr(t0),
+               WAA_SIM_SETUP_SECONDS=str(install * 0.6))
     # Whatever "Windows" prints goes to a file: QEMU's guest never writes to docker logs.
     os.makedirs(common.LOG_DIR, exist_ok=True)
     with open(os.path.join(common.LOG_DIR, "guest.log"), "ab") as log:

@@ -25,7 +25,10 @@ def main():
         while True:
             time.sleep(3600)
     t0 = float(os.environ.get("WAA_SIM_T0") or time.time())  # when dockur started "QEMU"
-    time.sleep(max(0.0, t0 + boot + common.env_float("WAA_SIM_SERVER_DELAY", 3.0) - time.time()))
+    # On the first-install path, Windows setup (and the OEM scripts that install the WAA server)
+    # runs inside the VM before the server can answer.
+    setup = common.env_float("WAA_SIM_SETUP_SECONDS", 0.0)
+    time.sleep(max(0.0, t0 + boot + setup + common.env_float("WAA_SIM_SERVER_DELAY", 3.0) - time.time()))
     import server
     server.run(faults)
 
