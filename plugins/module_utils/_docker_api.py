@@ -464,6 +464,21 @@ class DockerEngine(object):
         """Start a created or stopped container (no-op answer 304 when it already runs)."""
         self.request('POST', '/containers/%s/start' % quote(name, safe=''), expect=(204, 304), timeout=timeout)
 
+    def container_create(self, name, body, timeout=None):
+        """Create a container named ``name`` from a create body (see _container.create_body); returns its id."""
+        data = self.request_json('POST', '/containers/create', params={'name': name}, body=body, timeout=timeout)
+        return (data or {}).get('Id') or ''
+
+    def container_stop(self, name, stop_timeout=120, timeout=None):
+        """Stop a container, giving it ``stop_timeout`` seconds (Windows' ACPI shutdown) before the kill."""
+        self.request('POST', '/containers/%s/stop' % quote(name, safe=''), params={'t': int(stop_timeout)},
+                     expect=(204, 304), timeout=(timeout if timeout is not None else stop_timeout + 60))
+
+    def container_remove(self, name, timeout=None):
+        """Remove a container (its volumes' data on the host's bind mounts stays)."""
+        self.request('DELETE', '/containers/%s' % quote(name, safe=''), params={'force': 'true'},
+                     expect=(204,), timeout=timeout)
+
     def container_restart(self, name, stop_timeout=120, timeout=None):
         """Restart a container, giving it ``stop_timeout`` seconds to shut down first."""
         self.request('POST', '/containers/%s/restart' % quote(name, safe=''), params={'t': int(stop_timeout)},

@@ -21,16 +21,13 @@ import time
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerError
 
-LAYERS = ('docker_daemon', 'container', 'windows_boot', 'waa_server', 'accessibility')
-EXIT_CODES = {
-    'docker_daemon': 2,
-    'container': 4,
-    'windows_boot': 5,
-    'waa_server': 6,
-    'accessibility': 7,
-}
-EXIT_DEADLINE = 8
-EXIT_UNKNOWN = 9
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: F401 (the layers' names, here too)
+    BOOT_STAGE_ORDER,
+    EXIT_DEADLINE,
+    EXIT_UNKNOWN,
+    LAYERS,
+    LAYER_EXIT_CODE as EXIT_CODES,
+)
 
 ANSI_RE = re.compile(r'\x1b\[[0-9;]*m')
 # Other escape sequences (cursor movement, erase line) that terminals would swallow.
@@ -96,12 +93,6 @@ def strip_ansi(text):
 
 
 # -- boot stages ---------------------------------------------------------------------------
-# Every boot stage in the order a boot passes them: the one list that the prober, the callback,
-# the terminal and the viewer use. container_started comes from Docker, vnc_ready from the noVNC
-# page; the others from the container's log (BOOT_STAGES).
-BOOT_STAGE_ORDER = ('container_started', 'installing_windows', 'qemu_started', 'windows_started', 'vnc_ready',
-                    'server_ready')
-
 BOOT_STAGES = (
     # A first start on an empty /storage: dockur downloads the Windows ISO and builds the install
     # image (install.sh), then Windows setup runs inside the VM (~20 min on Azure).

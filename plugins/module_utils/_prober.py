@@ -28,6 +28,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._health import (
     first_unhealthy,
     strip_ansi,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_SMOKE
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, atomic_write_bytes
 from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline, earliest
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_abs_path, validate_container_name
@@ -40,7 +41,6 @@ from ansible_collections.openadapt.waa.plugins.module_utils._waa_client import (
     png_info,
 )
 
-EXIT_SMOKE = 7
 MAX_POLL_INTERVAL = 1.0
 NOTEPAD_TITLE_RE = re.compile(r'(?i)^.* - notepad$')
 SMOKE_WINDOW_TIMEOUT = 30.0

@@ -235,6 +235,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
     PullError,
     registry_auth_header,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DOCKER, EXIT_OK, EXIT_PULL
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter
 from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline, backoff_delays
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
@@ -246,9 +247,6 @@ from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
     validate_registry,
 )
 
-EXIT_OK = 0
-EXIT_DOCKER = 2
-EXIT_PULL = 3
 
 LAYER_STATUSES = ('Pulling fs layer', 'Waiting', 'Downloading', 'Verifying Checksum', 'Download complete',
                   'Extracting', 'Pull complete', 'Already exists')

@@ -17,29 +17,19 @@ import shlex
 import tempfile
 import time
 
-from ansible_collections.openadapt.waa.plugins.module_utils._health import BOOT_STAGE_ORDER
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: F401 (EXIT_MEANING: the CLI's)
+    BENCHMARK,
+    BOOT_STAGE_ORDER,
+    EXIT_MEANING,
+    PHASE_NUMBER,
+    PHASE_TITLE,
+    PHASES as SETUP_PHASES,
+)
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
 
-PHASES = [
-    # (role, number, title)
-    ("preflight", 1, "Pre-flight checks"),
-    ("docker", 1, "Docker daemon"),
-    ("image", 2, "Image pull"),
-    ("container", 3, "Container creation"),
-    ("windows_boot", 4, "Windows VM boot"),
-    ("waa_server", 5, "WAA server initialization"),
-    ("accessibility", 6, "Accessibility tree verification"),
-    ("smoke", 7, "End-to-end smoke test"),
-    ("persist", 8, "Persist results"),
-    ("validate", 9, "Final validation"),
-]
-PHASE_NUMBER = {name: number for name, number, _title in PHASES}
-PHASE_TITLE = {name: title for name, _number, title in PHASES}
-# The benchmark run (playbooks/run_waa.yml) follows the nine setup phases; it is not one of them,
-# so PHASES (the viewer's phase list) leaves it out.
-BENCHMARK_PHASE = "benchmark"
-PHASE_NUMBER[BENCHMARK_PHASE] = 10
-PHASE_TITLE[BENCHMARK_PHASE] = "Benchmark run"
+# The viewer's phase list: the nine setup phases (the benchmark run follows them, it is not one).
+PHASES = [(role, number, title) for role, number, title, _code in SETUP_PHASES]
+BENCHMARK_PHASE = BENCHMARK[0]
 # The spec's JSON names the phases and health checks differently from the roles and layers.
 SPEC_PHASE_NAME = {
     "preflight": "pre_flight_checks", "docker": "docker_daemon", "image": "image_pull",
@@ -50,11 +40,6 @@ SPEC_PHASE_NAME = {
 SPEC_HEALTH_NAME = {
     "docker_daemon": "docker_daemon", "container": "container_status", "windows_boot": "windows_vm_boot",
     "waa_server": "waa_server_ready", "accessibility": "accessibility_tree",
-}
-EXIT_MEANING = {
-    0: "Success", 1: "Pre-flight check failed", 2: "Docker daemon failure", 3: "Image pull failed",
-    4: "Container creation failed", 5: "Windows boot failed", 6: "WAA server failure",
-    7: "Smoke test failed", 8: "Timeout exceeded", 9: "Unknown error",
 }
 
 BOOT_STAGES = list(BOOT_STAGE_ORDER)

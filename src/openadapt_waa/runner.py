@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from openadapt_waa.collection import locate
+from openadapt_waa.collection import import_path, locate
 from openadapt_waa.owners import state_home
 
-EXIT_TIMEOUT = 8
-EXIT_UNKNOWN = 9
+import_path()
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT  # noqa: E402
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_UNKNOWN  # noqa: E402
 # How several hosts' codes become one: the smallest non-zero code, i.e. the earliest failure
 # class. 0 only when every host succeeded.
 OVERALL_RULE = "0 when every host exits 0; otherwise the smallest non-zero exit code among the hosts"

@@ -78,7 +78,7 @@ def test_setup_benchmark_and_probe_work_through_the_engine(engine, engine_socket
         versions = {re.match(r"^\S+ /v(\d+\.\d+)/", r).group(1) for r in versioned}
         assert versions == {api}, versions
         for call in ("POST /v%s/images/create" % api,      # the pull (docker_pull_progress)
-                     "POST /v%s/containers/create" % api,  # the container phase (community.docker)
+                     "POST /v%s/containers/create" % api,  # the container phase (waa_container)
                      "/exec/",                             # the benchmark client (waa_benchmark)
                      "/containers/%s/json" % name):        # the probe (waa_probe)
             assert any(call in r for r in versioned), "no %s through the engine: %s" % (call, versioned[:20])

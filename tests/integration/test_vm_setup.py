@@ -162,7 +162,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert stopped.returncode == 0, stopped.stderr
     fifth = waa_cli("--ram-size", "4G", "--skip-smoke-test", hostvars=hostvars)
     assert fifth.rc == 0, fifth.output
-    assert "Remove the existing container (status exited)" in fifth.stdout, fifth.output
+    assert "replaced the existing container (status exited)" in fifth.stdout, fifth.output
     assert _container_id(name) not in ("", rebuilt)
     assert _exec(name, "cat", "/client/results/kept/result.txt") == 0
 

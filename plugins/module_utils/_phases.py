@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, OpenAdapt.AI
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one table of the setup: its phases (role, number, title, exit code), the exit codes and what
+they mean, the health layers and their exit codes, and the boot stages in order. Modules (on the VM),
+the callback, the filters, the CLI and the viewer read it; nothing else lists them."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+EXIT_OK = 0
+EXIT_PREFLIGHT = 1
+EXIT_DOCKER = 2
+EXIT_PULL = 3
+EXIT_CONTAINER = 4
+EXIT_BOOT = 5
+EXIT_SERVER = 6
+EXIT_SMOKE = 7
+EXIT_DEADLINE = 8
+EXIT_UNKNOWN = 9
+
+EXIT_MEANING = {
+    EXIT_OK: 'Success', EXIT_PREFLIGHT: 'Pre-flight check failed', EXIT_DOCKER: 'Docker daemon failure',
+    EXIT_PULL: 'Image pull failed', EXIT_CONTAINER: 'Container creation failed', EXIT_BOOT: 'Windows boot failed',
+    EXIT_SERVER: 'WAA server failure', EXIT_SMOKE: 'Smoke test failed', EXIT_DEADLINE: 'Timeout exceeded',
+    EXIT_UNKNOWN: 'Unknown error',
+}
+
+# (role, number in the human output, title, exit code when the phase fails). The docker role is the
+# second half of phase 1 with an exit code of its own; the benchmark (run_waa) follows the nine.
+PHASES = (
+    ('preflight', 1, 'Pre-flight checks', EXIT_PREFLIGHT),
+    ('docker', 1, 'Docker daemon', EXIT_DOCKER),
+    ('image', 2, 'Image pull', EXIT_PULL),
+    ('container', 3, 'Container creation', EXIT_CONTAINER),
+    ('windows_boot', 4, 'Windows VM boot', EXIT_BOOT),
+    ('waa_server', 5, 'WAA server initialization', EXIT_SERVER),
+    ('accessibility', 6, 'Accessibility tree verification', EXIT_SMOKE),
+    ('smoke', 7, 'End-to-end smoke test', EXIT_SMOKE),
+    ('persist', 8, 'Persist results', EXIT_UNKNOWN),
+    ('validate', 9, 'Final validation', EXIT_UNKNOWN),
+)
+BENCHMARK = ('benchmark', 10, 'Benchmark run', EXIT_UNKNOWN)
+PHASE_NUMBER = dict((role, number) for role, number, _title, _code in PHASES + (BENCHMARK,))
+PHASE_TITLE = dict((role, title) for role, _number, title, _code in PHASES + (BENCHMARK,))
+PHASE_EXIT_CODE = dict((role, code) for role, _number, _title, code in PHASES + (BENCHMARK,))
+
+# The health layers in the order they are checked, and the exit code of each.
+LAYERS = ('docker_daemon', 'container', 'windows_boot', 'waa_server', 'accessibility')
+LAYER_EXIT_CODE = {'docker_daemon': EXIT_DOCKER, 'container': EXIT_CONTAINER, 'windows_boot': EXIT_BOOT,
+                   'waa_server': EXIT_SERVER, 'accessibility': EXIT_SMOKE}
+
+# Every boot stage in the order a boot passes them. container_started comes from Docker, vnc_ready
+# from the noVNC page, the others from the container's log (_health.BOOT_STAGES).
+BOOT_STAGE_ORDER = ('container_started', 'installing_windows', 'qemu_started', 'windows_started', 'vnc_ready',
+                    'server_ready')
+
+
+def phase_info(role):
+    """{role, number, title, exit_code} of a phase (the preflight phase's for an unknown one)."""
+    role = role if role in PHASE_NUMBER else 'preflight'
+    return {'role': role, 'number': PHASE_NUMBER[role], 'title': PHASE_TITLE[role], 'exit_code': PHASE_EXIT_CODE[role]}
