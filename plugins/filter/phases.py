@@ -33,9 +33,9 @@ _value:
   type: dict
 """
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import phase_info
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import classify_failure, phase_info
 
 
 class FilterModule(object):
     def filters(self):
-        return {'phase_info': phase_info}
+        return {'phase_info': phase_info, 'classify_failure': classify_failure}

@@ -60,3 +60,52 @@ def phase_info(role):
     """{role, number, title, exit_code} of a phase (the preflight phase's for an unknown one)."""
     role = role if role in PHASE_NUMBER else 'preflight'
     return {'role': role, 'number': PHASE_NUMBER[role], 'title': PHASE_TITLE[role], 'exit_code': PHASE_EXIT_CODE[role]}
+
+
+# Words of sudo when the login user can become root neither by being it nor without a password.
+NO_ROOT_SIGNS = ('a password is required', 'missing sudo password', 'not in the sudoers', 'sudo: not found',
+                 'sudo: command not found', 'incorrect sudo password')
+
+
+def _truncate(text, length=600):
+    text = ' '.join(str(text).split())
+    return text if len(text) <= length else text[:length - 3] + '...'
+
+
+def classify_failure(result, phase, deadline_passed=False, task='?', user='?', state_dir='', timeout=0,
+                     container='', refusal_fix=None):
+    """One exit code, message and fix for a failed task's result (the rescue of every playbook).
+
+    A module's own waa_exit_code wins; a login that cannot become root is 1 (pre-flight), a passed
+    deadline 8, a module that crashed without a diagnosis 9; otherwise the phase's exit code decides.
+    """
+    result = result if isinstance(result, dict) else {}
+    phase = phase or 'preflight'
+    msg = result.get('msg')
+    words = ' '.join(str(result.get(k) or '') for k in ('msg', 'module_stderr', 'module_stdout')).lower()
+    no_root = any(sign in words for sign in NO_ROOT_SIGNS)
+    deadline = bool(result.get('deadline_exceeded')) or bool(deadline_passed)
+    crashed = (('module_stderr' in result or str(msg or '').startswith('MODULE FAILURE'))
+               and 'waa_exit_code' not in result)
+    if no_root:
+        code = EXIT_PREFLIGHT
+        message = ('The SSH user %s is not root and cannot use sudo without a password, which the setup needs (Docker\'s '
+                   'socket, packages, %s). Give it passwordless sudo (Azure\'s azureuser has it), or log in as a user '
+                   'that has it.' % (user, state_dir))
+    elif deadline:
+        code = EXIT_DEADLINE
+        message = ('Timeout after %ss (--timeout). Reached phase: %s. Increase --timeout or check for hangs.'
+                   % (timeout, phase))
+    elif crashed:
+        code = EXIT_UNKNOWN
+        message = ('Unexpected error in phase %s (%s): %s. Please report this issue with the log.'
+                   % (phase, task, _truncate(msg if msg is not None else result.get('module_stderr', ''))))
+    else:
+        code = result.get('waa_exit_code', phase_info(phase)['exit_code'])
+        if phase == 'container' and 'waa_exit_code' not in result and refusal_fix is None:
+            message = 'Container creation failed: %s. Check logs: docker logs %s' % (msg or 'unknown error', container)
+        else:
+            message = str(msg) if msg else 'Phase %s failed' % phase
+    fix = result.get('fix') or refusal_fix or ''
+    return {'exit_code': int(code), 'message': ' '.join(message.split()), 'fix': fix,
+            'layers': result.get('layers') or []}

@@ -1,0 +1,43 @@
+"""The one table of phases and the failure classification every playbook's rescue uses."""
+
+import pytest
+
+from ansible_collections.openadapt.waa.plugins.module_utils import _phases
+
+
+def test_the_table():
+    assert [p[0] for p in _phases.PHASES] == ["preflight", "docker", "image", "container", "windows_boot",
+                                              "waa_server", "accessibility", "smoke", "persist", "validate"]
+    assert _phases.phase_info("container") == {"role": "container", "number": 3, "title": "Container creation",
+                                               "exit_code": 4}
+    assert _phases.phase_info("benchmark")["number"] == 10 and _phases.phase_info("nonsense")["role"] == "preflight"
+    assert sorted(_phases.EXIT_MEANING) == list(range(10))
+    assert set(_phases.LAYER_EXIT_CODE) == set(_phases.LAYERS)
+
+
+@pytest.mark.parametrize("result, kwargs, code, words", [
+    ({"msg": "boom", "waa_exit_code": 5, "fix": "wait"}, {}, 5, ["boom"]),
+    ({"msg": "docker said no"}, {"phase": "image"}, 3, ["docker said no"]),
+    ({"msg": "port is already allocated"}, {"phase": "container"}, 4,
+     ["Container creation failed: port is already allocated. Check logs: docker logs winarena"]),
+    ({"msg": "Missing sudo password"}, {"phase": "preflight", "user": "bob"}, 1, ["The SSH user bob is not root"]),
+    ({"msg": "x", "waa_exit_code": 5}, {"phase": "windows_boot", "deadline_passed": True}, 8,
+     ["Timeout after 60s (--timeout). Reached phase: windows_boot"]),
+    ({"msg": "MODULE FAILURE", "module_stderr": "Traceback ..."}, {"phase": "smoke", "task": "Open Notepad"}, 9,
+     ["Unexpected error in phase smoke (Open Notepad): MODULE FAILURE"]),
+    ({}, {"phase": "persist"}, 9, ["Phase persist failed"]),
+])
+def test_each_failure_gets_one_code_and_a_message(result, kwargs, code, words):
+    args = dict(phase="preflight", container="winarena", timeout=60)
+    args.update(kwargs)
+    out = _phases.classify_failure(result, **args)
+    assert out["exit_code"] == code
+    for word in words:
+        assert word in out["message"], out["message"]
+
+
+def test_the_fix_comes_from_the_module_or_the_refusing_phase():
+    assert _phases.classify_failure({"msg": "m", "fix": "do x"}, "image")["fix"] == "do x"
+    refused = _phases.classify_failure({"msg": "kept it"}, "container", refusal_fix="use --rebuild")
+    assert refused["fix"] == "use --rebuild" and refused["message"] == "kept it"
+    assert _phases.classify_failure(None, None)["exit_code"] == 1
