@@ -1,7 +1,7 @@
 import json
 
-from ansible_collections.openadapt.waa.plugins.modules.docker_pull_progress import (
-    PullTracker, Scrubber, failure_fix, repo_digest)
+from ansible_collections.openadapt.waa.plugins.module_utils._pull import PullTracker, Scrubber, failure_fix
+from ansible_collections.openadapt.waa.plugins.module_utils._validate import repo_digest
 
 # Recorded from POST /images/create on Docker 20.10 (ids shortened, one layer already present).
 STREAM = [
