@@ -13,7 +13,6 @@ named (environment variables by name only, their values may be secrets).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerError
 
 CONFIG_LABEL = 'openadapt.waa.config'
 MANAGED_LABEL = 'openadapt.waa.managed'

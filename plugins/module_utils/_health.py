@@ -21,13 +21,8 @@ import time
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerError
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: F401 (the layers' names, here too)
-    BOOT_STAGE_ORDER,
-    EXIT_DEADLINE,
-    EXIT_UNKNOWN,
-    LAYERS,
-    LAYER_EXIT_CODE as EXIT_CODES,
-)
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYER_EXIT_CODE as EXIT_CODES
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYERS
 
 ANSI_RE = re.compile(r'\x1b\[[0-9;]*m')
 # Other escape sequences (cursor movement, erase line) that terminals would swallow.

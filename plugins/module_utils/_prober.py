@@ -16,11 +16,10 @@ from urllib.parse import urlsplit
 from urllib.request import ProxyHandler, Request, build_opener
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerEngine, DockerError
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import BOOT_STAGE_ORDER, EXIT_DEADLINE, EXIT_SMOKE
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYER_EXIT_CODE as EXIT_CODES
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYERS
 from ansible_collections.openadapt.waa.plugins.module_utils._health import (
-    BOOT_STAGE_ORDER,
-    EXIT_CODES,
-    EXIT_DEADLINE,
-    LAYERS,
     RETRYABLE_SIGNATURES,
     ContainerLogFollower,
     LayerResult,
@@ -28,7 +27,6 @@ from ansible_collections.openadapt.waa.plugins.module_utils._health import (
     first_unhealthy,
     strip_ansi,
 )
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_SMOKE
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, atomic_write_bytes
 from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline, earliest
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_abs_path, validate_container_name

@@ -17,6 +17,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
     PullError,
     registry_auth_header,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DOCKER, EXIT_OK, EXIT_PULL
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter
 from ansible_collections.openadapt.waa.plugins.module_utils._pull_tracker import (  # noqa: F401 (the module's names)
@@ -182,15 +183,6 @@ class Puller(object):
             if success_ref is not None or self.timed_out:
                 break
         return success_ref, last_error, self.clock() - started
-
-
-class Finished(Exception):
-    """How a pull ends: the module's result, and whether it failed."""
-
-    def __init__(self, result, failed):
-        Exception.__init__(self, result.get('msg'))
-        self.result = result
-        self.failed = failed
 
 
 def pull(p, check_mode=False):

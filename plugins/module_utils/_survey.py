@@ -16,7 +16,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerError
-from ansible_collections.openadapt.waa.plugins.module_utils._health import LAYERS
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYERS
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import image_registry, repo_digest
 
 FOUND = ' (found at the start of this run)'

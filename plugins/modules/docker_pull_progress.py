@@ -223,7 +223,8 @@ waa_exit_code:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.openadapt.waa.plugins.module_utils._pull import Finished, pull
+from ansible_collections.openadapt.waa.plugins.module_utils._finish import finish
+from ansible_collections.openadapt.waa.plugins.module_utils._pull import pull
 
 
 def main():
@@ -245,12 +246,7 @@ def main():
         required_together=[('registry_username', 'registry_password')],
         supports_check_mode=True,
     )
-    try:
-        pull(module.params, module.check_mode)
-    except Finished as done:
-        if done.failed:
-            module.fail_json(**done.result)
-        module.exit_json(**done.result)
+    finish(module, pull, module.params, module.check_mode)
 
 
 if __name__ == '__main__':
