@@ -307,7 +307,7 @@ screenshot:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter
-from ansible_collections.openadapt.waa.plugins.module_utils._prober import (
+from ansible_collections.openadapt.waa.plugins.module_utils._probe_run import (
     PROBE_ARGS,
     ProbeRun,
     check_params,

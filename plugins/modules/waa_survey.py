@@ -219,7 +219,8 @@ found_ready:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.openadapt.waa.plugins.module_utils import _lease, _survey
 from ansible_collections.openadapt.waa.plugins.module_utils._host import bad_path, read_host
-from ansible_collections.openadapt.waa.plugins.module_utils._prober import Prober, check_params, clients, probe_params
+from ansible_collections.openadapt.waa.plugins.module_utils._probe_run import check_params, clients, probe_params
+from ansible_collections.openadapt.waa.plugins.module_utils._prober import Prober
 
 HOST_ARGS = dict(device=dict(type='path', default='/dev/kvm'), check_device=dict(type='bool', default=True),
                  resources_path=dict(type='path', required=True), imds_url=dict(type='str', default=''),

@@ -13,7 +13,7 @@ _COLLECTIONS = str(Path(__file__).resolve().parents[2] / ".collections")
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
 
-from ansible_collections.openadapt.waa.plugins.modules.progress_watch import Shipper  # noqa: E402
+from ansible_collections.openadapt.waa.plugins.module_utils._watch import Shipper  # noqa: E402
 
 
 def apply(pieces, dest):

@@ -2,7 +2,7 @@ import json
 import os
 import time
 
-from ansible_collections.openadapt.waa.plugins.modules.progress_watch import JOB_ID_RE, Watch, read_job, watch
+from ansible_collections.openadapt.waa.plugins.module_utils._watch import JOB_ID_RE, Watch, read_job, watch
 
 
 def write(path, data, mtime=None):
