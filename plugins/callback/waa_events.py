@@ -53,6 +53,7 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import overall_exit_code
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     PHASE_NUMBER,
     PHASE_TITLE,
@@ -599,9 +600,8 @@ class CallbackModule(CallbackBase):
             atomic_write(os.path.join(self.run_dir, "results", "%s.json" % name), dumps(doc))
             self.emit("host_result", name, result=doc)
             codes[name] = doc["exit_code"]
-        failed = sorted(code for code in codes.values() if code)
-        self.emit("run_end", None, status="successful" if not failed else "failed",
-                  exit_code=failed[0] if failed else 0, hosts=codes)
+        code = overall_exit_code(codes.values())
+        self.emit("run_end", None, status="successful" if not code else "failed", exit_code=code, hosts=codes)
         for handle in (self.events_handle, self.log_handle):
             if handle:
                 handle.close()

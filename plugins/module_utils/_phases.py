@@ -56,6 +56,16 @@ BOOT_STAGE_ORDER = ('container_started', 'installing_windows', 'qemu_started', '
                     'server_ready')
 
 
+# How several hosts' codes become one: the smallest non-zero code, i.e. the earliest failure class.
+OVERALL_RULE = '0 when every host exits 0; otherwise the smallest non-zero exit code among the hosts'
+
+
+def overall_exit_code(codes):
+    """The run's one exit code for its hosts' codes (OVERALL_RULE)."""
+    failed = sorted(int(code) for code in codes if code)
+    return failed[0] if failed else EXIT_OK
+
+
 def phase_info(role):
     """{role, number, title, exit_code} of a phase (the preflight phase's for an unknown one)."""
     role = role if role in PHASE_NUMBER else 'preflight'

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, OpenAdapt.AI
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Deadlines, exponential backoff with jitter and a small retry helper (standard library only)."""
+"""Deadlines and exponential backoff with jitter: the one retry/backoff helper (standard library only)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -82,27 +82,3 @@ def backoff_delays(attempts, base=2.0, cap=60.0, jitter=0.5, rng=None):
             delay *= 1.0 - jitter * rng.random()
         delays.append(delay)
     return delays
-
-
-def retry(func, attempts=3, base=2.0, cap=60.0, jitter=0.5, retry_on=(Exception,), deadline=None,
-          on_retry=None, rng=None):
-    """Call ``func(attempt)`` until it returns without raising one of ``retry_on``.
-
-    Waits with :func:`backoff_delays` between tries, never past ``deadline``; re-raises the last
-    error when tries or time run out. ``on_retry(attempt, error, delay)`` is called before a wait.
-    """
-    deadline = deadline or Deadline()
-    delays = backoff_delays(attempts, base, cap, jitter, rng)
-    for attempt in range(1, attempts + 1):
-        try:
-            return func(attempt)
-        except retry_on as exc:
-            if attempt >= attempts or deadline.expired():
-                raise
-            delay = delays[attempt - 1]
-            if on_retry is not None:
-                on_retry(attempt, exc, delay)
-            deadline.sleep(delay)
-            if deadline.expired():
-                raise
-    raise AssertionError('unreachable')

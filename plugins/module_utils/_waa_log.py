@@ -33,9 +33,9 @@ import ast
 import math
 import re
 
+from ansible_collections.openadapt.waa.plugins.module_utils._health import strip_ansi
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import valid_task_ref
 
-ANSI_RE = re.compile(r'\x1b\[[0-9;]*m')
 # "[2026-01-01 12:00:00,023 INFO lib_run_single/84-MainProcess] message" once ANSI is stripped.
 PREFIX_RE = re.compile(r'^\[(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?) (?P<level>[A-Z]+) '
                        r'(?P<module>[\w.<>-]+)/(?P<lineno>\d+)-(?P<process>[^\]]*)\] ?(?P<msg>.*)$')
@@ -61,8 +61,6 @@ def _refused(domain, task_id):
                        % (str(domain)[:80], str(task_id)[:80])}
 
 
-def strip_ansi(text):
-    return ANSI_RE.sub('', text)
 
 
 def parse_result(text):

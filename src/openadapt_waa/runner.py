@@ -23,10 +23,11 @@ from openadapt_waa.owners import state_home
 
 import_path()
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT  # noqa: E402
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_UNKNOWN  # noqa: E402
-# How several hosts' codes become one: the smallest non-zero code, i.e. the earliest failure
-# class. 0 only when every host succeeded.
-OVERALL_RULE = "0 when every host exits 0; otherwise the smallest non-zero exit code among the hosts"
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: E402
+    EXIT_UNKNOWN,
+    OVERALL_RULE,
+    overall_exit_code,
+)
 
 
 @dataclass
@@ -354,6 +355,5 @@ def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, har
         return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,
                          f"The run ended without a result (ansible-runner status {status}, rc {runner.rc}). "
                          f"See {run_dir / 'runner'} and report this issue.")
-    codes = sorted(doc.get("exit_code", EXIT_UNKNOWN) for doc in hosts.values())
-    failed = [code for code in codes if code]
-    return RunResult(failed[0] if failed else 0, status, run_dir, hosts)
+    return RunResult(overall_exit_code(doc.get("exit_code", EXIT_UNKNOWN) for doc in hosts.values()), status, run_dir,
+                     hosts)

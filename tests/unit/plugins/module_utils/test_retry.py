@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline, backoff_delays, earliest, retry
+from ansible_collections.openadapt.waa.plugins.module_utils._retry import Deadline, backoff_delays, earliest
 
 
 class FakeClock:
@@ -52,37 +52,3 @@ def test_backoff_is_exponential_capped_and_jittered():
     with pytest.raises(ValueError):
         backoff_delays(3, jitter=2)
 
-
-def test_retry_retries_then_succeeds_or_reraises():
-    clock = FakeClock()
-    calls = []
-
-    def flaky(attempt):
-        calls.append(attempt)
-        if attempt < 3:
-            raise IOError("boom %d" % attempt)
-        return "ok"
-
-    seen = []
-    deadline = Deadline(1000, clock=clock, sleeper=clock.sleep)
-    assert retry(flaky, attempts=3, base=1, jitter=0, deadline=deadline, on_retry=lambda a, e, d: seen.append((a, d))) == "ok"
-    assert calls == [1, 2, 3] and seen == [(1, 1.0), (2, 2.0)] and clock.slept == [1.0, 2.0]
-
-    with pytest.raises(IOError):
-        retry(lambda a: (_ for _ in ()).throw(IOError("always")), attempts=2, base=0, deadline=deadline)
-    with pytest.raises(KeyError):  # not in retry_on: raised at once
-        retry(lambda a: {}["x"], attempts=5, retry_on=(IOError,), deadline=deadline)
-
-
-def test_retry_stops_at_the_deadline():
-    clock = FakeClock()
-    deadline = Deadline(3, clock=clock, sleeper=clock.sleep)
-    calls = []
-
-    def fail(attempt):
-        calls.append(attempt)
-        raise IOError("x")
-
-    with pytest.raises(IOError):
-        retry(fail, attempts=10, base=2, jitter=0, deadline=deadline)
-    assert calls == [1, 2] and sum(clock.slept) == 3
