@@ -22,7 +22,7 @@ options:
   run_dir:
     description:
       - Directory for the run's files. Created when missing.
-      - Without it, a new directory under C(~/.local/state/openadapt-waa/runs/) is used.
+      - Without it, a new directory under C($WAA_STATE_HOME/runs/) (default C(~/.local/state/openadapt-waa/runs/)) is used.
     type: path
     env:
       - name: WAA_RUN_DIR
@@ -64,6 +64,7 @@ from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     human_lines,
     new_state,
     result_document,
+    runs_home,
 )
 
 # Tasks that never leave the controller: their success proves nothing about SSH.
@@ -154,8 +155,7 @@ class CallbackModule(CallbackBase):
         run_dir = self.get_option("run_dir")
         if not run_dir:
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            run_dir = os.path.join(os.path.expanduser("~/.local/state/openadapt-waa/runs"),
-                                   "%s-%s" % (stamp, self.playbook or "run"))
+            run_dir = os.path.join(runs_home(), "%s-%s" % (stamp, self.playbook or "run"))
         self.run_dir = run_dir
         os.makedirs(os.path.join(run_dir, "results"), exist_ok=True)
         os.makedirs(os.path.join(run_dir, "screenshots"), exist_ok=True)

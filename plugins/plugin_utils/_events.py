@@ -45,6 +45,12 @@ SPEC_HEALTH_NAME = {
 BOOT_STAGES = list(BOOT_STAGE_ORDER)
 
 
+def runs_home() -> str:
+    """Where run directories go by default: ``$WAA_STATE_HOME/runs`` or ``~/.local/state/openadapt-waa/runs``
+    (the CLI, the viewer and the callback under plain ansible-playbook alike)."""
+    return os.path.join(os.environ.get("WAA_STATE_HOME") or os.path.expanduser("~/.local/state/openadapt-waa"), "runs")
+
+
 def atomic_write(path: str, text, mode: int = 0o600) -> None:
     """Write a whole file (text, or bytes) or nothing: temp file in the same directory, then rename.
     Private by default (run files hold logs and screenshots)."""

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Callable
 
 from openadapt_waa.collection import import_path, locate
-from openadapt_waa.owners import state_home
 
 import_path()
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT  # noqa: E402
+from ansible_collections.openadapt.waa.plugins.plugin_utils._events import runs_home  # noqa: E402
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: E402
     EXIT_UNKNOWN,
     OVERALL_RULE,
@@ -46,7 +46,7 @@ class RunResult:
 
 
 def default_run_dir(kind: str) -> Path:
-    base = state_home() / "runs"
+    base = Path(runs_home())
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = base / f"{stamp}-{kind}-{os.getpid()}"
     path.mkdir(parents=True, exist_ok=True)

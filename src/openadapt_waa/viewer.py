@@ -53,6 +53,7 @@ from openadapt_waa.collection import import_path
 import_path()
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (  # noqa: E402
     BOOT_STAGES,
+    runs_home,
     PHASES,
     apply_event,
     benchmark_live,
@@ -717,9 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root
     if not args.run_dirs and not root:
-        from openadapt_waa.owners import state_home
-
-        root = state_home() / "runs"
+        root = Path(runs_home())
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("Warning: the viewer listens on %s, beyond loopback: anyone who reaches it sees the VM's desktop "
               "screenshots and logs, with no login (at most %d connections). Prefer 127.0.0.1 and an SSH tunnel."
