@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from openadapt_waa.collection import import_path, locate
+from openadapt_waa.tailer import Tailer
 
 import_path()
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT  # noqa: E402
@@ -65,12 +66,10 @@ class EventFollower(threading.Thread):
 
     def __init__(self, path: Path, handle: Callable[[dict], None], interval: float = 0.1):
         super().__init__(daemon=True)
-        self.path = path
+        self.tailer = Tailer(path)
         self.handle = handle
         self.interval = interval
         self._halt = threading.Event()
-        self._offset = 0
-        self._partial = ""
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -79,21 +78,11 @@ class EventFollower(threading.Thread):
         self.drain()
 
     def drain(self) -> None:
-        if not self.path.exists():
-            return
-        with open(self.path, encoding="utf-8") as stream:
-            stream.seek(self._offset)
-            chunk = stream.read()
-            self._offset = stream.tell()
-        text = self._partial + chunk
-        lines = text.split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            if line.strip():
-                try:
-                    self.handle(json.loads(line))
-                except ValueError:
-                    continue
+        while True:
+            for event in self.tailer.read():
+                self.handle(event)
+            if not self.tailer.pending:
+                return
 
     def stop(self) -> None:
         self._halt.set()
