@@ -89,8 +89,8 @@ def differences(spec, info, image_id):
     have_devices = sorted('%s:%s' % (d.get('PathOnHost'), d.get('PathInContainer')) for d in host.get('Devices') or [])
     if wanted_devices != have_devices:
         out.append('devices %s instead of %s' % (_short(wanted_devices), _short(have_devices)))
-    if sorted(c.upper() for c in spec['capabilities']) != sorted(str(c).upper().replace('CAP_', '')
-                                                                  for c in host.get('CapAdd') or []):
+    have_caps = sorted(str(c).upper().replace('CAP_', '') for c in host.get('CapAdd') or [])
+    if sorted(c.upper() for c in spec['capabilities']) != have_caps:
         out.append('capabilities %s instead of %s' % (_short(spec['capabilities']), _short(host.get('CapAdd') or [])))
     policy = (host.get('RestartPolicy') or {}).get('Name') or 'no'
     if (spec['restart_policy'] or 'no') != policy:
@@ -146,5 +146,3 @@ class Converger(object):
 def converge(engine, name, spec, config_hash, image_id, rebuild=False, stop_timeout=120, check_mode=False):
     """Converger(...).run(), DockerError passed on."""
     return Converger(engine, name, spec, config_hash, image_id, rebuild, stop_timeout, check_mode).run()
-
-

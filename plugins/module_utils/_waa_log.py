@@ -61,8 +61,6 @@ def _refused(domain, task_id):
                        % (str(domain)[:80], str(task_id)[:80])}
 
 
-
-
 def parse_result(text):
     """``result.txt`` -> (score or None, success or None).
 

@@ -53,7 +53,7 @@ options:
     type: str
     required: true
   image_id:
-    description: The id of the image O(spec.image) names now; a running container with another image differs.
+    description: The id of the image the spec's C(image) names now; a running container with another image differs.
     type: str
   rebuild:
     description: Replace the container even when it runs and matches.

@@ -125,9 +125,16 @@ def _all_text_under(*roots: Path) -> str:
         if root.is_file():
             chunks.append(root.read_bytes().decode("utf-8", "replace"))
             continue
-        for path in root.rglob("*") if root.exists() else []:
-            if path.is_file() and not path.is_symlink() and path.stat().st_size < 50_000_000:
-                chunks.append(path.read_bytes().decode("utf-8", "replace"))
+        # The other test process's runs create and remove their own ~/.ansible/tmp entries meanwhile:
+        # what vanishes during the walk held no file of this run.
+        for top, _dirs, files in os.walk(root):
+            for name in files:
+                path = Path(top) / name
+                try:
+                    if not path.is_symlink() and path.stat().st_size < 50_000_000:
+                        chunks.append(path.read_bytes().decode("utf-8", "replace"))
+                except FileNotFoundError:
+                    continue
     return "\n".join(chunks)
 
 
