@@ -131,7 +131,7 @@ def _all_text_under(*roots: Path) -> str:
             for name in files:
                 path = Path(top) / name
                 try:
-                    if not path.is_symlink() and path.stat().st_size < 50_000_000:
+                    if path.is_file() and not path.is_symlink() and path.stat().st_size < 50_000_000:
                         chunks.append(path.read_bytes().decode("utf-8", "replace"))
                 except FileNotFoundError:
                     continue
