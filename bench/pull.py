@@ -29,7 +29,6 @@ from pathlib import Path
 from common import (PORTS, PY, REPO, WORK, docker, local_vm, log, pct, standin_hostvars, summary, write_inventory)
 
 PAD_MB = 1100
-REPO_PATH = "windowsarena/winarena"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -86,8 +85,12 @@ class Proxy:
                 self.proc.kill()
 
 
+# The image push_padded() published (a repository of its own, windowsarena/fresh-<token>), through our proxy.
+PUBLISHED: dict = {}
+
+
 def image_ref(proxy: Proxy) -> str:
-    return f"127.0.0.1:{proxy.port}/{REPO_PATH}:pad{PAD_MB}"
+    return f"127.0.0.1:{proxy.port}/{PUBLISHED['repository']}:{PUBLISHED['tag']}"
 
 
 def remove_image(ref: str) -> bool:
@@ -123,8 +126,9 @@ def ansible_env() -> dict:
 
 def run_module(inv: Path, args: dict, timeout: float = 900) -> dict:
     """The module over SSH to the stand-in (ad-hoc ansible); wall time and the module's result."""
-    argv = [str(Path(PY).parent / "ansible"), "local-vm", "-i", str(inv), "-m", "openadapt.waa.docker_pull_progress",
-            "-a", json.dumps(args)]
+    # The stand-in VM logs in as azureuser, as Azure's VMs do: Docker's socket needs sudo (become).
+    argv = [str(Path(PY).parent / "ansible"), "local-vm", "-i", str(inv), "--become", "-m",
+            "openadapt.waa.docker_pull_progress", "-a", json.dumps(args)]
     t0 = time.monotonic()
     cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=ansible_env(), cwd=str(WORK),
                         stdin=subprocess.DEVNULL)
@@ -233,6 +237,7 @@ def stall(proxy: Proxy, inv: Path, repeats: int, stall_timeout: int = 3) -> dict
 
 def bench(quick: bool = False, part: str = "both") -> dict:
     pad = local_vm.push_padded(PAD_MB)
+    PUBLISHED.update(repository=pad.repository, tag=pad.tag)
     proxy = Proxy().start()
     inv = inventory()
     out = {"image_bytes": getattr(pad, "compressed_bytes", None), "layers": getattr(pad, "layers", None)}
@@ -243,4 +248,5 @@ def bench(quick: bool = False, part: str = "both") -> dict:
             out["stall"] = stall(proxy, inv, 1 if quick else 3)
     finally:
         proxy.stop()
+        local_vm.unpublish(pad)
     return out

@@ -125,12 +125,19 @@ class Prober(object):
                                fix='Restart the Docker daemon.')
         return LayerResult('docker_daemon', True, 'The Docker daemon answers.', details={'docker_host': self.engine.docker_host})
 
+    def _inspected(self, layer):
+        """(inspect data or None, None), or (None, the layer's failure) when Docker cannot be asked."""
+        try:
+            return self._inspect(), None
+        except DockerError as exc:
+            return None, LayerResult(layer, False, 'Cannot inspect container %s: %s' % (self.p['container_name'],
+                                                                                         exc.message))
+
     def check_container(self):
         name = self.p['container_name']
-        try:
-            info = self._inspect()
-        except DockerError as exc:
-            return LayerResult('container', False, 'Cannot inspect container %s: %s' % (name, exc.message))
+        info, failed = self._inspected('container')
+        if failed:
+            return failed
         if info is None:
             return LayerResult('container', False, 'Container %s does not exist.' % name, fatal=True,
                                details={'exists': False}, diagnosis='No container named %s.' % name,
@@ -169,10 +176,9 @@ class Prober(object):
         name = self.p['container_name']
         info = self.inspect
         if info is None or 'container' not in self.p['layers']:
-            try:
-                info = self._inspect()
-            except DockerError as exc:
-                return LayerResult('windows_boot', False, 'Cannot inspect container %s: %s' % (name, exc.message))
+            info, failed = self._inspected('windows_boot')
+            if failed:
+                return failed
         if info is None:
             return LayerResult('windows_boot', False, 'Container %s does not exist.' % name, fatal=True,
                                fix='Create the container first.')
