@@ -130,8 +130,8 @@ class Prober(object):
         try:
             return self._inspect(), None
         except DockerError as exc:
-            return None, LayerResult(layer, False, 'Cannot inspect container %s: %s' % (self.p['container_name'],
-                                                                                         exc.message))
+            message = 'Cannot inspect container %s: %s' % (self.p['container_name'], exc.message)
+            return None, LayerResult(layer, False, message)
 
     def check_container(self):
         name = self.p['container_name']
