@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 import pytest
 
+import shapes
 from conftest import REPO, docker_rm, unique_ports, vm_state_dir, write_inventory
 
 SCHEMA = json.loads((REPO / "docs" / "schemas" / "vm_setup_result.schema.json").read_text())
@@ -109,6 +110,8 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert (second.run_dir / "screenshots" / "local-vm-smoke.png").read_bytes().startswith(b"\x89PNG")
     events = [json.loads(line) for line in (second.run_dir / "events.jsonl").read_text().splitlines()]
     assert [e["type"] for e in events].count("server_ready") == 1
+    # The document and the events keep their shape (keys and types) whatever moves inside the house.
+    assert shapes.check("vm_setup_ready_host", second.doc, events) == []
 
     # Results live on the VM, outside the container (one directory per container).
     results = state_dir / "client-results" / name
@@ -123,6 +126,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert "environment RAM_SIZE" in changed.doc["message"], changed.doc
     assert "--rebuild" in changed.doc["fix"] and str(results) in changed.doc["fix"], changed.doc
     assert _container_id(name) == cid, "the running container was recreated"
+    assert shapes.check("vm_setup_refused", changed.doc, changed.events()) == []
 
     third = waa_cli("--rebuild", "--ram-size", "4G", hostvars=hostvars)
     assert third.rc == 0, third.output
