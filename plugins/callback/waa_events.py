@@ -46,14 +46,12 @@ options:
 
 import base64
 import os
-import re
-import shutil
-import tempfile
 import time
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import overall_exit_code
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import SSH_FAILED, overall_exit_code, ssh_fix
+from ansible_collections.openadapt.waa.plugins.plugin_utils._bench_relay import BenchmarkRelay, safe_name
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     PHASE_NUMBER,
     PHASE_TITLE,
@@ -79,26 +77,8 @@ QUIET_ACTIONS = {
 }
 # The CLI command behind each playbook: the prefix of its human lines.
 COMMAND_OF = {"vm_setup": "vm-setup", "server_start": "server-start", "up": "up", "probe": "probe", "run_waa": "run"}
-SSH_FAILED = "Cannot connect to VM via SSH. Verify IP address and SSH keys."
-# The benchmark's own statuses that the viewer shows as "running".
-BENCH_RUNNING = {"starting", "running", "finishing", "syncing"}
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 # Events whose lines Ansible's own output lacks (display_progress): task results it prints itself.
 DISPLAYED = {"pull_progress", "boot", "server_ready", "warning", "task_start", "task_end", "benchmark"}
-
-
-def _ssh_fix(detail: str, address: str) -> str:
-    """What to do about an SSH failure, from ssh's own words."""
-    text = detail.lower()
-    if "host identification has changed" in text or "host key verification failed" in text:
-        return ("The VM's SSH host key is not the one in known_hosts (host key checking stays on). If the VM was "
-                "recreated, remove the old key with: ssh-keygen -R %s, then run again." % address)
-    if "permission denied" in text:
-        return "SSH refused the login: check the user (--ssh-user) and the private key (--ssh-key)."
-    if "connection refused" in text or "timed out" in text or "no route" in text or "could not resolve" in text:
-        return ("Nothing answers SSH at %s: check the address, that the VM is running (waa up starts it) and that "
-                "the network security group allows port 22." % address)
-    return "Check the host address, user and SSH key."
 
 
 def _short(action: str) -> str:
@@ -143,7 +123,7 @@ class CallbackModule(CallbackBase):
         self.multi_host = False
         self.changed = {}  # host -> tasks that reported a change
         self.ssh_proven = {}  # host -> seconds the first remote task took (it proved SSH works)
-        self.bench = {}  # host -> benchmark event relay state (see _benchmark)
+        self.bench = {}  # host -> BenchmarkRelay
         self.pull_shown = {}  # host -> (attempt, 5 % step) of the pull line last displayed
         self.survey = {}  # host -> what the run's first round trip (waa_survey) found
 
@@ -318,7 +298,7 @@ class CallbackModule(CallbackBase):
         data = (res.get("screenshot") or {}).get("data_b64")
         if not data or not self.run_dir:
             return
-        rel = os.path.join("screenshots", "%s-smoke.png" % SAFE_NAME.sub("_", name)[:120])
+        rel = os.path.join("screenshots", "%s-smoke.png" % safe_name(name))
         try:
             atomic_write(os.path.join(self.run_dir, rel), base64.b64decode(data, validate=True))
         except (OSError, ValueError, TypeError):
@@ -334,7 +314,10 @@ class CallbackModule(CallbackBase):
                                                    "eta_s", "source", "attempt", "attempts_max", "state", "image")}
             self.emit("pull_progress", name, phase=phase, **fields)
         elif kind == "benchmark" or res.get("shipped"):
-            self._benchmark(name, res, progress)
+            self._open()
+            if name not in self.bench:
+                self.bench[name] = BenchmarkRelay(self.run_dir, name, lambda kind_, **fields: self.emit(kind_, name, **fields))
+            self.bench[name].feed(res, progress)
         elif kind in ("boot", "probe"):
             stage = progress.get("stage")
             tail = progress.get("log_tail") or []
@@ -347,136 +330,6 @@ class CallbackModule(CallbackBase):
                 fields = {"install": install} if milestone and milestone != last[2] else {}
                 self.emit("boot", name, phase=phase, stage=stage if stage != last[0] else None, log_tail=tail[-20:],
                           **fields)
-
-    # -- benchmark ------------------------------------------------------------------------------
-    def _benchmark(self, name, res, progress) -> None:
-        """Write the files a progress_watch round trip shipped, then relay the benchmark's events.
-
-        Events come from the waa_benchmark module's progress record (only those not sent before;
-        a step without its screenshot yet is sent again). They are emitted in order; a step waits
-        until its screenshot has arrived, unless the run is over and nothing more is coming.
-        """
-        self._open()
-        bench = self.bench.setdefault(name, {"run": None, "pending": {}, "emitted": 0, "files": {}, "announced": False,
-                                             "over": False, "ended": False})
-        for piece in res.get("shipped") or []:
-            self._write_piece(name, bench, piece)
-        if progress.get("kind") != "benchmark":
-            return
-        run = progress.get("ship_since")
-        if run != bench["run"]:
-            bench.update(run=run, pending={}, emitted=0, announced=False, ended=False)
-        for event in progress.get("events") or []:
-            seq = int(event.get("seq") or 0)
-            if seq > bench["emitted"]:
-                bench["pending"][seq] = event
-        terminal = progress.get("state") in ("done", "failed")
-        bench["over"] = terminal and not res.get("ship_pending")
-        self._bench_flush(name)
-
-    def _bench_flush(self, name, force=False) -> None:
-        bench = self.bench.get(name)
-        if not bench:
-            return
-        for seq in sorted(bench["pending"]):
-            event = bench["pending"][seq]
-            shot = None
-            if event.get("type") == "task_step":
-                shot = self._step_screenshot(name, bench, event)
-                waiting = not event.get("settled", True) or (event.get("screenshot") and shot is None)
-                if waiting and not (bench["over"] or force):
-                    break
-            self._bench_emit(name, bench, event, shot)
-            bench["emitted"] = seq
-            del bench["pending"][seq]
-
-    def _bench_emit(self, name, bench, event, shot) -> None:
-        kind = event.get("type")
-        common = {"at": event.get("ts"), "task_id": event.get("task_id"), "domain": event.get("domain")}
-        if kind == "task_start":
-            self.emit("task_start", name, instruction=event.get("instruction"), index=event.get("index"),
-                      total=event.get("total"), **common)
-        elif kind == "task_step":
-            self.emit("task_step", name, step_idx=event.get("step_idx"), action=event.get("action"), screenshot=shot,
-                      **common)
-        elif kind == "task_end":
-            result_file = None
-            if event.get("result_file"):
-                result_file = "results/%s/%s" % (name, event["result_file"])
-                if not os.path.isfile(os.path.join(self.run_dir, result_file)):
-                    result_file = None
-            self.emit("task_end", name, index=event.get("index"), total=event.get("total"), status=event.get("status"),
-                      score=event.get("score"), success=bool(event.get("success")), error=event.get("error"),
-                      steps=event.get("steps"), duration=event.get("duration"), result_file=result_file,
-                      results_dir="results/%s/%s" % (name, event["result_dir"]) if event.get("result_dir") else None,
-                      **common)
-        elif kind == "warning":
-            self.emit("warning", name, phase="benchmark", message=" ".join(str(event.get("message", "")).split()))
-        elif kind == "benchmark":
-            status = event.get("status")
-            final = status in ("complete", "failed")
-            if final and bench["ended"]:
-                return
-            stage = "end" if final else ("start" if not bench["announced"] else "progress")
-            bench["announced"] = True
-            bench["ended"] = bench["ended"] or final
-            fields = {k: event.get(k) for k in ("total_tasks", "tasks_in_list", "already_done", "success_count",
-                                                "error_count", "average_score")}
-            self.emit("benchmark", name, status="running" if status in BENCH_RUNNING else status, stage=stage,
-                      results_dir="results/%s" % name, **fields)
-
-    def _step_screenshot(self, name, bench, event):
-        """The step's screenshot copied to screenshots/<host>/<task>/step_<n>.png (relative to the run
-        dir), or None while it has not fully arrived."""
-        rel = event.get("screenshot")
-        if not rel or bench["files"].get(rel) != "complete":
-            return None
-        source = os.path.join(self.run_dir, "results", name, rel)
-        task = SAFE_NAME.sub("_", str(event.get("task_id") or "task"))[:120]
-        target = os.path.join("screenshots", name, task, "step_%d.png" % int(event.get("step_idx") or 0))
-        try:
-            os.makedirs(os.path.dirname(os.path.join(self.run_dir, target)), exist_ok=True)
-            shutil.copyfile(source, os.path.join(self.run_dir, target))
-        except OSError:
-            return None
-        return target
-
-    def _write_piece(self, name, bench, piece) -> None:
-        """Write one shipped piece under results/<host>/, never outside it."""
-        rel = str(piece.get("path") or "")
-        parts = rel.split("/")
-        if not rel or "\0" in rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
-            return
-        base = os.path.realpath(os.path.join(self.run_dir, "results", name))
-        target = os.path.join(base, *parts)
-        parent = os.path.dirname(target)
-        try:
-            os.makedirs(parent, exist_ok=True)
-            if not os.path.realpath(parent).startswith(base + os.sep) and os.path.realpath(parent) != base:
-                return
-            if os.path.islink(target):
-                return
-            data = base64.b64decode(piece.get("data") or "")
-            offset = int(piece.get("offset") or 0)
-            if offset == 0:
-                fd, tmp = tempfile.mkstemp(dir=parent, prefix=".ship-")
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, target)
-            else:
-                have = os.path.getsize(target) if os.path.isfile(target) else -1
-                if have < offset:
-                    bench["files"][rel] = "gap"  # a lost piece: the final sync sends the rest again
-                    return
-                with open(target, "r+b") as handle:
-                    handle.seek(offset)
-                    handle.write(data)
-                    handle.truncate()
-            if piece.get("mtime"):
-                os.utime(target, (float(piece["mtime"]), float(piece["mtime"])))
-        except (OSError, ValueError, TypeError):
-            return
-        bench["files"][rel] = "complete" if piece.get("complete") else "partial"
 
     # -- playbook hooks -----------------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):
@@ -568,15 +421,15 @@ class CallbackModule(CallbackBase):
         message = SSH_FAILED if phase == "preflight" else (
             "Lost the SSH connection to the VM during phase %s (no answer from the VM: the network dropped or the "
             "VM stopped)." % phase)
-        self.unreachable[name] = (phase, message, _ssh_fix(full, self.connection.get(name, {}).get("address") or name)
+        self.unreachable[name] = (phase, message, ssh_fix(full, self.connection.get(name, {}).get("address") or name)
                                   + " (ssh: " + detail + ")")
         self.emit("check", name, phase=phase, name="SSH connectivity", ok=False, message="%s (%s)" % (message, detail))
         self._end_phase(name, "failed", message)
 
     def v2_playbook_on_stats(self, stats):
         self._open()
-        for name in list(self.bench):
-            self._bench_flush(name, force=True)
+        for relay in self.bench.values():
+            relay.flush(force=True)
         custom = getattr(stats, "custom", {}) or {}
         artifacts = (custom.get("_run") or {}).get("waa_results") or {}
         codes = {}

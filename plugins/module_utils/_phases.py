@@ -72,6 +72,24 @@ def phase_info(role):
     return {'role': role, 'number': PHASE_NUMBER[role], 'title': PHASE_TITLE[role], 'exit_code': PHASE_EXIT_CODE[role]}
 
 
+# A host that SSH cannot reach: exit 1 in pre-flight (the callback sees it, no task does).
+SSH_FAILED = 'Cannot connect to VM via SSH. Verify IP address and SSH keys.'
+
+
+def ssh_fix(detail, address):
+    """What to do about an SSH failure, from ssh's own words."""
+    text = detail.lower()
+    if 'host identification has changed' in text or 'host key verification failed' in text:
+        return ("The VM's SSH host key is not the one in known_hosts (host key checking stays on). If the VM was "
+                "recreated, remove the old key with: ssh-keygen -R %s, then run again." % address)
+    if 'permission denied' in text:
+        return 'SSH refused the login: check the user (--ssh-user) and the private key (--ssh-key).'
+    if 'connection refused' in text or 'timed out' in text or 'no route' in text or 'could not resolve' in text:
+        return ('Nothing answers SSH at %s: check the address, that the VM is running (waa up starts it) and that '
+                'the network security group allows port 22.' % address)
+    return 'Check the host address, user and SSH key.'
+
+
 # Words of sudo when the login user can become root neither by being it nor without a password.
 NO_ROOT_SIGNS = ('a password is required', 'missing sudo password', 'not in the sudoers', 'sudo: not found',
                  'sudo: command not found', 'incorrect sudo password')

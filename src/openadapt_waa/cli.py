@@ -35,9 +35,6 @@ class Parser(argparse.ArgumentParser):
 
 
 def _validators():
-    from openadapt_waa.collection import import_path
-
-    import_path()
     from ansible_collections.openadapt.waa.plugins.module_utils import _validate
 
     return _validate

@@ -1,18 +1,19 @@
-"""Find the openadapt.waa collection that ships with this package.
+"""Find the openadapt.waa collection that this package runs.
 
-Installed from a wheel, the collection sits in ``openadapt_waa/collection``. In a source
-checkout the repository root is the collection, linked into ``.collections`` so that Ansible
-resolves ``openadapt.waa.*`` names.
+The collection is the Python package ``ansible_collections.openadapt.waa``: a wheel installs it
+into site-packages beside ``openadapt_waa``; an editable install (the Makefile's venv) puts
+``.collections`` on the path, where ``ansible_collections/openadapt/waa`` links to the checkout.
+Either way ``import ansible_collections.openadapt.waa...`` works without touching ``sys.path``,
+and Ansible is told the same directory.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+NAME = "ansible_collections.openadapt.waa"
 
 
 @dataclass(frozen=True)
@@ -26,32 +27,20 @@ class Collection:
         return self.root / "playbooks" / name
 
 
-def _repo_root() -> Path | None:
-    for parent in PACKAGE_DIR.parents:
-        if (parent / "galaxy.yml").is_file() and (parent / "roles").is_dir():
-            return parent
-    return None
+class CollectionMissing(RuntimeError):
+    """The package was installed without its collection."""
 
 
 def locate() -> Collection:
-    shipped = PACKAGE_DIR / "collection"
-    if (shipped / "ansible_collections" / "openadapt" / "waa" / "galaxy.yml").is_file():
-        return Collection(shipped / "ansible_collections" / "openadapt" / "waa", shipped)
-    repo = _repo_root()
-    if repo is None:
-        raise RuntimeError("The openadapt.waa collection is missing from this installation; reinstall with `pip install openadapt-waa`.")
-    link_parent = repo / ".collections" / "ansible_collections" / "openadapt"
-    link = link_parent / "waa"
-    if not link.exists():
-        link_parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink():
-            link.unlink()
-        link.symlink_to(os.path.relpath(repo, link_parent))
-    return Collection(repo, repo / ".collections")
-
-
-def import_path() -> None:
-    """Make ``ansible_collections.openadapt.waa`` importable for the CLI's own use."""
-    path = str(locate().collections_path)
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    """The collection this installation imports (the first with a galaxy.yml on the path)."""
+    try:
+        spec = importlib.util.find_spec(NAME)
+    except ImportError:
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        root = Path(location)
+        if (root / "galaxy.yml").is_file():
+            return Collection(root, root.parents[2])
+    raise CollectionMissing(
+        "The openadapt.waa collection is missing from this installation: reinstall with `pip install openadapt-waa`, "
+        "or in a checkout run `make venv`.")

@@ -7,11 +7,9 @@ import sys
 import threading
 from typing import TextIO
 
-from openadapt_waa.collection import import_path
 
-import_path()
-from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import describe as describe_costs  # noqa: E402
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (  # noqa: E402
+from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import describe as describe_costs
+from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     EXIT_MEANING,
     PHASE_TITLE,
     format_duration,

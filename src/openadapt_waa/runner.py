@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from openadapt_waa.collection import import_path, locate
+from openadapt_waa.collection import locate
 from openadapt_waa.tailer import Tailer
 
-import_path()
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT  # noqa: E402
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import runs_home  # noqa: E402
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: E402
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT
+from ansible_collections.openadapt.waa.plugins.plugin_utils._events import runs_home
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import (
     EXIT_UNKNOWN,
     OVERALL_RULE,
     overall_exit_code,

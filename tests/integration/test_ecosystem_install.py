@@ -37,6 +37,14 @@ def test_pip_install_dot_in_a_fresh_venv_runs_help_and_vm_setup(standin, tmp_pat
     assert found == {"docker": False, "requests": False, "ansible_runner": True,
                      "ansible_collections.community.docker": True}, found
 
+    # The CLI imports the collection as a package: nothing is added to sys.path on the way.
+    imported = _run([bin_ / "python", "-c",
+                     "import sys; before = list(sys.path); import openadapt_waa.cli, openadapt_waa.runner, "
+                     "openadapt_waa.viewer, openadapt_waa.output; from openadapt_waa.collection import locate; "
+                     "print(sys.path == before, locate().root)"], tmp_path, 60)
+    assert imported.returncode == 0 and imported.stdout.startswith("True "), imported.stdout + imported.stderr
+    assert "site-packages/ansible_collections/openadapt/waa" in imported.stdout, imported.stdout
+
     helped = _run([bin_ / "waa", "--help"], tmp_path, 60)
     assert helped.returncode == 0, helped.stderr
     for command in ("vm-setup", "server-start", "up", "probe", "run"):
@@ -54,8 +62,10 @@ def test_pip_install_dot_in_a_fresh_venv_runs_help_and_vm_setup(standin, tmp_pat
         doc = json.loads(setup.stdout)
         result = doc["results"][0] if "results" in doc else doc
         assert set(result["health_checks"].values()) == {"healthy"}, result["health_checks"]
-        installed = (venv / "lib").glob("python*/site-packages/openadapt_waa/collection")
-        assert next(installed).is_dir()  # the collection the run used came with the package
+        # The collection the run used came with the package, as the package ansible_collections.openadapt.waa.
+        installed = next((venv / "lib").glob("python*/site-packages/ansible_collections/openadapt/waa"))
+        assert (installed / "galaxy.yml").is_file() and (installed / "playbooks" / "vm_setup.yml").is_file()
+        assert not list((venv / "lib").glob("python*/site-packages/openadapt_waa/collection"))
     finally:
         docker_rm(name)
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from openadapt_waa import viewer as viewer_mod
-from openadapt_waa.viewer import Hub, Tailer, Viewer, open_browser, screenshot_url
+from openadapt_waa.hub import Hub, screenshot_url
+from openadapt_waa.tailer import Tailer
+from openadapt_waa.viewer import Viewer, open_browser
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PNG_1X1 = bytes.fromhex(

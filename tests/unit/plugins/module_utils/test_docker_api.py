@@ -10,9 +10,10 @@ import time
 import pytest
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
-    MAX_API_VERSION, MIN_API_VERSION, ChunkedDecoder, DockerConnectionError, DockerEngine, DockerError,
-    DockerNotFound, JsonStreamDecoder, PullError, decode_multiplexed, is_rate_limit, negotiate_api_version,
-    registry_auth_header)
+    MAX_API_VERSION, MIN_API_VERSION, DockerConnectionError, DockerEngine, DockerError,
+    DockerNotFound, PullError, is_rate_limit, negotiate_api_version, registry_auth_header)
+from ansible_collections.openadapt.waa.plugins.module_utils._docker_http import (
+    ChunkedDecoder, JsonStreamDecoder, decode_multiplexed)
 
 
 def test_chunked_decoder_handles_any_split():

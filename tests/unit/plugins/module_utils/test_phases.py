@@ -41,3 +41,13 @@ def test_the_fix_comes_from_the_module_or_the_refusing_phase():
     refused = _phases.classify_failure({"msg": "kept it"}, "container", refusal_fix="use --rebuild")
     assert refused["fix"] == "use --rebuild" and refused["message"] == "kept it"
     assert _phases.classify_failure(None, None)["exit_code"] == 1
+
+
+@pytest.mark.parametrize("detail, words", [
+    ("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!", "ssh-keygen -R 10.0.0.4"),
+    ("azureuser@10.0.0.4: Permission denied (publickey).", "--ssh-key"),
+    ("ssh: connect to host 10.0.0.4 port 22: Connection refused", "network security group allows port 22"),
+    ("something else", "Check the host address"),
+])
+def test_an_ssh_failure_gets_the_fix_its_words_call_for(detail, words):
+    assert words in _phases.ssh_fix(detail, "10.0.0.4")
