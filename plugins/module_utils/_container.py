@@ -146,3 +146,21 @@ class Converger(object):
 def converge(engine, name, spec, config_hash, image_id, rebuild=False, stop_timeout=120, check_mode=False):
     """Converger(...).run(), DockerError passed on."""
     return Converger(engine, name, spec, config_hash, image_id, rebuild, stop_timeout, check_mode).run()
+
+
+def restart_wanted(layers, boot):
+    """Whether ``container_start`` restarts a running container whose layers (container, windows_boot,
+    waa_server; dicts of LayerResult) and boot stages are these: only when it runs, has booted (or hit a
+    fatal boot error) and its WAA server does not answer. One still booting is left to finish; one
+    stopped is started, not restarted. Returns (bool, reason)."""
+    by_layer = dict((layer.get('layer'), layer) for layer in layers)
+    if not (by_layer.get('container') or {}).get('healthy'):
+        return False, 'the container is not running'
+    if len(layers) == 3 and all(layer.get('healthy') for layer in layers):
+        return False, 'the WAA server answers'
+    failed = next((layer for layer in layers if not layer.get('healthy')), {})
+    if failed.get('layer') == 'windows_boot' and failed.get('fatal'):
+        return True, 'Windows failed to boot: %s' % failed.get('message', '')
+    if 'server_ready' in boot or 'windows_started' in boot:
+        return True, 'Windows booted but the WAA server does not answer: %s' % failed.get('message', '')
+    return False, 'Windows is still booting'

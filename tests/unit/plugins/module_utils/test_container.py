@@ -113,3 +113,26 @@ def test_check_mode_changes_nothing():
     engine = Engine(inspect_of(SPEC, status="dead"))
     result = _container.converge(engine, "w", SPEC, "h", "sha256:aa", check_mode=True)
     assert result["action"] == "replaced" and engine.calls == []
+
+
+def _layer(name, healthy, fatal=False, message="m"):
+    return {"layer": name, "healthy": healthy, "fatal": fatal, "message": message}
+
+
+@pytest.mark.parametrize("layers, boot, restart, words", [
+    # Stopped: container_start starts it, there is nothing to restart.
+    ([_layer("container", False)], {}, False, "not running"),
+    # Everything answers: leave it.
+    ([_layer("container", True), _layer("windows_boot", True), _layer("waa_server", True)],
+     {"windows_started": {}}, False, "answers"),
+    # Booted, server hangs: restart.
+    ([_layer("container", True), _layer("windows_boot", True), _layer("waa_server", False, message="timed out")],
+     {"windows_started": {}, "server_ready": {}}, True, "does not answer: timed out"),
+    # A fatal boot error (e.g. QEMU failed to initialise): restart.
+    ([_layer("container", True), _layer("windows_boot", False, fatal=True, message="kvm busy")], {}, True, "kvm busy"),
+    # Still booting: left to finish.
+    ([_layer("container", True), _layer("windows_boot", False)], {"qemu_started": {}}, False, "still booting"),
+])
+def test_a_running_container_is_restarted_only_when_booted_and_unanswered(layers, boot, restart, words):
+    wanted, reason = _container.restart_wanted(layers, boot)
+    assert wanted is restart and words in reason, reason
