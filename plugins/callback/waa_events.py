@@ -50,7 +50,7 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import SSH_FAILED, overall_exit_code, ssh_fix
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import SSH_FAILED, overall_exit_code, phase_of_tags, ssh_fix
 from ansible_collections.openadapt.waa.plugins.plugin_utils._bench_relay import BenchmarkRelay, safe_name
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     PHASE_NUMBER,
@@ -244,8 +244,6 @@ class CallbackModule(CallbackBase):
         if facts.get("ansible_host") and name in self.connection:
             # A started Azure VM's new address (azure_start.yml): the tunnel and fixes name it.
             self.connection[name]["address"] = str(facts["ansible_host"])
-        if "waa_phase" in facts and facts["waa_phase"] != self._current_phase(name):
-            self._start_phase(name, facts["waa_phase"])
         if "waa_warnings" in facts:
             seen = self.warnings_seen.get(name, 0)
             for message in list(facts["waa_warnings"])[seen:]:
@@ -348,7 +346,12 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_start(self, host, task):
         self._remember_host(host)
-        self.task_started[(host.get_name(), task._uuid)] = time.monotonic()
+        name = host.get_name()
+        self.task_started[(name, task._uuid)] = time.monotonic()
+        # A phase starts with the first task of its role (the phase lists tag each role's import).
+        phase = phase_of_tags(getattr(task, "tags", None))
+        if phase and phase != self._current_phase(name):
+            self._start_phase(name, phase)
 
     def v2_runner_retry(self, result):
         host, _task, res = self._parts(result)

@@ -24,7 +24,7 @@ options:
 EXAMPLES = r"""
 - name: The exit code of the phase that failed
   ansible.builtin.debug:
-    msg: "{{ (waa_phase | openadapt.waa.phase_info).exit_code }}"
+    msg: "{{ (ansible_failed_task.tags | openadapt.waa.phase_of_tags | openadapt.waa.phase_info).exit_code }}"
 """
 
 RETURN = r"""
@@ -33,9 +33,9 @@ _value:
   type: dict
 """
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import classify_failure, phase_info
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import classify_failure, phase_info, phase_of_tags
 
 
 class FilterModule(object):
     def filters(self):
-        return {'phase_info': phase_info, 'classify_failure': classify_failure}
+        return {'phase_info': phase_info, 'classify_failure': classify_failure, 'phase_of_tags': phase_of_tags}

@@ -66,6 +66,21 @@ def overall_exit_code(codes):
     return failed[0] if failed else EXIT_OK
 
 
+# The tag that makes a role's tasks a phase: the playbooks' phase lists put it on each phase role's
+# import (tasks inherit it, a failed task carries it), so the callback and the failure's
+# classification learn the phase from the task itself. No other task says which phase runs.
+PHASE_TAG_PREFIX = 'waa_phase_'
+
+
+def phase_of_tags(tags):
+    """The phase a task belongs to, from its tags (``waa_phase_<role>``), or None."""
+    for tag in tags or ():
+        tag = str(tag)
+        if tag.startswith(PHASE_TAG_PREFIX) and tag[len(PHASE_TAG_PREFIX):] in PHASE_NUMBER:
+            return tag[len(PHASE_TAG_PREFIX):]
+    return None
+
+
 def phase_info(role):
     """{role, number, title, exit_code} of a phase (the preflight phase's for an unknown one)."""
     role = role if role in PHASE_NUMBER else 'preflight'

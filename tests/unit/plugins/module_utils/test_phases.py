@@ -51,3 +51,10 @@ def test_the_fix_comes_from_the_module_or_the_refusing_phase():
 ])
 def test_an_ssh_failure_gets_the_fix_its_words_call_for(detail, words):
     assert words in _phases.ssh_fix(detail, "10.0.0.4")
+
+
+def test_a_task_s_phase_comes_from_its_phase_tag():
+    assert _phases.phase_of_tags(["waa_internal", "waa_phase_windows_boot"]) == "windows_boot"
+    assert _phases.phase_of_tags(["waa_phase_benchmark"]) == "benchmark"
+    assert _phases.phase_of_tags(["waa_phase_nonsense", "other"]) is None
+    assert _phases.phase_of_tags([]) is None and _phases.phase_of_tags(None) is None
