@@ -30,7 +30,7 @@ from hosts import SshHost
 
 # Actions that run on the controller only (no SSH round trip).
 LOCAL_ACTIONS = {"set_fact", "assert", "validate_argument_spec", "include_role", "include_tasks", "import_role",
-                 "import_tasks", "set_stats", "fail", "debug", "meta", "add_host", "group_by"}
+                 "import_tasks", "set_stats", "run_result", "fail", "debug", "meta", "add_host", "group_by"}
 NAME = "waa-bench7-rerun"
 
 

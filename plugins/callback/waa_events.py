@@ -68,12 +68,12 @@ from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
 # Tasks that never leave the controller: their success proves nothing about SSH.
 CONTROLLER_ACTIONS = {
     "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta", "debug",
-    "assert", "fail", "validate_argument_spec", "add_host", "group_by", "pause",
+    "assert", "fail", "validate_argument_spec", "add_host", "group_by", "pause", "run_result",
 }
 # Tasks that are bookkeeping, not checks a user would want to see.
 QUIET_ACTIONS = {
     "set_fact", "set_stats", "include_role", "include_tasks", "import_role", "import_tasks", "meta",
-    "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec",
+    "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec", "run_result",
 }
 # The CLI command behind each playbook: the prefix of its human lines.
 COMMAND_OF = {"vm_setup": "vm-setup", "server_start": "server-start", "up": "up", "probe": "probe", "run_waa": "run"}

@@ -172,7 +172,7 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
 
 
 # Actions that never leave the controller.
-_LOCAL = {"set_fact", "assert", "fail", "include_tasks", "include_role", "set_stats", "validate_argument_spec", "debug"}
+_LOCAL = {"set_fact", "assert", "fail", "include_tasks", "include_role", "set_stats", "run_result", "validate_argument_spec", "debug"}
 
 
 def _remote_tasks(run_dir: Path) -> list[str]:

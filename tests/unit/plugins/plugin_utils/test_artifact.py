@@ -1,0 +1,46 @@
+"""The per-host result a run records (plugin_utils/_artifact.py), from the run's variables."""
+
+from __future__ import annotations
+
+from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import run_artifact
+
+SURVEY = {"changed": False, "host": {"kvm": {"checked": True, "usable": True}, "resources": {"free_bytes": 9 * 2 ** 30},
+                                     "azure_vm_size": "Standard_D8ds_v5"},
+          "layers": [{"layer": "docker_daemon", "healthy": True}]}
+
+
+def _artifact(now=100.0, **run_vars):
+    return run_artifact(lambda name, default: run_vars.get(name, default), now)
+
+
+def test_a_successful_run_reports_the_playbook_s_last_phase_and_the_validation_s_layers():
+    layers = [{"layer": "docker_daemon", "healthy": True}]
+    doc = _artifact(waa_survey=SURVEY, waa_started=40.0, waa_validation={"layers": layers}, waa_image="img:1",
+                    waa_container_name="winarena", waa_server_port="15000", waa_local_address="127.0.0.1",
+                    waa_image_result={"source": "hub", "bytes_total": 10, "ansible_job_id": "x"})
+    assert doc["exit_code"] == 0 and doc["success"] is True
+    assert (doc["phase"], doc["phase_number"]) == ("validate", 9)
+    assert doc["message"] == "WAA container ready for evaluation" and doc["fix"] == ""
+    assert doc["health_layers"] == layers and doc["duration_seconds"] == 60.0
+    assert doc["checks"] == {"ssh": True, "docker": True, "nested_virt": True, "disk_space": 9 * 2 ** 30}
+    assert doc["vm_size"] == "Standard_D8ds_v5"  # from Azure's metadata service, as no inventory named one
+    assert doc["image"] == "img:1" and doc["image_source"] == "hub" and doc["image_pull"] == {"bytes_total": 10}
+    assert doc["ports"] == {"server": 15000, "vnc": 8006, "rdp": 3389, "address": "127.0.0.1"}
+    assert _artifact(waa_final_phase="benchmark")["phase"] == "benchmark"
+
+
+def test_a_failed_run_reports_the_failed_phase_its_message_fix_and_layers():
+    doc = _artifact(waa_exit_code="5", waa_phase="windows_boot", waa_failure_message="", waa_failure_fix="Wait.",
+                    waa_failure_layers=[{"layer": "windows_boot", "healthy": False}], waa_validation={"layers": ["x"]},
+                    waa_vm_size="Standard_D4s_v3", waa_survey=SURVEY)
+    assert (doc["exit_code"], doc["success"], doc["phase"], doc["phase_number"]) == (5, False, "windows_boot", 4)
+    assert doc["message"] == "" and doc["fix"] == "Wait."  # never the success message on a failure
+    assert doc["health_layers"] == [{"layer": "windows_boot", "healthy": False}]
+    assert doc["vm_size"] == "Standard_D4s_v3"
+
+
+def test_a_run_that_never_surveyed_the_vm_checked_nothing():
+    for survey in (None, {"skipped": True}, {"failed": True, "msg": "lease"}):
+        doc = _artifact(waa_survey=survey, _waa_docker_started={"changed": True})
+        assert doc["checks"] == {"ssh": False, "docker": True, "nested_virt": None, "disk_space": None}, survey
+        assert doc["vm_size"] == ""
