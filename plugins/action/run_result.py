@@ -9,7 +9,7 @@ import time
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import run_artifact
+from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import left_out_artifact, run_artifact
 
 
 class ActionModule(ActionBase):
@@ -25,8 +25,15 @@ class ActionModule(ActionBase):
             value = task_vars.get(name, missing)
             return default if value is missing else self._templar.template(value)
 
-        artifact = run_artifact(get, time.time())
+        host = task_vars["inventory_hostname"]
+        left_out = self._task.args.get("left_out", False)
+        if not isinstance(left_out, bool):
+            result.update(failed=True, msg="left_out must be a boolean, got %r." % (left_out,))
+            return result
+        artifact = left_out_artifact(get, host) if left_out else run_artifact(get, time.time())
         # set_stats' own shape: the strategy adds it to the run's custom stats (AWX artifacts, the callback).
+        # Every host's result comes from here, so that the aggregated values are of one type (the stats
+        # drop a value whose type differs from the first one's).
         result.update(changed=False, result=artifact, ansible_stats={
-            "data": {"waa_results": {task_vars["inventory_hostname"]: artifact}}, "per_host": False, "aggregate": True})
+            "data": {"waa_results": {host: artifact}}, "per_host": False, "aggregate": True})
         return result

@@ -15,7 +15,13 @@ description:
   - Every openadapt.waa playbook ends with it (C(roles/common/tasks/report.yml)). The logic is
     C(plugins/plugin_utils/_artifact.py); this is an action plugin, it runs on the controller and
     touches nothing on the host.
-options: {}
+options:
+  left_out:
+    description:
+      - Record that the host was left out of the run because its Azure VM is stopped or deallocated
+        (C(waa_azure_power_state)): exit code 0, C(skipped), and the fix that starts it (C(waa up)).
+    type: bool
+    default: false
 author:
   - OpenAdapt.AI (@OpenAdaptAI)
 attributes:
@@ -34,6 +40,10 @@ attributes:
 EXAMPLES = r"""
 - name: Record the result
   openadapt.waa.run_result:
+
+- name: Record that the VM was left out
+  openadapt.waa.run_result:
+    left_out: true
 """
 
 RETURN = r"""

@@ -88,3 +88,19 @@ def run_artifact(get: Getter, now: float) -> dict:
             "address": get("waa_local_address", "127.0.0.1"),
         },
     }
+
+
+def left_out_artifact(get: Getter, host: str) -> dict:
+    """The result of a host left out of the run because its Azure VM is stopped or deallocated
+    (roles/common/tasks/stopped_vm.yml): nothing was asked of it, and `waa up` starts it."""
+    return {
+        "exit_code": 0,
+        "skipped": True,
+        "phase": "preflight",
+        "phase_number": phase_info("preflight")["number"],
+        "message": "Left out %s: the Azure VM %s is %s." % (host, get("waa_azure_vm_name", None) or host,
+                                                            get("waa_azure_power_state", "stopped")),
+        "fix": "Start it and set it up with: waa up -i <inventory> --limit %s" % host,
+        "warnings": [],
+        "container_name": get("waa_container_name", ""),
+    }

@@ -1,4 +1,8 @@
-"""Generate docs/variables.md from the roles' meta/argument_specs.yml.
+"""Generate docs/variables.md from the roles' meta/argument_specs.yml and defaults/main.yml.
+
+Each role's defaults/main.yml is its interface (the values); its argument spec documents the
+variables it reads (type, description) and repeats no value. A variable's default is the one of
+the role that defines it (a role's own, else common's, which every role depends on).
 
     python tests/ecosystem/variables_doc.py          # rewrite docs/variables.md
     python tests/ecosystem/variables_doc.py --check  # exit 1 when it is out of date
@@ -23,10 +27,11 @@ HEADER = """\
 
 <!-- Generated from roles/*/meta/argument_specs.yml by tests/ecosystem/variables_doc.py: do not edit. -->
 
-The phases of `openadapt.waa` are roles that share one set of variables, all prefixed `waa_`.
-The role `common` holds their defaults (`roles/common/defaults/main.yml`) and every phase role
-depends on it; each role's `meta/argument_specs.yml` lists the variables it reads, and Ansible
-validates them before the role runs. Set them as extra vars (`-e`), in inventories
+The phases of `openadapt.waa` are roles whose variables are all prefixed `waa_`. Each role's
+`defaults/main.yml` is its interface: the values of the variables only it reads; the role
+`common`, which every phase role depends on, holds the ones they share. Each role's
+`meta/argument_specs.yml` documents the variables it reads (type and meaning, no value: the
+default below is the defaults file's), and Ansible validates them before the role runs. Set them as extra vars (`-e`), in inventories
 (`host_vars`, `group_vars`), as AWX survey answers, or through the `waa` CLI's options.
 """
 
@@ -37,11 +42,23 @@ def _text(value) -> str:
     return re.sub(r"\s+", " ", str(value or "")).strip().replace("|", "\\|")
 
 
-def _default(opt: dict) -> str:
-    if "default" not in opt:
+def load_defaults(repo: Path = REPO) -> dict:
+    """{variable: value} of every role's defaults/main.yml (a variable is defined by one role only)."""
+    values: dict = {}
+    for path in sorted(repo.glob("roles/*/defaults/main.yml")):
+        for name, value in (yaml.safe_load(path.read_text()) or {}).items():
+            values[name] = value
+    return values
+
+
+def _default(name: str, defaults: dict) -> str:
+    if name not in defaults:
         return ""
-    value = opt["default"]
+    value = defaults[name]
     if isinstance(value, str):
+        if "lookup(" in value:
+            return ""  # read from the controller's environment: the description says from where
+        value = " ".join(value.split())
         return f"`{value}`" if value else "`''`"
     return f"`{json.dumps(value)}`"
 
@@ -90,11 +107,12 @@ def render(repo: Path = REPO) -> str:
         for entry, spec in specs[role].items():
             names = ", ".join(f"`{n}`" for n in sorted(spec["options"])) or "-"
             lines.append(f"| `{role}` | `{entry}` | {spec['short_description']} | {names} |")
+    defaults = load_defaults(repo)
     lines += ["", "## Variables", "", "| variable | type | default | description | read by |", "|---|---|---|---|---|"]
     for name, item in variables(specs).items():
         opt = item["spec"]
         roles = ", ".join(item["roles"])
-        lines.append(f"| `{name}` | {_type(opt)} | {_default(opt)} | {_text(opt.get('description'))} | {roles} |")
+        lines.append(f"| `{name}` | {_type(opt)} | {_default(name, defaults)} | {_text(opt.get('description'))} | {roles} |")
     return "\n".join(lines) + "\n"
 
 

@@ -119,3 +119,16 @@ def test_user_settable_defaults_have_argument_specs():
             if key not in names and key not in internal and not derived:
                 missing.append(f"{path.relative_to(REPO)}: {key}")
     assert not missing, missing
+
+
+def test_argument_specs_document_variables_without_repeating_their_values():
+    """A role's defaults/main.yml holds the values, once; its argument spec only documents them."""
+    for path in sorted(REPO.glob("roles/*/meta/argument_specs.yml")):
+        for entry, spec in ((yaml.safe_load(path.read_text()) or {}).get("argument_specs") or {}).items():
+            repeated = sorted(name for name, opt in (spec.get("options") or {}).items() if "default" in (opt or {}))
+            assert not repeated, f"{path.relative_to(REPO)} ({entry}) repeats the defaults of {repeated}"
+    seen: dict = {}
+    for path in sorted(REPO.glob("roles/*/defaults/main.yml")):
+        for key in yaml.safe_load(path.read_text()) or {}:
+            assert key not in seen, f"{key} is defined in {seen.get(key)} and {path.relative_to(REPO)}"
+            seen[key] = path.relative_to(REPO)

@@ -17,8 +17,10 @@ _PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or Path(__file__).r
 
 
 def _vars(host) -> dict:
-    """The collection's defaults (roles/common) overlaid with the host's inventory variables."""
-    defaults = yaml.safe_load((_PROJECT / "roles/common/defaults/main.yml").read_text())
+    """The collection's defaults (every role's) overlaid with the host's inventory variables."""
+    defaults = {}
+    for path in sorted(_PROJECT.glob("roles/*/defaults/main.yml")):
+        defaults.update(yaml.safe_load(path.read_text()) or {})
     plain = {k: v for k, v in defaults.items() if not (isinstance(v, str) and "{{" in v)}
     return dict(plain, **host.ansible.get_variables())
 

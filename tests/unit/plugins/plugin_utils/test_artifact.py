@@ -44,3 +44,12 @@ def test_a_run_that_never_surveyed_the_vm_checked_nothing():
         doc = _artifact(waa_survey=survey, _waa_docker_started={"changed": True})
         assert doc["checks"] == {"ssh": False, "docker": True, "nested_virt": None, "disk_space": None}, survey
         assert doc["vm_size"] == ""
+
+
+def test_a_host_left_out_for_its_stopped_vm_says_how_to_start_it():
+    from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import left_out_artifact
+
+    doc = left_out_artifact(lambda name, default: {"waa_azure_vm_name": "waa-vm-2",
+                                                   "waa_azure_power_state": "deallocated"}.get(name, default), "vm2")
+    assert doc["exit_code"] == 0 and doc["skipped"] is True and doc["phase"] == "preflight"
+    assert "the Azure VM waa-vm-2 is deallocated" in doc["message"] and "waa up" in doc["fix"] and "vm2" in doc["fix"]
