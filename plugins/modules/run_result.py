@@ -19,7 +19,7 @@ options:
   left_out:
     description:
       - Record that the host was left out of the run because its Azure VM is stopped or deallocated
-        (C(waa_azure_power_state)): exit code 0, C(skipped), and the fix that starts it (C(waa up)).
+        (C(waa_azure_power_state)), with exit code 0, C(skipped), and the fix that starts it (C(waa up)).
     type: bool
     default: false
 author:
