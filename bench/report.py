@@ -178,7 +178,6 @@ class Report:
         micro = {v["label"]: v.get("per_task") for v in (g(mi, "variants") or [])}
         ping = next((v for k, v in micro.items() if k.startswith("ping (")), None)
         sync_probe = next((v for k, v in micro.items() if k.startswith("openadapt.waa.waa_probe")), None)
-        docker_info = next((v for k, v in micro.items() if k.startswith("community.docker")), None)
         if rd and max(g(rd, "lag", "p95") or 0, g(rd, "watching", "lag", "p95") or 0) > TARGETS["lag"]:
             watching = [x.get("lag") for x in (g(rd, "runs") or []) if x.get("ok") and not x.get("ready_before_probe")]
             out.append(f"- **Readiness lag (p95 {s(g(rd, 'watching', 'lag', 'p95'))} with an 8 s server delay, "
@@ -451,7 +450,7 @@ class Report:
                 self.add(f"| {t['task']} | {t['median_s']} |")
             self.add("")
         if mi:
-            self.add(f"### Cost of one task on this machine", f"_{self.when('micro')}_", "")
+            self.add("### Cost of one task on this machine", f"_{self.when('micro')}_", "")
             self.add("Playbooks of identical tasks against the stand-in VM, run like `waa` (ansible-runner, the CLI's "
                      "environment); median of the tasks' own durations, first task excluded. The reference on an idle "
                      "machine (test-machine.md): ping 0.29 s with ControlPersist and pipelining, 0.48 s without "

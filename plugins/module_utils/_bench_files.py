@@ -11,10 +11,11 @@ import io
 import os
 import posixpath
 import re
+import shutil
 import tarfile
-import tempfile
 import time
 
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import replace_atomically
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
     valid_task_ref, validate_task_ref)
 
@@ -85,23 +86,9 @@ def extract_tar(fileobj, dest, strip=1, dir_mode=0o750, file_mode=0o640):
             except OSError:
                 pass
             source = tar.extractfile(member)
-            fd, tmp = tempfile.mkstemp(prefix='.' + parts[-1][:40] + '.', suffix='.tmp', dir=parent)
-            try:
-                with os.fdopen(fd, 'wb') as handle:
-                    os.fchmod(handle.fileno(), file_mode)
-                    while True:
-                        chunk = source.read(1024 * 1024)
-                        if not chunk:
-                            break
-                        handle.write(chunk)
-                os.utime(tmp, (member.mtime, member.mtime))
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            # Result copies are re-copied by the final sync: no fsync per file.
+            replace_atomically(target, lambda handle: shutil.copyfileobj(source, handle, 1024 * 1024), file_mode,
+                               mtime=member.mtime, fsync=False)
             written += 1
             size += member.size
     return written, size

@@ -61,7 +61,8 @@ def probe_params(**given):
 
 
 def empty_result():
-    return dict(changed=False, healthy=False, layers=[], failed_layer=None, waa_exit_code=0, fix=None, diagnosis=None,
+    # wait_over: a result that ends without a verdict on the layers (bad input) ends a wait too.
+    return dict(changed=False, healthy=False, wait_over=True, layers=[], failed_layer=None, waa_exit_code=0, fix=None, diagnosis=None,
                 elapsed=0.0, deadline_exceeded=False, timed_out=False, polls=0, log_tail=[], boot={}, detailed={},
                 smoke={}, screenshot={}, progress={})
 
@@ -99,7 +100,6 @@ class ProbeRun(object):
         self.warn = warn or (lambda msg: None)
         self.started = time.monotonic()
         self.prober = Prober(p, engine, waa)
-        self.prober.last_png = None
         self.waiting = p['wait_timeout'] > 0
         self.wait_deadline = Deadline(p['wait_timeout']) if self.waiting else Deadline()
         self.run_deadline = Deadline(p['deadline_in']) if p['deadline_in'] is not None else Deadline()
@@ -205,9 +205,9 @@ class ProbeRun(object):
                                   '(/setup/launch) and read UI Automation; then rerun.')
                 msg = 'Smoke test failed: %s.' % smoke['error']
         wants_png = p['screenshot_dest'] or p['return_screenshot']
-        if healthy and wants_png and prober.last_png is None and not self.check_mode:
+        if healthy and wants_png and not self.check_mode:
             try:
-                prober.last_png = prober.take_screenshot()[0]
+                prober.ensure_screenshot()
             except (WaaError, ValueError) as exc:
                 self.warn('Could not take a screenshot: %s' % exc)
         return healthy, msg
@@ -262,7 +262,11 @@ class ProbeRun(object):
         if result['fix'] and not healthy:
             msg += ' Fix: %s' % result['fix']
         self._screenshot(result)
-        result.update(healthy=healthy, msg=msg, elapsed=round(time.monotonic() - self.started, 3),
+        # Whether a wait (roles/common/tasks/wait.yml) is over as far as the VM can tell: the layers are
+        # healthy, a fatal signal appeared, or the run's deadline passed; only the controller's clock
+        # ends it otherwise.
+        wait_over = healthy or deadline_exceeded or any(r.fatal for r in results)
+        result.update(healthy=healthy, wait_over=wait_over, msg=msg, elapsed=round(time.monotonic() - self.started, 3),
                       deadline_exceeded=deadline_exceeded, timed_out=timed_out, log_tail=self.prober.log_tail()[-20:],
                       boot=self.prober.boot, progress=self.progress_record(results, msg), restarted=self.restarted)
         self.report(results, msg, state='done' if healthy else 'failed', result=result)

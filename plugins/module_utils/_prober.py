@@ -66,6 +66,7 @@ class Prober(object):
         self.inspect = None
         self.deadline = Deadline()
         self.polls = 0
+        self.last_png = None  # the last screenshot taken (detailed check, smoke test, or ensure_screenshot)
 
     # -- helpers ---------------------------------------------------------------------------
     def elapsed(self):
@@ -279,6 +280,12 @@ class Prober(object):
         return results
 
     # -- extra checks ----------------------------------------------------------------------
+    def ensure_screenshot(self):
+        """The last screenshot of this probe, or a new one (WaaError, ValueError when none can be had)."""
+        if self.last_png is None:
+            self.last_png = self.take_screenshot()[0]
+        return self.last_png
+
     def take_screenshot(self):
         data = self.waa.screenshot(timeout=self.timeout())
         width, height = png_info(data)

@@ -41,18 +41,21 @@ def _check_target(path):
     return parent
 
 
-def atomic_write_bytes(path, data, mode=0o644):
-    """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
-    if mode & 0o002 or mode & ~0o777:
-        raise ValueError('mode must be a permission mode without the world-writable bit, e.g. 0o640')
-    parent = _check_target(path)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=parent)
+def replace_atomically(path, write, mode, mtime=None, fsync=True):
+    """Make ``path`` whole or not at all: ``write(handle)`` fills a temporary file beside it (with
+    ``mode``, and ``mtime`` when given), which then replaces ``path``; on any error the temporary
+    file goes and ``path`` is untouched. ``fsync`` makes the content durable before the rename."""
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path)[:40] + '.', suffix='.tmp',
+                               dir=os.path.dirname(path) or '.')
     try:
         with os.fdopen(fd, 'wb') as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            write(handle)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if mtime is not None:
+            os.utime(tmp, (mtime, mtime))
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -60,6 +63,14 @@ def atomic_write_bytes(path, data, mode=0o644):
         except OSError:
             pass
         raise
+
+
+def atomic_write_bytes(path, data, mode=0o644):
+    """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
+    if mode & 0o002 or mode & ~0o777:
+        raise ValueError('mode must be a permission mode without the world-writable bit, e.g. 0o640')
+    _check_target(path)
+    replace_atomically(path, lambda handle: handle.write(data), mode)
 
 
 def append_bytes(path, data, mode=0o640):

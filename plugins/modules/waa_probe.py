@@ -172,6 +172,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+wait_over:
+  description:
+    - Whether a wait on these layers is over as far as the VM can tell - the layers are healthy, a fatal
+      signal appeared (a crashed container, a fatal boot log line), the run's deadline passed, or the input
+      was bad. Only the caller's clock ends a wait otherwise (the collection's wait loops C(until) it).
+  returned: always
+  type: bool
 healthy:
   description: Whether every requested layer (and the detailed checks and smoke test when asked) passed.
   returned: always

@@ -134,3 +134,34 @@ def test_notepad_title_pattern():
     rx = _prober.NOTEPAD_TITLE_RE
     assert rx.search("Untitled - Notepad") and rx.search("*notes.txt - Notepad")
     assert not rx.search("Notepad - 1 running window") and not rx.search("Notepad")
+
+
+def _probe_run(engine, waa, **params):
+    from ansible_collections.openadapt.waa.plugins.module_utils._probe_run import ProbeRun, probe_params, progress_kind
+    from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressWriter
+
+    p = probe_params(**dict(PARAMS, **params))
+    return ProbeRun(p, engine, waa, ProgressWriter(None, progress_kind(p))).run()
+
+
+def test_a_wait_is_over_when_healthy_fatal_or_past_the_deadline_not_while_still_waiting(monkeypatch):
+    monkeypatch.setattr(_prober, "http_status", lambda url, timeout: 200)
+    booted = FakeEngine([A + "Booting Windows using QEMU v8", A + "Windows started succesfully, visit"])
+    result, healthy = _probe_run(booted, FakeWaa(), layers=["container", "windows_boot", "waa_server"], wait_timeout=1)
+    assert healthy and result["wait_over"] is True
+
+    class Down(FakeWaa):
+        def probe(self, timeout=None):
+            raise WaaError("GET /probe answered HTTP 502", 502)
+
+    # This round's own wait ran out, the server still booting: the caller's clock decides.
+    result, healthy = _probe_run(booted, Down(), layers=["waa_server"], wait_timeout=0.3, poll_interval=0.1)
+    assert not healthy and result["timed_out"] and result["wait_over"] is False
+    # The run's deadline passed: over.
+    result, healthy = _probe_run(booted, Down(), layers=["waa_server"], wait_timeout=5, deadline_in=0.3,
+                                 poll_interval=0.1)
+    assert not healthy and result["deadline_exceeded"] and result["wait_over"] is True
+    # A fatal boot error: over at once.
+    kvm = FakeEngine(["Starting WinArena...", E + "ERROR: KVM acceleration not available (device file missing), x"])
+    result, healthy = _probe_run(kvm, FakeWaa(), layers=["container", "windows_boot"], wait_timeout=5)
+    assert not healthy and result["wait_over"] is True and result["elapsed"] < 4
