@@ -19,12 +19,11 @@ import socket
 
 from urllib.parse import quote, urlencode, urlsplit
 
-# The client's errors are defined with the wire; callers import them from here, the client's module.
+# The client's errors are defined with the wire (DockerTimeout too: import it from there).
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_http import (
     DockerConnectionError,
     DockerError,
     DockerNotFound,
-    DockerTimeout,  # noqa: F401 (raised by the wire, caught by callers of the client)
     JsonStreamDecoder,
     ResponseReader,
     _error_message,
@@ -44,7 +43,6 @@ MAX_API_VERSION = (1, 52)
 RATE_LIMIT_MARKERS = ('toomanyrequests', 'too many requests', 'rate limit')
 # "429" only as a whole number: digests and sizes contain the digits too.
 _RE_429 = re.compile(r'(?<![0-9A-Za-z])429(?![0-9A-Za-z])')
-
 
 
 class PullError(DockerError):

@@ -266,7 +266,6 @@ class JsonStreamDecoder(object):
         return objects
 
 
-
 class ResponseReader(object):
     """A streamed response body as a read-only file object (for tarfile's stream mode)."""
 

@@ -13,10 +13,10 @@ import time
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
     DockerEngine,
     DockerError,
-    DockerTimeout,
     PullError,
     registry_auth_header,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils._docker_http import DockerTimeout
 from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DOCKER, EXIT_OK, EXIT_PULL
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter

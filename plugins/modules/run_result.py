@@ -27,6 +27,7 @@ author:
 attributes:
   action:
     support: full
+    description: An action plugin that runs on the controller.
   check_mode:
     support: full
     description: It only records.
@@ -34,6 +35,8 @@ attributes:
     support: none
     description: No diff.
   platform:
+    support: full
+    description: Nothing runs on the host.
     platforms: all
 """
 

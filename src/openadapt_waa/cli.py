@@ -19,12 +19,9 @@ import time
 from pathlib import Path
 
 from openadapt_waa import __version__
+from openadapt_waa.options import UsageError, common_vars, run_vars, setup_vars, target
 
 EXIT_BAD_ARGS = 1  # bad input is a pre-flight failure, never 2 (2 means the Docker daemon failed)
-
-
-class UsageError(Exception):
-    """Bad input: exit 1 with a message that names the fix."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -32,19 +29,6 @@ class Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(EXIT_BAD_ARGS)
-
-
-def _validators():
-    from ansible_collections.openadapt.waa.plugins.module_utils import _validate
-
-    return _validate
-
-
-def _check(func, value, what):
-    try:
-        func(value)
-    except ValueError as err:
-        raise UsageError(f"{what}: {err}") from None
 
 
 # -- options ---------------------------------------------------------------------------------
@@ -167,142 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-BENCHMARK_TEXT = {"task_list": "waa_benchmark_task_list", "domain": "waa_benchmark_domain",
-                  "model": "waa_benchmark_model", "agent": "waa_benchmark_agent"}
-
-
-def _plain(option: str, value: str) -> str:
-    # Passed as argv words inside the container: refuse what could be read as another flag.
-    if not value or value.startswith("-") or any(c in value for c in "\n\r\x00 "):
-        raise UsageError(f"--{option.replace('_', '-')} {value!r} is not valid: give a plain name without spaces, "
-                         "newlines or a leading '-'.")
-    return value
-
-
-def benchmark_vars(args) -> dict:
-    extravars = common_vars(args)
-    if args.num_tasks is not None:
-        if args.num_tasks < 1:
-            raise UsageError("--num-tasks must be at least 1.")
-        extravars["waa_benchmark_num_tasks"] = args.num_tasks
-    for option, var in BENCHMARK_TEXT.items():
-        value = getattr(args, option)
-        if value is not None:
-            extravars[var] = _plain(option, value)
-    if args.tasks:
-        for task in args.tasks:
-            _check(_validators().validate_task_ref, task, "--task")
-        extravars["waa_benchmark_tasks"] = list(args.tasks)
-    if args.result_dir is not None:
-        _check(lambda p: _validators().validate_abs_path(p, "--result-dir"), args.result_dir, "--result-dir")
-        if args.clean_results:  # the container's mounts are checked on the VM, before anything is removed
-            _check(_validators().validate_cleanable_result_dir, args.result_dir, "--result-dir")
-        extravars["waa_benchmark_result_dir"] = args.result_dir
-    if args.clean_results:
-        extravars["waa_benchmark_clean_results"] = True
-    return extravars
-
-
-def run_vars(args) -> dict:
-    """`waa run`: the benchmark's variables, and with --setup the setup's too."""
-    if not args.setup:
-        # The setup options only act through --setup: refuse them rather than ignore them.
-        env_default = {"image": os.environ.get("WAA_IMAGE"), "azure_cr": os.environ.get("WAA_AZURE_CR")}
-        given = [o for o in SETUP_VARS if o != "container_name" and getattr(args, o) not in (None, env_default.get(o))]
-        if given:
-            option = "--" + given[0].replace("_", "-")
-            raise UsageError(f"{option} is a setup option: add --setup (waa run --setup {option} ...) to set the host "
-                             "up with it before the benchmark, or run `waa vm-setup` first.")
-        return benchmark_vars(args)
-    extravars = setup_vars(args)
-    extravars.update(benchmark_vars(args), waa_run_setup=True)
-    return extravars
-
-
 # -- running ---------------------------------------------------------------------------------
-def target(args) -> tuple[str | dict, str | None]:
-    """The inventory and limit for ansible-runner, from --host / -i / --limit."""
-    v = _validators()
-    if args.inventory:
-        path = Path(args.inventory).expanduser()
-        if not path.exists():
-            raise UsageError(f"Inventory {args.inventory} does not exist. Pass an existing inventory file or directory.")
-        limit = args.limit or args.host
-        if limit:
-            _check(v.validate_host_pattern, limit, "--limit/--host")
-        return str(path.resolve()), limit
-    if not args.host:
-        raise UsageError("No VM given. Pass --host HOST (or set $WAA_VM_HOST), or -i INVENTORY.")
-    _check(v.validate_host, args.host, "--host")
-    hostvars = {"ansible_host": args.host, "ansible_user": args.ssh_user}
-    _check(v.validate_user, args.ssh_user, "--ssh-user")
-    if args.ssh_key:
-        key = Path(args.ssh_key).expanduser()
-        if not key.is_file():
-            raise UsageError(f"SSH key {args.ssh_key} does not exist. Pass the private key file with --ssh-key.")
-        hostvars["ansible_ssh_private_key_file"] = str(key.resolve())
-    return {"all": {"hosts": {args.host: hostvars}}}, args.limit
-
-
-# CLI option -> playbook variable. Only options the user gave are passed, so that inventory
-# variables (group_vars, host_vars) keep working for everything left unset.
-SETUP_VARS = {
-    "image": "waa_image", "container_name": "waa_container_name", "rebuild": "waa_rebuild",
-    "verify_nested_virt": "waa_verify_nested_virt", "skip_smoke_test": "waa_skip_smoke_test",
-    "strict_smoke": "waa_strict_smoke", "log_file": "waa_log_file", "publish_address": "waa_publish_address",
-    "azure_cr": "waa_azure_cr", "ram_size": "waa_ram_size", "cpu_cores": "waa_cpu_cores",
-    "storage_path": "waa_storage_path", "results_path": "waa_results_path",
-}
-
-
-def common_vars(args) -> dict:
-    """Validate the options every command shares and map the given ones to variables."""
-    v = _validators()
-    if args.container_name is not None:
-        _check(v.validate_container_name, args.container_name, "--container-name")
-    if args.timeout is None:
-        args.timeout = 86400 if args.command == "run" else 1800  # a full benchmark runs for hours
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds, e.g. --timeout 1800.")
-    extravars = {"waa_container_name": args.container_name} if args.container_name is not None else {}
-    if args.vm_size is not None:
-        from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import VM_SIZE_RE
-
-        if not VM_SIZE_RE.match(args.vm_size):
-            raise UsageError(f"--vm-size {args.vm_size!r} is not an Azure VM size: give a name such as Standard_D8s_v3.")
-        extravars["waa_vm_size"] = args.vm_size
-    if args.hourly_rate is not None:
-        if not 0 < args.hourly_rate < 1000:
-            raise UsageError("--hourly-rate is US dollars per hour of the VM, e.g. --hourly-rate 0.384.")
-        extravars["waa_hourly_rate"] = args.hourly_rate
-    return extravars
-
-
-def setup_vars(args) -> dict:
-    v = _validators()
-    checks = {
-        "image": v.validate_image_reference,
-        "log_file": lambda p: v.validate_abs_path(p, "--log-file"),
-        "storage_path": v.validate_storage_path,
-        "results_path": v.validate_results_path,
-        "ram_size": v.validate_ram_size,
-        "azure_cr": v.validate_registry,
-        "publish_address": v.validate_publish_address,
-    }
-    for option, check in checks.items():
-        value = getattr(args, option)
-        if value is not None:
-            _check(check, value, "--" + option.replace("_", "-"))
-    if args.cpu_cores is not None and args.cpu_cores < 1:
-        raise UsageError("--cpu-cores must be at least 1.")
-    extravars = common_vars(args)
-    for option, var in SETUP_VARS.items():
-        value = getattr(args, option)
-        if value is not None:
-            extravars[var] = v.validate_ram_size(value) if option == "ram_size" else value
-    return extravars
-
-
 def start_viewer(run_dir: Path, port: int):
     """The live viewer, started before the run so the page is there from the first instant."""
     from openadapt_waa.viewer import Viewer, open_browser
