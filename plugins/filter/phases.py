@@ -34,8 +34,10 @@ _value:
 """
 
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import classify_failure, phase_info, phase_of_tags
+from ansible_collections.openadapt.waa.plugins.module_utils._survey import container_as_asked, known_healthy
 
 
 class FilterModule(object):
     def filters(self):
-        return {'phase_info': phase_info, 'classify_failure': classify_failure, 'phase_of_tags': phase_of_tags}
+        return {'phase_info': phase_info, 'classify_failure': classify_failure, 'phase_of_tags': phase_of_tags,
+                'known_healthy': known_healthy, 'container_as_asked': container_as_asked}

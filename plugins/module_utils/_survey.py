@@ -153,3 +153,24 @@ def found_ready(layers, image, container_name):
         {'phase': 'accessibility', 'checks': [{'name': 'Accessibility tree available',
                                                'message': by_layer['accessibility']['message'] + FOUND}]},
     ]
+
+
+def known_healthy(health_now, layers):
+    """What the run already knows of ``layers`` (roles/common/tasks/wait.yml): {done, message}; done when
+    the survey found each of them healthy and nothing changed the container since (the container phase
+    clears what it invalidates), with the deepest layer's message as found then."""
+    health_now = health_now or {}
+    layers = list(layers or [])
+    done = bool(layers) and all((health_now.get(name) or {}).get('healthy') for name in layers)
+    return {'done': done, 'message': (health_now[layers[-1]].get('message') or '') + FOUND if done else ''}
+
+
+def container_as_asked(health_now, config_hash, image_result, rebuild):
+    """Whether the running container the survey saw is the one this run asks for (the container phase then
+    has nothing to do): not a rebuild, running, labelled with this run's configuration hash, and running
+    the image the tag names now (which this run's pull did not change)."""
+    seen = ((health_now or {}).get('container') or {}).get('details') or {}
+    image_result = image_result or {}
+    return bool(not rebuild and seen.get('status') == 'running' and not image_result.get('changed')
+                and config_hash and seen.get('config_hash') == config_hash and seen.get('full_id')
+                and seen.get('image_id') and seen.get('image_id') == image_result.get('image_id'))

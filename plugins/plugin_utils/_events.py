@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import shlex
-import tempfile
 import time
 
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: F401 (EXIT_MEANING: the CLI's)
@@ -25,6 +24,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # 
     PHASE_TITLE,
     PHASES as SETUP_PHASES,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import replace_atomically
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
 
 # The viewer's phase list: the nine setup phases (the benchmark run follows them, it is not one).
@@ -52,20 +52,12 @@ def runs_home() -> str:
 
 
 def atomic_write(path: str, text, mode: int = 0o600) -> None:
-    """Write a whole file (text, or bytes) or nothing: temp file in the same directory, then rename.
-    Private by default (run files hold logs and screenshots)."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8")) as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write a whole file (text, or bytes) or nothing (module_utils/_progress.replace_atomically), creating
+    its directory. Private by default (run files hold logs and screenshots). No fsync: the run's files
+    are rewritten at every event and read while the run lasts."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    replace_atomically(path, lambda handle: handle.write(data), mode, fsync=False)
 
 
 def new_state() -> dict:

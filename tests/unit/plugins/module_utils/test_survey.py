@@ -106,3 +106,26 @@ def test_the_recorded_container_id(tmp_path):
     state.write_text("abc\n")
     assert _survey.read_persisted(str(state)) == "abc"
     assert _survey.read_persisted(None) == ""
+
+
+def test_a_wait_knows_what_the_survey_found_healthy():
+    now = {"windows_boot": {"healthy": True, "message": "Windows started."},
+           "waa_server": {"healthy": False, "message": "refused"}}
+    assert _survey.known_healthy(now, ["windows_boot"]) == {
+        "done": True, "message": "Windows started. (found at the start of this run)"}
+    assert _survey.known_healthy(now, ["windows_boot", "waa_server"])["done"] is False
+    assert _survey.known_healthy({}, ["windows_boot"]) == {"done": False, "message": ""}
+    assert _survey.known_healthy(now, [])["done"] is False
+
+
+def test_the_container_phase_has_nothing_to_do_only_for_the_container_asked_for():
+    seen = {"status": "running", "config_hash": "h1", "full_id": "abc", "image_id": "sha256:1"}
+    now = {"container": {"details": seen}}
+    image = {"image_id": "sha256:1", "changed": False}
+    assert _survey.container_as_asked(now, "h1", image, False) is True
+    assert _survey.container_as_asked(now, "h1", image, True) is False  # --rebuild
+    assert _survey.container_as_asked(now, "h2", image, False) is False  # another configuration
+    assert _survey.container_as_asked(now, "h1", {"image_id": "sha256:2"}, False) is False  # the tag moved
+    assert _survey.container_as_asked(now, "h1", dict(image, changed=True), False) is False  # this run pulled
+    assert _survey.container_as_asked({"container": {"details": dict(seen, status="exited")}}, "h1", image, False) is False
+    assert _survey.container_as_asked({}, "h1", image, False) is False
