@@ -48,7 +48,9 @@ def test_installed_collection_runs_vm_setup_by_fqcn(artifact, standin, tmp_path)
     # No project ansible.cfg: only the installed copy can provide openadapt.waa.
     cfg = tmp_path / "ansible.cfg"
     cfg.write_text("[defaults]\ngathering = explicit\nretry_files_enabled = False\n")
-    env = eco.env(ANSIBLE_CONFIG=cfg, ANSIBLE_COLLECTIONS_PATH=collections)
+    # The test venv's editable install puts the checkout's collection on sys.path, where Ansible also
+    # looks for collections (as it finds a wheel-installed one): not here.
+    env = eco.env(ANSIBLE_CONFIG=cfg, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="False")
     listed = eco.run([eco.VENV_BIN / "ansible-galaxy", "collection", "list", "openadapt.waa", "--format", "json"],
                      timeout=60, cwd=tmp_path, env_=env, check=True)
     assert list(json.loads(listed.stdout)) == [str(collections / "ansible_collections")], listed.stdout

@@ -85,11 +85,15 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
                 break
             except OSError:
                 time.sleep(0.2)
-        assert body is not None, "the tunnel never answered"
+        assert body is not None, "the tunnel never answered (ssh %s)" % ("running" if proc.poll() is None else "exited")
         assert json.loads(body) == {"message": "Service is operational", "status": "Probe successful"}
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
     # Persisted results on the VM: container id, config, record; not world-writable.
     state_dir = vm_state_dir(standin)
