@@ -33,8 +33,8 @@ def checks(get: Getter) -> dict:
     """The pre-flight phase's checks as the run's survey (its first round trip) found them; None: not checked."""
     survey = get("waa_survey", None)
     surveyed = _ran(survey)
-    host = (survey or {}).get("host") or {} if surveyed else {}
-    layers = (survey or {}).get("layers") or [] if surveyed else []
+    host = (survey.get("host") or {}) if surveyed else {}
+    layers = (survey.get("layers") or []) if surveyed else []
     kvm = host.get("kvm") or {}
     return {
         "ssh": surveyed,

@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The collection is an installed package: its validators and the VM-size pattern are imported as such.
+from ansible_collections.openadapt.waa.plugins.module_utils import _validate as v
+from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import VM_SIZE_RE
+
 
 class UsageError(Exception):
     """Bad input: exit 1 with a message that names the fix."""
-
-
-def _validators():
-    from ansible_collections.openadapt.waa.plugins.module_utils import _validate
-
-    return _validate
 
 
 def _check(func, value, what):
@@ -49,12 +47,12 @@ def benchmark_vars(args) -> dict:
             extravars[var] = _plain(option, value)
     if args.tasks:
         for task in args.tasks:
-            _check(_validators().validate_task_ref, task, "--task")
+            _check(v.validate_task_ref, task, "--task")
         extravars["waa_benchmark_tasks"] = list(args.tasks)
     if args.result_dir is not None:
-        _check(lambda p: _validators().validate_abs_path(p, "--result-dir"), args.result_dir, "--result-dir")
+        _check(lambda p: v.validate_abs_path(p, "--result-dir"), args.result_dir, "--result-dir")
         if args.clean_results:  # the container's mounts are checked on the VM, before anything is removed
-            _check(_validators().validate_cleanable_result_dir, args.result_dir, "--result-dir")
+            _check(v.validate_cleanable_result_dir, args.result_dir, "--result-dir")
         extravars["waa_benchmark_result_dir"] = args.result_dir
     if args.clean_results:
         extravars["waa_benchmark_clean_results"] = True
@@ -79,7 +77,6 @@ def run_vars(args) -> dict:
 
 def target(args) -> tuple[str | dict, str | None]:
     """The inventory and limit for ansible-runner, from --host / -i / --limit."""
-    v = _validators()
     if args.inventory:
         path = Path(args.inventory).expanduser()
         if not path.exists():
@@ -114,7 +111,6 @@ SETUP_VARS = {
 
 def common_vars(args) -> dict:
     """Validate the options every command shares and map the given ones to variables."""
-    v = _validators()
     if args.container_name is not None:
         _check(v.validate_container_name, args.container_name, "--container-name")
     if args.timeout is None:
@@ -123,8 +119,6 @@ def common_vars(args) -> dict:
         raise UsageError("--timeout must be a positive number of seconds, e.g. --timeout 1800.")
     extravars = {"waa_container_name": args.container_name} if args.container_name is not None else {}
     if args.vm_size is not None:
-        from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import VM_SIZE_RE
-
         if not VM_SIZE_RE.match(args.vm_size):
             raise UsageError(f"--vm-size {args.vm_size!r} is not an Azure VM size: give a name such as Standard_D8s_v3.")
         extravars["waa_vm_size"] = args.vm_size
@@ -136,7 +130,6 @@ def common_vars(args) -> dict:
 
 
 def setup_vars(args) -> dict:
-    v = _validators()
     checks = {
         "image": v.validate_image_reference,
         "log_file": lambda p: v.validate_abs_path(p, "--log-file"),
