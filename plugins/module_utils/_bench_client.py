@@ -24,7 +24,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
 )
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
-    validate_abs_path, validate_cleanable_result_dir)
+    validate_abs_path, validate_cleanable_result_dir, validate_plain_name)
 from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
 from ansible_collections.openadapt.waa.plugins.module_utils._bench import (
     TICK,
@@ -317,15 +317,20 @@ def clean(engine, run, p):
 def read_env_file(path, keep=False):
     """The JSON object in ``path`` (a private file: not a symlink, not readable by others), then
     removed unless ``keep`` (check mode)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
     try:
-        if os.fstat(fd).st_mode & 0o077:
-            raise ValueError('env_file %s must be private (mode 0600)' % path)
-        data = os.read(fd, 1024 * 1024)
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                raise ValueError('env_file %s must be private (mode 0600)' % path)
+            data = os.read(fd, 1024 * 1024)
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
-    if not keep:
-        os.unlink(path)
+        if not keep:  # the secret leaves the disk whatever else happens
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
     try:
         env = json.loads(data.decode('utf-8'))
     except ValueError:
@@ -343,6 +348,9 @@ def benchmark(p, check_mode=False, warn=None, no_log_values=None):
     no_log_values = set() if no_log_values is None else no_log_values
     run = None
     try:
+        # First of all: the file holds the API key, and must not outlive a refused call.
+        secret_env = read_env_file(p['env_file'], check_mode) if p['env_file'] else {}
+        no_log_values.update(v for v in secret_env.values() if v)  # masked in every result
         for key in ('results_dest', 'progress_file', 'log_file'):
             if p[key]:
                 validate_abs_path(p[key], key)
@@ -352,21 +360,21 @@ def benchmark(p, check_mode=False, warn=None, no_log_values=None):
         for key in ('model', 'agent', 'som_origin', 'trial_id', 'domain', 'python', 'task_list'):
             if not p[key] or '\0' in p[key] or '\n' in p[key]:
                 raise ValueError('%s must be a non-empty single-line string' % key)
-        if '/' in p['model'] or p['model'] in ('.', '..') or '/' in p['trial_id'] or p['trial_id'] in ('.', '..'):
-            raise ValueError('model and trial_id name directories of the results layout: no "/", "." or ".."')
+        validate_plain_name(p['model'], 'model name')  # the CLI's own rule
+        validate_plain_name(p['agent'], 'agent name')
+        if '/' in p['trial_id'] or p['trial_id'] in ('.', '..'):
+            raise ValueError('trial_id names a directory of the results layout: no "/", "." or ".."')
         if p['num_workers'] < 1 or not 0 <= p['worker_id'] < p['num_workers']:
             raise ValueError('worker_id must be between 0 and num_workers - 1 (num_workers >= 1)')
         if p['copy_interval'] < 0.2:
             raise ValueError('copy_interval must be at least 0.2 seconds')
         if p['events_window'] < 10:
             raise ValueError('events_window must be at least 10')
-        if p['env_file']:
-            secret_env = read_env_file(p['env_file'], check_mode)
-            no_log_values.update(v for v in secret_env.values() if v)  # masked in every result
+        if secret_env:
             p['env'] = dict(p['env'] or {}, **secret_env)
         if p['env'] and not all(isinstance(k, str) and k and '=' not in k for k in p['env']):
             raise ValueError('env keys must be non-empty names without "="')
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         raise Finished(dict(msg=str(exc), waa_exit_code=1), failed=True)
     try:
         run = Run(p, DockerEngine(p['docker_host'], timeout=60), check_mode, warn)

@@ -270,10 +270,49 @@ def validate_ram_size(value):
     return str(value).upper() if str(value).upper().endswith('G') else '%sG' % value
 
 
+# Jinja's markers: a value that holds one could be rendered as a template by Ansible somewhere on
+# its way (extra vars, set_fact); input never needs them.
+TEMPLATE_MARKERS = ('{{', '{%', '{#')
+
+
+def template_marker(value):
+    """The first template marker in ``value`` (a string), or None."""
+    if not isinstance(value, str):
+        return None
+    for marker in TEMPLATE_MARKERS:
+        if marker in value:
+            return marker
+    return None
+
+
+def refuse_template(value, what):
+    """Raise ValueError when ``value`` holds a template marker; return it otherwise."""
+    marker = template_marker(value)
+    if marker:
+        raise ValueError('The %s %s contains the template marker %s: give the value itself; openadapt.waa '
+                         'never evaluates templates in its input.' % (what, _printable(value), marker))
+    return value
+
+
+# A model or agent name: one word (it names a directory of WAA's results layout, and is an argv
+# word of the client), e.g. gpt-4o-mini, navi, claude-3.5:latest.
+_RE_PLAIN_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}\Z')
+
+
+def validate_plain_name(value, what='name'):
+    """Validate a model or agent name: letters, digits and _ . : + - (no "/", no spaces), and return it."""
+    if isinstance(value, str) and _RE_PLAIN_NAME.match(value) and value not in ('.', '..'):
+        return value
+    raise ValueError('The %s %s is not valid: use up to 128 letters, digits and "_", ".", ":", "+", "-", starting '
+                     'with a letter or digit (no "/" or spaces: it names a results directory), e.g. gpt-4o-mini.'
+                     % (what, _printable(value)))
+
+
 def validate_abs_path(value, what='path'):
-    """Validate an absolute path without '..' components, newlines or NUL, and return it."""
+    """Validate an absolute path without '..' components, newlines, NUL or template markers, and return it."""
     if not isinstance(value, str) or not value:
         raise ValueError('The %s is empty: give an absolute path such as /tmp/waa_progress.json.' % what)
+    refuse_template(value, what)
     if '\x00' in value or '\n' in value or '\r' in value:
         raise ValueError('The %s %s contains a newline or NUL character: give a plain absolute path.'
                          % (what, _printable(value)))

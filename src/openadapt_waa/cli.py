@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from openadapt_waa import __version__
-from openadapt_waa.options import UsageError, common_vars, run_vars, setup_vars, target
+from openadapt_waa.options import UsageError, common_vars, refuse_templates, run_vars, setup_vars, target
 
 EXIT_BAD_ARGS = 1  # bad input is a pre-flight failure, never 2 (2 means the Docker daemon failed)
 
@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_ARGS
     try:
+        refuse_templates(args)
         if args.command == "monitor":
             from openadapt_waa import viewer
 

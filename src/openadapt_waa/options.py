@@ -23,16 +23,40 @@ def _check(func, value, what):
         raise UsageError(f"{what}: {err}") from None
 
 
-BENCHMARK_TEXT = {"task_list": "waa_benchmark_task_list", "domain": "waa_benchmark_domain",
-                  "model": "waa_benchmark_model", "agent": "waa_benchmark_agent"}
-
-
-def _plain(option: str, value: str) -> str:
-    # Passed as argv words inside the container: refuse what could be read as another flag.
+def _task_list(value: str) -> str:
+    # An argv word of the client inside the container: refuse what could be read as another flag.
     if not value or value.startswith("-") or any(c in value for c in "\n\r\x00 "):
-        raise UsageError(f"--{option.replace('_', '-')} {value!r} is not valid: give a plain name without spaces, "
-                         "newlines or a leading '-'.")
+        raise ValueError(f"{value!r} is not valid: give a path in the container without spaces, newlines or a "
+                         "leading '-', e.g. evaluation_examples_windows/test_all.json.")
     return value
+
+
+def _domain(value: str) -> str:
+    if not v.TASK_DOMAIN_RE.match(value or ""):
+        raise ValueError(f"{value!r} is not a WAA domain: give a name such as notepad or libreoffice_calc.")
+    return value
+
+
+# Option -> (variable, check). The model and agent checks are the benchmark module's own, so
+# that a name the CLI passes is one the module takes.
+BENCHMARK_TEXT = {
+    "task_list": ("waa_benchmark_task_list", _task_list),
+    "domain": ("waa_benchmark_domain", _domain),
+    "model": ("waa_benchmark_model", lambda value: v.validate_plain_name(value, "model name")),
+    "agent": ("waa_benchmark_agent", lambda value: v.validate_plain_name(value, "agent name")),
+}
+
+
+def refuse_templates(args) -> None:
+    """No option value may hold a template marker ({{, {%, {#): values are data, and Ansible would
+    render one as a template on the controller."""
+    for name, value in sorted(vars(args).items()):
+        for item in value if isinstance(value, list) else [value]:
+            marker = v.template_marker(item)
+            if marker:
+                option = {"tasks": "--task", "inventory": "--inventory"}.get(name, "--" + name.replace("_", "-"))
+                raise UsageError(f"{option} {item!r} contains the template marker {marker}: give the value itself; "
+                                 "openadapt.waa never evaluates templates in its input.")
 
 
 def benchmark_vars(args) -> dict:
@@ -41,10 +65,11 @@ def benchmark_vars(args) -> dict:
         if args.num_tasks < 1:
             raise UsageError("--num-tasks must be at least 1.")
         extravars["waa_benchmark_num_tasks"] = args.num_tasks
-    for option, var in BENCHMARK_TEXT.items():
+    for option, (var, check) in BENCHMARK_TEXT.items():
         value = getattr(args, option)
         if value is not None:
-            extravars[var] = _plain(option, value)
+            _check(check, value, "--" + option.replace("_", "-"))
+            extravars[var] = value
     if args.tasks:
         for task in args.tasks:
             _check(v.validate_task_ref, task, "--task")

@@ -152,6 +152,36 @@ def _environment(run_dir: Path) -> dict:
     return env
 
 
+def write_extravars(private_data_dir: Path, extravars: dict) -> Path:
+    """Write the run's variables where ansible-runner passes them on (``-e @env/extravars``), every
+    string tagged ``!unsafe``: values come from the CLI and are data, and Ansible renders
+    extra vars passed as inline JSON (runner's ``extravars=``) as templates."""
+    import yaml
+
+    class Unsafe(str):
+        pass
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(Unsafe, lambda dumper, text: dumper.represent_scalar("!unsafe", str(text), style='"'))
+
+    def tag(value):
+        if isinstance(value, str):
+            return Unsafe(value)
+        if isinstance(value, dict):
+            return {str(key): tag(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [tag(item) for item in value]
+        return value
+
+    path = Path(private_data_dir) / "env" / "extravars"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.dump(tag(extravars), Dumper=Dumper, default_flow_style=False, allow_unicode=True),
+                    encoding="utf-8")
+    return path
+
+
 def _read_results(run_dir: Path) -> dict[str, dict]:
     results = {}
     for path in sorted((run_dir / "results").glob("*.json")):
@@ -177,9 +207,9 @@ def _release_lease(collection, inventory, extravars, run_dir: Path, limit, stop_
     import ansible_runner
 
     (run_dir / "release").mkdir(parents=True, exist_ok=True)
-    extravars = dict(extravars, waa_release_stop_benchmark=stop_benchmark)
+    write_extravars(run_dir / "release", dict(extravars, waa_release_stop_benchmark=stop_benchmark))
     kwargs = dict(private_data_dir=str(run_dir / "release"), playbook=str(collection.playbook("release.yml")),
-                  inventory=inventory, extravars=extravars, envvars=dict(_environment(run_dir), WAA_RUN_DIR=str(run_dir / "release" / "events")),
+                  inventory=inventory, envvars=dict(_environment(run_dir), WAA_RUN_DIR=str(run_dir / "release" / "events")),
                   quiet=True, timeout=120, suppress_env_files=True)
     if limit:
         kwargs["limit"] = limit
@@ -283,12 +313,11 @@ def run_playbook(
             on_output(event["stdout"])
         return True
 
-    (run_dir / "runner").mkdir(parents=True, exist_ok=True)
+    write_extravars(run_dir / "runner", extravars)
     kwargs = dict(
         private_data_dir=str(run_dir / "runner"),
         playbook=str(collection.playbook(playbook)),
         inventory=inventory,
-        extravars=extravars,
         envvars=_environment(run_dir),
         quiet=True,
         event_handler=event_handler,
