@@ -201,27 +201,97 @@ def _reached_phase(run_dir: Path) -> dict[str, str]:
     return {name: host.get("phase") or "preflight" for name, host in state.get("hosts", {}).items()}
 
 
-def _release_lease(collection, inventory, extravars, run_dir: Path, limit, stop_benchmark: bool = False) -> bool:
-    """After an interrupt, give the VM's lease back so that the next run need not wait for it;
-    ``stop_benchmark`` stops the benchmark client of an interrupted `waa run` first."""
-    import ansible_runner
+class Interrupts:
+    """The stop signals (STOP_SIGNALS) a run receives, caught from before the playbook starts until
+    its release run has ended: the default action would kill the CLI with the secret files still
+    on disk. The first one cancels the playbook; one more cancels the release."""
 
+    def __init__(self):
+        self.received: list[int] = []
+        self._previous: dict = {}
+
+    def __enter__(self) -> "Interrupts":
+        for signum in STOP_SIGNALS:
+            try:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+            except ValueError:
+                pass  # not the main thread: leave signals alone
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.received.append(signum)
+
+    @property
+    def first(self) -> int | None:
+        return self.received[0] if self.received else None
+
+    def since(self) -> Callable[[], bool]:
+        """A cancel callback: true once a signal arrives after this call."""
+        mark = len(self.received)
+        return lambda: len(self.received) > mark
+
+
+def _release_lease(collection, inventory, extravars, run_dir: Path, limit, stop_benchmark: bool = False,
+                   cancel: Callable[[], bool] | None = None) -> bool:
+    """After an interrupt, give the VM's lease back so that the next run need not wait for it;
+    ``stop_benchmark`` stops the benchmark client of an interrupted `waa run` first; ``cancel``
+    (another signal) ends it early."""
     (run_dir / "release").mkdir(parents=True, exist_ok=True)
     write_extravars(run_dir / "release", dict(extravars, waa_release_stop_benchmark=stop_benchmark))
     kwargs = dict(private_data_dir=str(run_dir / "release"), playbook=str(collection.playbook("release.yml")),
                   inventory=inventory, envvars=dict(_environment(run_dir), WAA_RUN_DIR=str(run_dir / "release" / "events")),
-                  quiet=True, timeout=120, suppress_env_files=True)
+                  quiet=True, timeout=120, suppress_env_files=True, cancel_callback=cancel)
     if limit:
         kwargs["limit"] = limit
     try:
-        return ansible_runner.run(**kwargs).status == "successful"
+        return _start(kwargs).status == "successful"
     except Exception:  # best effort: the lease also expires by itself
         return False
 
 
-# Secrets the playbooks read: the registry password (image role) and the model API keys that
-# the benchmark client gets (benchmark role).
-SECRET_ENV = ("WAA_REGISTRY_PASSWORD", "OPENAI_API_KEY")
+# Secrets the playbooks read, each moved into a private file named by another variable: the
+# registry password (image role), the model API key that the benchmark client gets (benchmark
+# role) and a service principal's secret (`waa up`'s azure_vm_start reads AZURE_SECRET_FILE).
+SECRET_ENV = {"WAA_REGISTRY_PASSWORD": "WAA_REGISTRY_PASSWORD_FILE", "OPENAI_API_KEY": "OPENAI_API_KEY_FILE",
+              "AZURE_SECRET": "AZURE_SECRET_FILE", "AZURE_CLIENT_SECRET": "AZURE_SECRET_FILE"}
+
+# What ansible-playbook gets of the controller's environment: ansible-runner writes the child's
+# whole environment into artifacts/<id>/command, so anything else (cloud keys, tokens) stays out.
+ENV_ALLOWED = frozenset((
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR", "TMP", "TEMP", "PWD",
+    "NO_COLOR", "COLUMNS", "LINES", "VIRTUAL_ENV", "PYTHONPATH",
+    "SSH_AUTH_SOCK", "SSH_AGENT_PID",  # keys in the user's agent
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    # Azure identities without their secrets (az login's directory, a service principal's names)
+    "AZURE_CLIENT_ID", "AZURE_TENANT", "AZURE_SUBSCRIPTION_ID", "AZURE_CLOUD_ENVIRONMENT", "AZURE_PROFILE",
+    "AZURE_CONFIG_DIR", "AZURE_SECRET_FILE",
+    "WAA_REGISTRY_USERNAME", "WAA_REGISTRY_PASSWORD_FILE", "OPENAI_API_KEY_FILE", "WAA_STATE_HOME", "WAA_RUN_DIR",
+    "WAA_DISPLAY_PROGRESS",
+))
+ENV_ALLOWED_PREFIXES = ("LC_", "ANSIBLE_")
+
+
+def allowed_environment(env: dict, inherited: dict) -> dict:
+    """The part of ``env`` (what ansible-runner would give ansible-playbook) that it may see: what
+    runner or the CLI set (not ``inherited`` from the controller unchanged), and of the inherited
+    rest ENV_ALLOWED and ENV_ALLOWED_PREFIXES; the secrets of SECRET_ENV never."""
+    return {key: value for key, value in env.items()
+            if key not in SECRET_ENV and (inherited.get(key) != value or key in ENV_ALLOWED
+                                          or key.startswith(ENV_ALLOWED_PREFIXES))}
+
+
+def _start(kwargs: dict):
+    """ansible_runner.run with the child's environment reduced to allowed_environment()."""
+    import ansible_runner  # imported here: it is slow to import and `waa --help` needs none of it
+
+    runner = ansible_runner.interface.init_runner(**kwargs)
+    runner.config.env = allowed_environment(runner.config.env, dict(os.environ))
+    runner.run()
+    return runner
 # Signals that stop a run, and the shell's exit code for each (128 + the signal number).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -242,19 +312,23 @@ class SecretFiles:
     def __init__(self):
         self.saved: dict[str, str] = {}
         self.paths: list[str] = []
+        self.made: list[str] = []  # the *_FILE variables this context set
 
     def __enter__(self) -> "SecretFiles":
         import tempfile
 
-        for name in SECRET_ENV:
+        for name, file_var in SECRET_ENV.items():
             value = os.environ.pop(name, None)
             if value:
                 self.saved[name] = value
+                if file_var in os.environ:  # the user's own file, or AZURE_SECRET's before AZURE_CLIENT_SECRET
+                    continue
                 fd, path = tempfile.mkstemp(prefix="waa-secret-")
                 with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
                     handle.write(value)
-                os.environ[name + "_FILE"] = path
+                os.environ[file_var] = path
                 self.paths.append(path)
+                self.made.append(file_var)
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -263,8 +337,9 @@ class SecretFiles:
                 os.unlink(path)
             except OSError:
                 pass
+        for file_var in self.made:
+            os.environ.pop(file_var, None)
         for name, value in self.saved.items():
-            os.environ.pop(name + "_FILE", None)
             os.environ[name] = value
 
 
@@ -284,29 +359,12 @@ def run_playbook(
     ``hard_timeout`` is the backstop behind the deadline that every wait on the VM respects:
     past it the run is stopped and the result is exit code 8 with the phase reached.
     """
-    import ansible_runner  # imported here: it is slow to import and `waa --help` needs none of it
-
     if not shutil.which("ansible-playbook", path=_environment(run_dir)["PATH"]):
         return RunResult(EXIT_UNKNOWN, "failed", run_dir, message="ansible-playbook is not installed next to waa; reinstall openadapt-waa.")
     collection = locate()
     follower = EventFollower(run_dir / "events.jsonl", on_event) if on_event else None
     if follower:
         follower.start()
-    interrupted = {"signal": None}
-
-    def cancel() -> bool:
-        return interrupted["signal"] is not None
-
-    previous = {}
-
-    def on_signal(signum, _frame):
-        interrupted["signal"] = signum
-
-    for signum in STOP_SIGNALS:
-        try:
-            previous[signum] = signal.signal(signum, on_signal)
-        except ValueError:
-            pass  # not the main thread: leave signals alone
 
     def event_handler(event: dict) -> bool:
         if on_output and event.get("stdout"):
@@ -321,28 +379,28 @@ def run_playbook(
         envvars=_environment(run_dir),
         quiet=True,
         event_handler=event_handler,
-        cancel_callback=cancel,
         suppress_env_files=True,
     )
     if limit:
         kwargs["limit"] = limit
     if hard_timeout:
         kwargs["timeout"] = int(hard_timeout)
-    with SecretFiles():
+    # The secret files exist exactly while the signal handlers are ours: a signal during the
+    # playbook or its release never ends the CLI before the files are removed.
+    with SecretFiles(), Interrupts() as interrupts:
         try:
-            runner = ansible_runner.run(**kwargs)
+            runner = _start(dict(kwargs, cancel_callback=interrupts.since()))
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
             if follower:
                 follower.stop()
-        return _outcome(runner, collection, inventory, extravars, run_dir, limit, hard_timeout, interrupted["signal"],
+        return _outcome(runner, collection, inventory, extravars, run_dir, limit, hard_timeout, interrupts,
                         stop_benchmark=playbook == "run_waa.yml")
 
 
-def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, hard_timeout, interrupted,
+def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, hard_timeout, interrupts: Interrupts,
              stop_benchmark: bool = False) -> RunResult:
     """The run's result from what the callback wrote; releases the lease when nothing else will."""
+    interrupted = interrupts.first
     hosts = _read_results(run_dir)
     status = runner.status
     if status == "timeout" or (status == "canceled" and not interrupted):
@@ -355,7 +413,8 @@ def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, har
         return RunResult(EXIT_TIMEOUT, status, run_dir, hosts, "timeout")
     if interrupted:
         name = signal.Signals(interrupted).name
-        released = _release_lease(collection, inventory, extravars, run_dir, limit, stop_benchmark)
+        released = _release_lease(collection, inventory, extravars, run_dir, limit, stop_benchmark,
+                                  cancel=interrupts.since())
         phases = _reached_phase(run_dir)
         reached = ", ".join(f"{host}: {phase}" for host, phase in sorted(phases.items())) or "preflight"
         return RunResult(signal_exit_code(interrupted), "canceled", run_dir, hosts,
@@ -367,7 +426,7 @@ def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, har
     # lease: give it back so that the next run need not wait for it to expire.
     # (Exit 1 includes an SSH connection lost in any phase.)
     if not hosts or any(doc.get("exit_code") in (1, 9) for doc in hosts.values()):
-        _release_lease(collection, inventory, extravars, run_dir, limit)
+        _release_lease(collection, inventory, extravars, run_dir, limit, cancel=interrupts.since())
     if not hosts:
         return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,
                          f"The run ended without a result (ansible-runner status {status}, rc {runner.rc}). "

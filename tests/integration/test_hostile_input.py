@@ -175,3 +175,31 @@ def test_benchmark_log_planted_as_a_symlink_is_refused(host, waa_cli, standin, t
         assert not _clients(), "no client may start"
     finally:
         os.unlink(link)
+
+
+def test_api_key_file_is_removed_when_the_module_refuses_its_arguments(host, waa_cli, standin, tmp_path):
+    """The key reaches the client through a 0600 file on the VM that the module removes: also when
+    the module refuses its arguments (here a trial id with "/", which only the module checks).
+    Before, the refusal came first and the key stayed in the progress directory."""
+    key = "sk-refused-" + os.urandom(12).hex()
+    hostvars = dict(host["hostvars"], waa_benchmark_trial_id="a/b")
+    inventory = write_inventory(standin, tmp_path / "inv-refused.yml", hostvars)
+    run = waa_cli("--task", NOTEPAD, "--timeout", "120", inventory=inventory, command="run", timeout=200,
+                  env={"OPENAI_API_KEY": key})
+    assert run.rc == 1 and run.doc["phase"] == "benchmark", run.output
+    assert "trial_id" in run.doc["message"], run.doc
+    holding = subprocess.run(["grep", "-rlF", key, str(host["state"]), "/tmp", "/home/azureuser", "/root/.ansible"],
+                             capture_output=True, text=True, timeout=120)
+    assert not holding.stdout.strip(), "the API key is still on the VM in: " + holding.stdout
+    assert not list((host["state"] / "progress").glob("*.env.json"))
+
+
+def test_cli_and_module_agree_on_model_names(host, waa_cli, standin, tmp_path):
+    """A model name with "/" is refused by the CLI and, from an inventory, by the roles' input check,
+    with the same words: before, the CLI let it through and the module refused it on the VM."""
+    cli = _run(waa_cli, standin, tmp_path, host["hostvars"], "--task", NOTEPAD, "--model", "openai/gpt-4o")
+    assert cli.rc == 1 and "--model" in cli.stderr and "no \"/\"" in cli.stderr, cli.output
+    assert not cli.results, "nothing ran"
+    inv = _run(waa_cli, standin, tmp_path, dict(host["hostvars"], waa_benchmark_model="openai/gpt-4o"), "--task", NOTEPAD)
+    assert inv.rc == 1 and inv.doc["phase"] == "preflight", inv.output
+    assert "waa_benchmark_model" in inv.doc["message"] and "no \"/\"" in inv.doc["message"], inv.doc

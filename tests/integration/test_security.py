@@ -3,7 +3,9 @@ file (controller or VM), run files stay private, untrusted text never drives the
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -76,3 +78,99 @@ def test_extra_vars_are_data_even_when_they_bypass_the_cli(standin, tmp_path):
     assert "waa_log_file" in doc["message"] and "template marker" in doc["message"], doc["message"]
     extravars = (run_dir / "runner" / "env" / "extravars").read_text()
     assert "!unsafe" in extravars and "lookup('pipe'" in extravars
+
+
+CANARIES = ("AZURE_SECRET", "AZURE_CLIENT_SECRET", "AZURE_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+            "GITHUB_TOKEN", "HF_TOKEN", "ANTHROPIC_API_KEY", "WAA_REGISTRY_PASSWORD", "OPENAI_API_KEY")
+
+
+def _files_holding(needles: list[str], *roots: Path) -> list[str]:
+    """The regular files under ``roots`` that hold any of ``needles`` (grep: fast, and no file is
+    read into this process)."""
+    existing = [str(root) for root in roots if root.exists()]
+    if not existing:
+        return []
+    args = ["grep", "-rlF", "--no-messages"] + [arg for needle in needles for arg in ("-e", needle)] + existing
+    return subprocess.run(args, capture_output=True, text=True, timeout=300).stdout.split()
+
+
+def test_the_controllers_environment_stays_out_of_run_files(standin, tmp_path):
+    """ansible-runner writes the child's whole environment into artifacts/*/command: the child gets
+    an allow-listed environment, and the secrets it needs travel in private files. Canary values
+    in ten such variables appear nowhere under the run directory, ~/.ansible or TMPDIR."""
+    canaries = {name: f"canary-{name.lower()}-{os.urandom(8).hex()}" for name in CANARIES}
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    inventory = write_inventory(standin, tmp_path / "inv.yml", {"waa_container_name": "waa-s-no-such-container"})
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(WAA + ["server-start", "-i", str(inventory), "--run-dir", str(run_dir), "--timeout", "120"],
+                          capture_output=True, text=True, timeout=200, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ, TMPDIR=str(tmpdir), **canaries))
+    # The run reached the VM (exit 4: no such container), so the playbook ran with this environment.
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    command = json.loads(next((run_dir / "runner" / "artifacts").glob("*/command")).read_text())
+    assert "PATH" in command["env"] and "ANSIBLE_SSH_ARGS" in command["env"], "what Ansible needs is kept"
+    assert "OPENAI_API_KEY_FILE" in command["env"] and "AZURE_SECRET_FILE" in command["env"], "secrets as files"
+    holding = _files_holding(list(canaries.values()), run_dir, tmpdir, Path(os.path.expanduser("~/.ansible")),
+                             Path("/home/azureuser/.ansible"), vm_state_dir(standin))
+    assert not holding, f"canaries found in {holding}"
+    assert not list(tmpdir.glob("waa-secret-*")), "the private secret files are removed"
+
+
+@pytest.mark.parametrize("second", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_during_the_release_still_removes_the_secret_files(standin, tmp_path, second):
+    """SIGINT ends the playbook and starts the release run; a SIGHUP while the release ran killed
+    the CLI with its default action and left $TMPDIR/waa-secret-* (SIGTERM was caught only by
+    ansible-runner's own handler, which it never gives back). The release here is held (the test
+    holds the VM lease's guard lock, which the release must take), so the signal surely lands in it."""
+    import fcntl
+
+    name = "waa-s-release-signal"
+    docker_rm(name)
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    hostvars = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_BOOT_SECONDS": "60"}, **FAST)
+    inventory = write_inventory(standin, tmp_path / "inv.yml", hostvars)
+    run_dir = tmp_path / "run"
+    env = dict(os.environ, TMPDIR=str(tmpdir), OPENAI_API_KEY="sk-" + os.urandom(8).hex(),
+               WAA_REGISTRY_USERNAME=standin.acr_username, WAA_REGISTRY_PASSWORD=standin.acr_password)
+    proc = subprocess.Popen(WAA + ["vm-setup", "-i", str(inventory), "--run-dir", str(run_dir)], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    guard = open(str(vm_state_dir(standin) / "lock") + ".guard", "a+")
+    try:
+        _wait_for(lambda: proc.poll() is not None or '"phase": "windows_boot"' in _read(run_dir / "events.jsonl"),
+                  180, "phase windows_boot")
+        assert proc.poll() is None, proc.communicate()
+        assert list(tmpdir.glob("waa-secret-*")), "the run holds its secrets in private files"
+        fcntl.flock(guard, fcntl.LOCK_EX)  # the release will wait for it
+        proc.send_signal(signal.SIGINT)
+        _wait_for(lambda: list((run_dir / "release" / "artifacts").glob("*/command")), 60, "the release run")
+        proc.send_signal(second)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        fcntl.flock(guard, fcntl.LOCK_UN)
+        guard.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        docker_rm(name)
+    assert proc.returncode == 130, out + err  # the first signal's code
+    assert "Interrupted by SIGINT" in out + err, out + err
+    assert not list(tmpdir.glob("waa-secret-*")), "the private secret files are removed"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
