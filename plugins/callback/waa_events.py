@@ -137,6 +137,9 @@ class CallbackModule(CallbackBase):
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
             run_dir = os.path.join(runs_home(), "%s-%s" % (stamp, self.playbook or "run"))
         self.run_dir = run_dir
+        # Run files hold logs, screenshots and host names: this user's only (0600/0700), under plain
+        # ansible-playbook and AWX as under the CLI (which sets the same umask before it starts Ansible).
+        os.umask(0o077)
         os.makedirs(os.path.join(run_dir, "results"), exist_ok=True)
         os.makedirs(os.path.join(run_dir, "screenshots"), exist_ok=True)
         self.events_handle = open(os.path.join(run_dir, "events.jsonl"), "a", encoding="utf-8")

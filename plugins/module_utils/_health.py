@@ -24,9 +24,13 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import D
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYER_EXIT_CODE as EXIT_CODES
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYERS
 
-ANSI_RE = re.compile(r'\x1b\[[0-9;]*m')
-# Other escape sequences (cursor movement, erase line) that terminals would swallow.
-_OTHER_ESCAPES_RE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07')
+# Terminal control sequences, whole: CSI (7- and 8-bit), the string sequences OSC, DCS, SOS, PM and
+# APC up to their terminator (BEL, ESC \ or ST; an unterminated one to the end), and the other
+# ESC sequences (ESC 7, ESC ( B, ...). Then every C0 and C1 control character but newline and tab.
+_ESCAPES_RE = re.compile(r'\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]'
+                         r'|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[\s\S]*?(?:\x07|\x1b\\|\x9c|\Z)'
+                         r'|\x1b[ -/]*[0-~]')
+_CONTROLS_RE = re.compile(r'[\x00-\x08\x0b-\x1f\x7f-\x9f]')
 
 AZURE_FIX = ('On Azure, use a VM size with nested virtualization (Dv5, Ddsv5, Ev5 or Edsv5 series) '
              'created with the Standard security type, not Trusted Launch.')
@@ -83,8 +87,10 @@ def first_unhealthy(results):
 
 
 def strip_ansi(text):
-    """Remove ANSI colour codes (and other terminal escapes) from log text."""
-    return _OTHER_ESCAPES_RE.sub('', ANSI_RE.sub('', text))
+    """Untrusted text (log lines, model actions, task instructions) made safe for a terminal and a
+    log file: escape sequences removed whole, then every control character but newline and tab
+    (carriage returns too: they would let a line overwrite what the terminal shows)."""
+    return _CONTROLS_RE.sub('', _ESCAPES_RE.sub('', text))
 
 
 # -- boot stages ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # 
     PHASE_TITLE,
     PHASES as SETUP_PHASES,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils._health import strip_ansi
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import replace_atomically
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
 
@@ -243,7 +244,13 @@ def progress_line(pull: dict, width: int = 24) -> str:
 
 
 def human_lines(event: dict, prefix: str = "vm-setup", multi_host: bool = False) -> list:
-    """The terminal lines for one event (the spec's human output format)."""
+    """The terminal and setup.log lines for one event (the spec's human output format), with every
+    escape sequence and control character but newline and tab removed: events carry untrusted
+    text (log tails, model actions, task instructions)."""
+    return [strip_ansi(line) for line in _human_lines(event, prefix, multi_host)]
+
+
+def _human_lines(event: dict, prefix: str, multi_host: bool) -> list:
     kind = event.get("type")
     tag = ("[%s] " % event["host"]) if multi_host and event.get("host") else ""
     if kind == "run_start":

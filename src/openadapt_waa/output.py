@@ -8,6 +8,7 @@ import threading
 from typing import TextIO
 
 
+from ansible_collections.openadapt.waa.plugins.module_utils._health import strip_ansi
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import describe as describe_costs
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     EXIT_MEANING,
@@ -104,6 +105,7 @@ class Printer:
                 self.stream.flush()
 
     def _write(self, line: str) -> None:
+        line = strip_ansi(line)  # the summary and --verbose carry untrusted text too
         if self.live:
             self.live.print(line)
         else:

@@ -365,9 +365,13 @@ def test_plain_ansible_playbook_records_the_result(standin, tmp_path):
     try:
         proc = subprocess.run([str(Path(__import__("sys").executable).parent / "ansible-playbook"),
                                "playbooks/vm_setup.yml", "-i", str(inv)], cwd=str(REPO), env=env,
-                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                              preexec_fn=lambda: os.umask(0o022))  # a shell's usual umask: files would be 0644
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         assert "local-vm" in proc.stdout
+        # The run files are this user's only, as under the CLI.
+        for path in [tmp_path / "run"] + list((tmp_path / "run").rglob("*")):
+            assert path.stat().st_mode & 0o077 == 0, f"{path} is {oct(path.stat().st_mode)}"
         doc = json.loads((tmp_path / "run" / "results" / "local-vm.json").read_text())
         assert doc["exit_code"] == 0 and doc["phase"] == "validate"
         left_out = json.loads((tmp_path / "run" / "results" / "stopped-vm.json").read_text())

@@ -62,4 +62,4 @@ def test_interrupts_count_signals_for_each_cancel_callback():
         assert playbook() and not release() and interrupts.first == signal.SIGINT
         interrupts._on_signal(signal.SIGHUP, None)
         assert release() and interrupts.first == signal.SIGINT
-    assert signal.getsignal(signal.SIGHUP) is not interrupts._on_signal
+    assert signal.getsignal(signal.SIGHUP) != interrupts._on_signal, "the handlers are given back"

@@ -1,3 +1,5 @@
+import pytest
+
 from ansible_collections.openadapt.waa.plugins.module_utils._health import (
     EXIT_CODES, LAYERS, BootLogParser, ContainerLogFollower, LayerResult, diagnose_exit, diagnose_log, first_unhealthy,
     format_since, match_fatal, parse_docker_time, parse_timestamped_line, strip_ansi)
@@ -183,3 +185,29 @@ def test_the_first_install_path_and_qemu_s_init_failure_are_read_from_the_log():
     assert found["id"] == "qemu_init_failed" and "Device or resource busy" in found["diagnosis"]
     assert match_fatal("qemu-system-x86_64: warning: host doesn't support requested feature") is None
     assert diagnose_log(BOOT_LOG).install == {}
+
+
+@pytest.mark.parametrize("hostile,shown", [
+    ("a\x1b]0;owned title\x1b\\b", "ab"),                       # OSC ended by ESC \ (ST)
+    ("a\x1b]8;;http://evil\x07link\x1b]8;;\x07b", "alinkb"),    # OSC 8 hyperlink ended by BEL
+    ("x\x1bP1$r0m\x1b\\y", "xy"),                               # DCS
+    ("x\x1b_apc\x1b\\y\x1b^pm\x1b\\z\x1bXsos\x1b\\!", "xyz!"),  # APC, PM, SOS
+    ("c\x9b2Jd\x9d0;t\x9ce", "cde"),                            # 8-bit CSI and OSC ... ST
+    ("e\x1b7f\x1b(Bg\x1bch", "efgh"),                           # two- and three-byte ESC sequences
+    ("fake\rreal", "fakereal"),                                 # a carriage return overwrites the line
+    ("bell\x07 bs\x08 del\x7f nul\x00 c1\x85", "bell bs del nul c1"),
+    ("keeps\nnewline\tand tab", "keeps\nnewline\tand tab"),
+    ("unterminated \x1b]0;swallows the rest", "unterminated "),
+])
+def test_every_escape_and_control_is_removed_from_untrusted_text(hostile, shown):
+    assert strip_ansi(hostile) == shown
+
+
+def test_human_lines_never_carry_a_control_character():
+    from ansible_collections.openadapt.waa.plugins.plugin_utils._events import human_lines
+
+    event = {"type": "check", "host": "h", "ok": False, "name": "Task \x1b]0;pwn\x07x",
+             "message": "model said \x1b[2J\x1b[H\rSUCCESS\x1bP+q\x1b\\"}
+    text = "\n".join(human_lines(event))
+    assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f for c in text), repr(text)
+    assert "model said SUCCESS" in text
