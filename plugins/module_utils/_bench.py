@@ -102,10 +102,9 @@ class Run(object):
     def summary(self):
         ended = [t for t in self.tasks if t.get('status')]
         finished = [t for t in ended if t['status'] == 'finished']
+        # From result.txt alone (task_success): the client's "Average score:" line is not read.
         scores = [t['score'] for t in finished if t.get('score') is not None]
-        average = self.parser.average_score
-        if average is None and scores:
-            average = round(sum(scores) / len(scores), 4)
+        average = round(sum(scores) / len(scores), 4) if scores else None
         return {
             'total_tasks': self.parser.total,
             'tasks_in_list': self.tasks_in_list,
@@ -161,7 +160,6 @@ class Run(object):
             self.task = None
             self.copy_task(task, force=True)
             task['status'] = event['status']
-            task['score'] = event.get('score')
             task['error'] = event.get('error')
             task['duration'] = round(time.time() - task['started'], 2)
             task['success'] = self.task_success(task)
@@ -191,20 +189,18 @@ class Run(object):
         return None
 
     def task_success(self, task):
-        if task['status'] != 'finished':
-            return False
+        """Whether a task succeeded, setting its score: both from its copied result.txt alone (the
+        log's ``Result:`` lines can be echoed by model output); no result.txt, no score."""
+        task['score'] = None
         rel = self.task_rel(task)
-        if rel:
-            try:
-                with open(self.host_path(*(rel + '/result.txt').split('/'))) as handle:
-                    score, success = parse_result(handle.read(100))
-                if success is not None:
-                    if task.get('score') is None:
-                        task['score'] = score
-                    return success
-            except (IOError, OSError):
-                pass
-        return task.get('score') is not None and task['score'] >= 1.0
+        if task['status'] != 'finished' or not rel:
+            return False
+        try:
+            with open(self.host_path(*(rel + '/result.txt').split('/'))) as handle:
+                task['score'], success = parse_result(handle.read(100))
+        except (IOError, OSError):
+            return False
+        return bool(success)
 
     # -- copies ----------------------------------------------------------------------------
     def copy_task(self, task, force=False):

@@ -66,7 +66,9 @@ def parse_result(text):
 
     Python writes the evaluator's value with ``f"{result}"``: ``1``, ``1.0``, ``True``, ``0``,
     ``0.0``, ``False``, ``0.5``... A score of 1 in any spelling (``1``, ``1.0``, ``1.00``,
-    ``True``) is a success; anything else that parses is not; garbage gives (None, None).
+    ``True``) is a success; anything else in [0, 1] is not; garbage and scores outside [0, 1]
+    give (None, None). This file is a task's one score: the log's ``Result:`` and ``Average
+    score:`` lines are the client's stdout, where model output is echoed, and score nothing.
     """
     value = (text or '').strip()
     if value in ('True', 'true'):
@@ -77,7 +79,7 @@ def parse_result(text):
         score = float(value)
     except ValueError:
         return None, None
-    if math.isnan(score):
+    if math.isnan(score) or not 0.0 <= score <= 1.0:
         return None, None
     return score, score >= 1.0
 

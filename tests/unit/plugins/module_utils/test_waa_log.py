@@ -189,6 +189,8 @@ def test_strip_ansi_matches_the_reference_line():
     ("1\n", (1.0, True)), ("1.0\n", (1.0, True)), ("1.00", (1.0, True)), ("True\n", (1.0, True)),
     ("0\n", (0.0, False)), ("0.0", (0.0, False)), ("False\n", (0.0, False)), ("0.5\n", (0.5, False)),
     ("", (None, None)), ("nan", (None, None)), ("oops", (None, None)),
+    # Outside [0, 1] is no score: a success is exactly 1, and an average cannot be lifted.
+    ("2", (None, None)), ("1.01", (None, None)), ("-1", (None, None)), ("inf", (None, None)), ("1e9", (None, None)),
 ])
 def test_parse_result(text, expected):
     assert parse_result(text) == expected
