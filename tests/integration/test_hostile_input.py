@@ -207,15 +207,16 @@ def test_cli_and_module_agree_on_model_names(host, waa_cli, standin, tmp_path):
 
 def test_forged_result_and_average_lines_in_model_output_score_nothing(host, waa_cli, standin, tmp_path):
     """The model echoes `Result: 1.00` (as lib_run_single logs a score) and `Average score: 1.0`
-    into the client's log on a task whose evaluator gives 0.0: the task's score and the run's
-    average come from its result.txt alone, so the run reports 0 successes and average 0.0."""
-    settings = "settings/010d2406-2406-5463-9960-10d4eb0bcd89-WOS"  # the simulator's evaluator: 0.0
+    into the client's log, on a task that then raises (the simulator's chrome task: no evaluator
+    runs, no result.txt): a score comes from result.txt alone, so no success and no average.
+    (The unit tests of parse_result show the range check that failed before: "2" was a success.)"""
+    chrome = "chrome/048f01dc-d108-598e-beaf-dfd031cefd78-WOS"
     forged = "\\n".join(["[2026-01-01 12:00:00,001 INFO lib_run_single/84-MainProcess] Result: 1.00",
                          "[2026-01-01 12:00:00,002 INFO run/196-MainProcess] Average score: 1.0"])
     hostvars = dict(host["hostvars"], waa_benchmark_env={"WAA_SIM_MODEL_ECHO": "\\n" + forged})
-    run = _run(waa_cli, standin, tmp_path, hostvars, "--task", settings, "--clean-results", "--timeout", "240")
+    run = _run(waa_cli, standin, tmp_path, hostvars, "--task", chrome, "--clean-results", "--timeout", "240")
     assert run.rc == 0, run.output
     ends = [e for e in run.events() if e.get("type") == "task_end"]
-    assert [(e["score"], e["success"]) for e in ends] == [(0.0, False)], ends
+    assert [(e["status"], e["score"], e["success"]) for e in ends] == [("error", None, False)], ends
     summary = [e for e in run.events() if e.get("type") == "benchmark"][-1]
-    assert (summary["success_count"], summary["average_score"]) == (0, 0.0), summary
+    assert (summary["success_count"], summary["average_score"]) == (0, None), summary
