@@ -65,6 +65,7 @@ CHECKS = {
     'waa_cpu_cores': _cpu_cores,
     'waa_benchmark_tasks': _tasks,
     'waa_benchmark_result_dir': lambda x: v.validate_abs_path(x, 'result directory'),
+    'waa_benchmark_results_dest': v.validate_results_dest,
     'waa_benchmark_model': lambda x: v.validate_plain_name(x, 'model name'),
     'waa_benchmark_agent': lambda x: v.validate_plain_name(x, 'agent name'),
 }

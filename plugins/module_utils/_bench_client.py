@@ -24,7 +24,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
 )
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
-    validate_abs_path, validate_cleanable_result_dir, validate_plain_name)
+    RESULTS_MARK, validate_abs_path, validate_cleanable_result_dir, validate_plain_name)
 from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
 from ansible_collections.openadapt.waa.plugins.module_utils._bench import (
     TICK,
@@ -166,8 +166,7 @@ def run_module(p, run, check_mode=False, warn=None):
         result.update(changed=True, msg='Would run %d task(s) of %s in %s.' % (len(pairs), p['task_list'], run.container))
         return result
 
-    if not os.path.isdir(p['results_dest']):
-        os.makedirs(p['results_dest'], 0o750)
+    mark_results_dest(p['results_dest'])
     if p['clean_results']:
         clean(engine, run, p)
     if custom is not None:
@@ -294,9 +293,12 @@ def clean(engine, run, p):
     except ValueError as exc:
         raise BenchmarkError(str(exc), 1, 'Pass --result-dir /client/results (or a directory of its own under it).')
     dest = os.path.realpath(p['results_dest'])
-    if dest.count('/') < 2 or dest in ('/root', '/home', '/tmp', '/var', '/etc', '/usr'):
-        raise BenchmarkError('Refusing to clean results_dest %s.' % p['results_dest'], 1,
-                             'Use a directory of its own for results, e.g. /var/lib/openadapt-waa/results.')
+    mark = os.path.join(dest, RESULTS_MARK)
+    if not os.path.isfile(mark) or os.path.islink(mark):
+        raise BenchmarkError('Refusing to clean results_dest %s: openadapt.waa did not create it (it has no %s '
+                             'file).' % (p['results_dest'], RESULTS_MARK), 1,
+                             'Use a directory of its own for results (the default, <waa_state_dir>/results, is made '
+                             'by the tool), or, if this one holds only benchmark results, create %s in it.' % mark)
     # A directory the container mounts (its /client/results on the VM, say) is never removed
     # from under it, even when it lies in results_dest.
     sources = set(os.path.realpath(m['Source']) for m in info.get('Mounts') or [] if m.get('Source'))
@@ -304,6 +306,8 @@ def clean(engine, run, p):
     for _frame in engine.exec_start(exec_id, tick=1.0, connect_timeout=60):
         pass
     for name in os.listdir(dest):
+        if name == RESULTS_MARK:
+            continue
         path = os.path.join(dest, name)
         real = os.path.realpath(path)
         if any(src == real or src.startswith(real + '/') for src in sources):
@@ -312,6 +316,17 @@ def clean(engine, run, p):
             shutil.rmtree(path)
         else:
             os.unlink(path)
+
+
+def mark_results_dest(path):
+    """Create the results directory on the VM, marked as the tool's own (RESULTS_MARK): only a marked
+    directory is ever emptied. An existing empty one is marked too; one with content is left as it is."""
+    if not os.path.isdir(path):
+        os.makedirs(path, 0o750)
+    elif os.listdir(path):
+        return
+    with open(os.path.join(path, RESULTS_MARK), 'a'):
+        pass
 
 
 def read_env_file(path, keep=False):

@@ -263,6 +263,17 @@ def validate_results_path(value):
     return _validate_own_host_dir(value, 'results path', 'the results need', '/var/lib/openadapt-waa/client-results/winarena')
 
 
+def validate_results_dest(value):
+    """Validate the VM directory the benchmark's results are copied to (waa_benchmark_results_dest)."""
+    return _validate_own_host_dir(value, 'results destination', 'the results need',
+                                  '/var/lib/openadapt-waa/results')
+
+
+# The file that marks a results directory the tool itself created: only such a directory is ever
+# emptied (--clean-results), whatever a variable names.
+RESULTS_MARK = '.openadapt-waa-results'
+
+
 def validate_ram_size(value):
     """Validate RAM_SIZE: a whole number of GB such as 8G."""
     if not _RE_RAM_SIZE.match(str(value)):

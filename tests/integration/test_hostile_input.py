@@ -220,3 +220,21 @@ def test_forged_result_and_average_lines_in_model_output_score_nothing(host, waa
     assert [(e["status"], e["score"], e["success"]) for e in ends] == [("error", None, False)], ends
     summary = [e for e in run.events() if e.get("type") == "benchmark"][-1]
     assert (summary["success_count"], summary["average_score"]) == (0, None), summary
+
+
+@pytest.mark.parametrize("dest,phase", [("/home/azureuser", "preflight"), ("/var/lib", "preflight"),
+                                        ("/etc/ssh", "benchmark"), ("STATE", "benchmark")])
+def test_clean_results_empties_only_a_results_folder_the_tool_made(host, waa_cli, standin, tmp_path, dest, phase):
+    """`waa_benchmark_results_dest` from an inventory, with --clean-results: a home or system
+    directory is refused by the roles' input check; any other folder the tool did not create
+    (the sshd configuration, the VM state directory with its lease) is refused by the module,
+    because it lacks the tool's mark. Before, any path with two slashes but six names was emptied."""
+    dest = str(host["state"]) if dest == "STATE" else dest
+    before = sorted(os.listdir(dest))
+    assert before, "the folder has something to lose"
+    hostvars = dict(host["hostvars"], waa_benchmark_results_dest=dest)
+    run = _run(waa_cli, standin, tmp_path, hostvars, "--task", NOTEPAD, "--clean-results", timeout=180)
+    assert run.rc == 1 and run.doc["phase"] == phase, run.output
+    assert "waa_benchmark_results_dest" in run.doc["message"] if phase == "preflight" else \
+        "did not create it" in run.doc["message"], run.doc
+    assert set(before) <= set(os.listdir(dest)), "nothing was removed"
