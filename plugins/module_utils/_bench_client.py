@@ -60,20 +60,22 @@ def running_clients(engine, info):
     return clients
 
 
-# Run in the container by its Python: TERM every process whose command line runs run.py (the
-# client, and the coreutils timeout around it), then KILL what is left after the grace.
+# Run in the container by its Python: TERM every process of this run's client (its environment
+# holds WAA_RUN_ID=<run id>: the client, the coreutils timeout around it and their children),
+# then KILL what is left after the grace. Another run's client is never touched.
 _STOP_CODE = r"""
 import os, signal, sys, time
 me = os.getpid()
+mark = ('WAA_RUN_ID=' + sys.argv[2]).encode()
 def clients():
     out = []
     for pid in os.listdir('/proc'):
         if pid.isdigit() and int(pid) != me:
             try:
-                words = open('/proc/%s/cmdline' % pid, 'rb').read().split(b'\0')
+                env = open('/proc/%s/environ' % pid, 'rb').read().split(b'\0')
             except OSError:
                 continue
-            if b'run.py' in words:
+            if mark in env:
                 out.append(int(pid))
     return out
 for sig, wait in ((signal.SIGTERM, float(sys.argv[1])), (signal.SIGKILL, 2.0)):
@@ -97,11 +99,12 @@ def stop_clients(engine, run, p):
     before = running_clients(engine, info)
     if not before:
         return [], []
-    exec_id = engine.exec_create(run.container, [p['python'], '-c', _STOP_CODE, str(KILL_GRACE)])
+    exec_id = engine.exec_create(run.container, [p['python'], '-c', _STOP_CODE, str(KILL_GRACE), p['run_id']])
     for _frame in engine.exec_start(exec_id, tick=1.0, connect_timeout=60):
         pass
     left = running_clients(engine, engine.container_inspect(run.container) or {})
-    return before, left
+    still = set(client['exec_id'] for client in left)
+    return [client for client in before if client['exec_id'] not in still], left
 
 
 def run_module(p, run, check_mode=False, warn=None):
@@ -174,7 +177,9 @@ def run_module(p, run, check_mode=False, warn=None):
     run.open_log()
     run.write_progress(force=True)
 
-    exec_id = engine.exec_create(run.container, run.argv, workdir=p['client_dir'], env=p['env'] or None)
+    # The run's id in the client's environment: an interrupted run stops its own client only.
+    env = dict(p['env'] or {}, WAA_RUN_ID=p['run_id']) if p['run_id'] else p['env']
+    exec_id = engine.exec_create(run.container, run.argv, workdir=p['client_dir'], env=env or None)
     decoder = codecs.getincrementaldecoder('utf-8')(errors='replace')
     err_decoder = codecs.getincrementaldecoder('utf-8')(errors='replace')
     hard_stop = time.monotonic() + limit + KILL_GRACE + 30 if limit is not None else None
@@ -394,6 +399,9 @@ def benchmark(p, check_mode=False, warn=None, no_log_values=None):
     try:
         run = Run(p, DockerEngine(p['docker_host'], timeout=60), check_mode, warn)
         if p['stop']:
+            if not p['run_id']:
+                raise Finished(dict(msg='stop needs the run_id of the run whose client it stops', waa_exit_code=1),
+                               failed=True)
             if check_mode:
                 raise Finished(dict(changed=False, stopped=[], left=[]), failed=False)
             stopped, left = stop_clients(run.engine, run, p)

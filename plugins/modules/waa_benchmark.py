@@ -166,6 +166,12 @@ options:
         on the desktop after its run gave the VM back.
     type: bool
     default: false
+  run_id:
+    description:
+      - The run this client belongs to. It reaches the client's environment as C(WAA_RUN_ID), and with O(stop) only
+        the clients of this run are stopped: an interrupted run never stops another run's benchmark.
+    type: str
+    version_added: 0.2.0
 notes:
   - "Progress file (kind V(benchmark)): C(state) (V(running), V(done), V(failed)), C(status), C(total_tasks),
     C(tasks_started), C(tasks_completed), C(success_count), C(error_count), C(average_score), C(current),
@@ -323,6 +329,7 @@ def main():
             deadline_in=dict(type='float'),
             events_window=dict(type='int', default=500),
             stop=dict(type='bool', default=False),
+            run_id=dict(type='str'),
         ),
         supports_check_mode=True,
     )

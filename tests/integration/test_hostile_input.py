@@ -6,6 +6,7 @@ One WAA container set up by the real CLI; the benchmark runs through the real `w
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -238,3 +239,53 @@ def test_clean_results_empties_only_a_results_folder_the_tool_made(host, waa_cli
     assert "waa_benchmark_results_dest" in run.doc["message"] if phase == "preflight" else \
         "did not create it" in run.doc["message"], run.doc
     assert set(before) <= set(os.listdir(dest)), "nothing was removed"
+
+
+def test_interrupting_a_waiting_run_never_stops_another_runs_benchmark(host, waa_cli, standin, tmp_path):
+    """Run A's client works; run B waits for A's lease in pre-flight and is interrupted there. B's
+    release stops only the client B started (none: the client's environment names its run), so A's
+    client keeps working and A ends with its task finished. Before, B's release stopped every run.py
+    in the container and A still printed success."""
+    slow = dict(host["hostvars"], waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "8"})
+    inv_a = write_inventory(standin, tmp_path / "inv-a.yml", slow)
+    inv_b = write_inventory(standin, tmp_path / "inv-b.yml", host["hostvars"])
+    run_a, run_b = tmp_path / "run-a", tmp_path / "run-b"
+    a = subprocess.Popen(WAA + ["run", "-i", str(inv_a), "--task", NOTEPAD, "--clean-results", "--run-dir", str(run_a)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    b = None
+    try:
+        deadline = time.monotonic() + 120
+        while not _clients() and a.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert _clients(), "run A's client never started"
+        b = subprocess.Popen(WAA + ["run", "-i", str(inv_b), "--task", NOTEPAD, "--run-dir", str(run_b)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        # B is in pre-flight, waiting for A's lease: its first round trip (the survey that takes the
+        # lease) has started, as ansible-runner's job events say.
+        deadline = time.monotonic() + 60
+        while not any("Wait for other runs on this VM" in _text(path)
+                      for path in run_b.glob("runner/artifacts/*/job_events/*.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        assert b.poll() is None and _clients(), "B still waits while A's client works"
+        b.send_signal(2)
+        out_b, err_b = b.communicate(timeout=120)
+        assert b.returncode == 130, out_b + err_b
+        assert _clients(), "A's client was stopped by B's interrupt"
+        out_a, err_a = a.communicate(timeout=300)
+    finally:
+        for proc in (a, b):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, 9)
+    assert a.returncode == 0, out_a + err_a
+    ends = [json.loads(line) for line in (run_a / "events.jsonl").read_text().splitlines() if '"task_end"' in line]
+    assert [(e["status"], e["success"]) for e in ends] == [("finished", True)], ends
+
+
+def _text(path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
