@@ -169,7 +169,7 @@ options:
   run_id:
     description:
       - The run this client belongs to. It reaches the client's environment as C(WAA_RUN_ID), and with O(stop) only
-        the clients of this run are stopped: an interrupted run never stops another run's benchmark.
+        the clients of this run are stopped, so that an interrupted run never stops another run's benchmark.
     type: str
     version_added: 0.2.0
 notes:
