@@ -107,6 +107,17 @@ def docker_rm(name: str) -> None:
         shutil.rmtree(vm_state_dir() / "client-results" / name, ignore_errors=True)
 
 
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    """Poll ``predicate`` until it returns something true (returned), bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 @pytest.fixture
 def waa_cli(standin, tmp_path):
     created = []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, WAA, WORKER, docker_rm, unique_ports, vm_state_dir, write_inventory
+from conftest import wait_for as _wait_for
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5,
         "waa_skip_smoke_test": True}
@@ -28,16 +29,6 @@ def _rmi(*refs: str) -> None:
 def _events(run_dir: Path) -> list[dict]:
     path = run_dir / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
-def _wait_for(predicate, timeout: float, what: str, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _background(standin, tmp_path: Path, name: str, hostvars: dict, *args: str, env: dict | None = None):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, WAA, WORKER, docker_rm, unique_ports, vm_state_dir, write_inventory
+from conftest import WAA, docker_rm, unique_ports, vm_state_dir, write_inventory
+from conftest import wait_for as _wait_for
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5,
         "waa_skip_smoke_test": True}
@@ -165,12 +166,3 @@ def _read(path: Path) -> str:
     except OSError:
         return ""
 
-
-def _wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
