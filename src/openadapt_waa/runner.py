@@ -272,7 +272,8 @@ ENV_ALLOWED = frozenset((
     "WAA_REGISTRY_USERNAME", "WAA_REGISTRY_PASSWORD_FILE", "OPENAI_API_KEY_FILE", "WAA_STATE_HOME", "WAA_RUN_DIR",
     "WAA_DISPLAY_PROGRESS",
 ))
-ENV_ALLOWED_PREFIXES = ("LC_", "ANSIBLE_")
+# ARA_*: the ARA callback (docs/ara.md) records where these say.
+ENV_ALLOWED_PREFIXES = ("LC_", "ANSIBLE_", "ARA_")
 
 
 def allowed_environment(env: dict, inherited: dict) -> dict:
