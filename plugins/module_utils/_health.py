@@ -163,14 +163,20 @@ FATAL_SIGNATURES = (
         'fix': 'Recreate the container with --cap-add NET_ADMIN.',
     },
     {
-        # Any other dockur error line: dockur prints "❯ ERROR:" just before it gives up.
-        'id': 'dockur_error',
-        'pattern': re.compile(r'^\s*\u276f\s*ERROR: (?P<text>.*)$'),
-        'diagnosis': lambda m: 'dockur (the Windows-in-QEMU layer) stopped with an error: %s' % m.group('text').strip(),
-        'fix': 'Read the error in the container log and see https://github.com/dockur/windows#faq; '
-               'then recreate the container.',
+        # dockur's disk.sh when the storage folder cannot hold Windows' disk: it stops there.
+        'id': 'disk_too_small',
+        'pattern': re.compile(r'ERROR: (?P<text>Not enough free space .*)$'),
+        'diagnosis': lambda m: 'dockur cannot create Windows\' disk: %s' % m.group('text').strip(),
+        'fix': 'Free space in the storage folder (waa_storage_path), give it a larger disk, or lower DISK_SIZE '
+               '(waa_disk_size); then recreate the container.',
     },
 )
+
+# Any other dockur error line. Newer dockur prints some and then retries or falls back (e.g.
+# "ERROR: Microsoft blocked the automated download..." before another mirror), so only the
+# signatures above end a wait; these are shown as warnings while the wait goes on.
+DOCKUR_ERROR_RE = re.compile(r'^\s*\u276f\s*ERROR: (?P<text>.*)$')
+DOCKUR_ERRORS_KEPT = 5
 
 # dockur exit codes seen when the container does exit (e.g. with a sim or a modified entry script).
 EXIT_CODE_HINTS = {
@@ -266,6 +272,7 @@ class BootLogParser(object):
     def __init__(self, tail_lines=20, clock=time.monotonic):
         self.stages = collections.OrderedDict()
         self.fatal = None
+        self.errors = []  # dockur ERROR lines without a fatal signature (warnings; the wait goes on)
         self.install = {}  # the first-install path's progress: last step line, download percent
         self.tail = collections.deque(maxlen=tail_lines)
         self.lines_seen = 0
@@ -293,6 +300,10 @@ class BootLogParser(object):
             self.fatal = match_fatal(line)
             if self.fatal is not None:
                 self.fatal['log_time'] = log_time
+                return
+        error = DOCKUR_ERROR_RE.match(line)
+        if error and len(self.errors) < DOCKUR_ERRORS_KEPT and error.group('text').strip() not in self.errors:
+            self.errors.append(error.group('text').strip()[:300])
 
     def feed_text(self, text):
         for line in text.split('\n'):

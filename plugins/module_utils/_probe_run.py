@@ -146,6 +146,8 @@ class ProbeRun(object):
         install = self.prober.follower.parser.install
         if install:
             record['install'] = dict(install)
+        if self.prober.follower.parser.errors:
+            record['dockur_errors'] = list(self.prober.follower.parser.errors)
         if self.restarted:
             record['restarted'] = self.restarted
         return record

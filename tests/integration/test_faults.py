@@ -704,3 +704,16 @@ def test_qemu_that_fails_to_initialise_gets_one_restart_before_exit_5(fault, waa
             assert boot["duration_seconds"] < 30, "a fatal signature after the restart must fail at once"
     finally:
         docker_rm(name)
+
+
+def test_a_dockur_error_it_recovers_from_is_a_warning_not_exit_5(waa_cli):
+    """Newer dockur prints `❯ ERROR: Microsoft blocked ...` and then tries another mirror: only the
+    known fatal signatures end the boot wait. Before, any `❯ ERROR:` line was exit 5 at once."""
+    name = "waa-f-recoverable"
+    docker_rm(name)
+    hv = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_FAULT": "recoverable_error"}, **FAST)
+    run = waa_cli(hostvars=hv, timeout=300)
+    assert run.rc == 0, run.output
+    said = [w for w in run.doc["warnings"] if w.startswith("dockur reported (and went on): ")]
+    assert said and "Microsoft blocked the automated download" in said[0], run.doc["warnings"]
+    assert "Microsoft blocked" in run.stdout, run.output

@@ -65,7 +65,7 @@ def test_kvm_variants_and_other_signatures():
     assert bridge["id"] == "no_net_admin" and "--cap-add NET_ADMIN" in bridge["fix"]
     assert match_fatal("\u276f Warning: falling back to usermode networking (slow)!")["id"] == "no_net_admin"
     other = match_fatal("\u276f ERROR: Not enough free space to create a 64 GB disk")
-    assert other["id"] == "dockur_error" and "Not enough free space" in other["diagnosis"]
+    assert other["id"] == "disk_too_small" and "Not enough free space" in other["diagnosis"]
     assert match_fatal("Waiting for a response from the windows server. This might take a while...") is None
     assert match_fatal("some app printed ERROR: in the middle") is None
 
@@ -211,3 +211,15 @@ def test_human_lines_never_carry_a_control_character():
     text = "\n".join(human_lines(event))
     assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f for c in text), repr(text)
     assert "model said SUCCESS" in text
+
+
+def test_an_unknown_dockur_error_is_a_warning_and_the_wait_goes_on():
+    """Newer dockur prints errors it recovers from (another mirror, a fallback): only the known
+    signatures are fatal; the others are kept, once each, to be shown as warnings."""
+    line = "\u276f ERROR: Microsoft blocked the automated download request based on your IP address."
+    assert match_fatal(line) is None
+    parser = BootLogParser()
+    for text in (line, line, "\u276f Downloading Windows 11 from a mirror...", "\u276f Booting Windows using QEMU v9"):
+        parser.feed(text)
+    assert parser.fatal is None and parser.qemu_started
+    assert parser.errors == ["Microsoft blocked the automated download request based on your IP address."]

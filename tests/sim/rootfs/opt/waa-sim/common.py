@@ -13,7 +13,7 @@ RUN_DIR = "/run/waa-sim"
 
 KNOWN_FAULTS = {"server_500", "empty_at", "bare_at", "crash_after_boot", "never_boot",
                 "slow_boot", "stop_answering_after", "tiny_screenshot", "qemu_init_fail_once",
-                "qemu_init_fail"}
+                "qemu_init_fail", "recoverable_error"}
 # The Windows disk dockur installs into /storage; without it (and WAA_SIM_INSTALL_SECONDS > 0) a
 # start takes the first-install path.
 WINDOWS_DISK = "/storage/data.img"

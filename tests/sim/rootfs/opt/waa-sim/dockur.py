@@ -260,6 +260,10 @@ def main():
     if install > 0:
         install_windows(install)
 
+    if "recoverable_error" in faults:
+        # Newer dockur prints some errors and then goes on (another mirror, a fallback).
+        error("Microsoft blocked the automated download request based on your IP address.")
+        info("Trying another mirror...")
     step()
     info(f"Booting {APP} using QEMU v{QEMU_VERSION}...")
     marker = "/storage/.waa-sim-qemu-failed-once"
