@@ -22,6 +22,8 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
     DockerError,
     DockerNotFound,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils._container import running_clients
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_BENCHMARK_INCOMPLETE
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
     RESULTS_MARK, validate_abs_path, validate_cleanable_result_dir, validate_plain_name)
@@ -43,21 +45,6 @@ from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import 
     as_task_list,
     tar_one_file,
 )
-
-
-def running_clients(engine, info):
-    """The benchmark clients (``run.py`` exec sessions) running in the container: [{'exec_id', 'pid', 'command'}]."""
-    clients = []
-    for exec_id in info.get('ExecIDs') or []:
-        try:
-            state = engine.exec_inspect(exec_id, timeout=10)
-        except DockerError:
-            continue
-        config = state.get('ProcessConfig') or {}
-        words = [str(config.get('entrypoint') or '')] + [str(a) for a in config.get('arguments') or []]
-        if state.get('Running') and 'run.py' in words:
-            clients.append({'exec_id': exec_id[:12], 'pid': state.get('Pid'), 'command': ' '.join(words)[:300]})
-    return clients
 
 
 # Run in the container by its Python: TERM every process of this run's client (its environment
@@ -248,10 +235,19 @@ def run_module(p, run, check_mode=False, warn=None):
         s['tasks_completed'] - s['success_count'] - s['error_count'], s['error_count'], score)
     if s['already_done']:
         done += '; %d already done earlier (kept)' % s['already_done']
+    # Tasks of the list the client never ended: it stopped early (killed, crashed, its container
+    # restarted), whatever its exit code says.
+    expected = run.parser.total if run.parser.total is not None else run.tasks_in_list
+    missing = max(0, (expected or 0) - s['tasks_completed'])
     if run.timed_out:
         what = 'the run deadline' if run.deadline_exceeded else 'its time limit'
         result.update(failed=True, waa_exit_code=8, fix='Increase --timeout, or run again: finished tasks are kept and skipped.',
                       msg='Benchmark stopped at %s (%ss): %s.' % (what, int(limit or 0), done))
+    elif missing:
+        result.update(failed=True, waa_exit_code=EXIT_BENCHMARK_INCOMPLETE, tasks_without_result=missing,
+                      fix='Run the same waa run again: finished tasks are kept and skipped, the rest run.',
+                      msg='Benchmark incomplete: the client ended (exit code %s) with %d task(s) of its list without a '
+                          'result; %s.' % (run.exit_code, missing, done))
     elif run.exit_code != 0:
         tail = ' | '.join((run.stderr_tail or run.stdout_tail)[-5:])
         result.update(failed=True, waa_exit_code=9,

@@ -13,6 +13,7 @@ named (environment variables by name only, their values may be secrets).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerError
 
 CONFIG_LABEL = 'openadapt.waa.config'
 MANAGED_LABEL = 'openadapt.waa.managed'
@@ -100,6 +101,21 @@ def differences(spec, info, image_id):
     return out
 
 
+def running_clients(engine, info):
+    """The benchmark clients (``run.py`` exec sessions) running in the container: [{'exec_id', 'pid', 'command'}]."""
+    clients = []
+    for exec_id in info.get('ExecIDs') or []:
+        try:
+            state = engine.exec_inspect(exec_id, timeout=10)
+        except DockerError:
+            continue
+        config = state.get('ProcessConfig') or {}
+        words = [str(config.get('entrypoint') or '')] + [str(a) for a in config.get('arguments') or []]
+        if state.get('Running') and 'run.py' in words:
+            clients.append({'exec_id': exec_id[:12], 'pid': state.get('Pid'), 'command': ' '.join(words)[:300]})
+    return clients
+
+
 class Converger(object):
     """Create the container, keep it, replace a stopped one, or refuse to recreate a running one that
     differs. ``run()`` returns the module's result; ``refused`` and ``failed`` say how it ended."""
@@ -125,6 +141,11 @@ class Converger(object):
         info = self.engine.container_inspect(self.name, timeout=30)
         status = ((info or {}).get('State') or {}).get('Status') or ''
         removed = None
+        if info is not None and self.rebuild and status in RUNNING:
+            # A rebuild never stops a benchmark: the client's run would lose its agent mid-task.
+            clients = running_clients(self.engine, info)
+            if clients:
+                return self._result('refused', info, clients=clients, refused=True)
         if info is not None and (self.rebuild or status in REPLACED):
             removed = 'rebuild requested' if self.rebuild else 'status %s' % status
             if not self.check_mode:

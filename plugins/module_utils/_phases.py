@@ -18,12 +18,15 @@ EXIT_SERVER = 6
 EXIT_SMOKE = 7
 EXIT_DEADLINE = 8
 EXIT_UNKNOWN = 9
+# The benchmark's own class, after the setup's 0-9: its client ended before every task of its list
+# had a result (killed, crashed, container restarted). Running `waa run` again finishes the rest.
+EXIT_BENCHMARK_INCOMPLETE = 10
 
 EXIT_MEANING = {
     EXIT_OK: 'Success', EXIT_PREFLIGHT: 'Pre-flight check failed', EXIT_DOCKER: 'Docker daemon failure',
     EXIT_PULL: 'Image pull failed', EXIT_CONTAINER: 'Container creation failed', EXIT_BOOT: 'Windows boot failed',
     EXIT_SERVER: 'WAA server failure', EXIT_SMOKE: 'Smoke test failed', EXIT_DEADLINE: 'Timeout exceeded',
-    EXIT_UNKNOWN: 'Unknown error',
+    EXIT_UNKNOWN: 'Unknown error', EXIT_BENCHMARK_INCOMPLETE: 'Benchmark incomplete',
 }
 
 # (role, number in the human output, title, exit code when the phase fails). The docker role is the

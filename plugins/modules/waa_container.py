@@ -104,6 +104,14 @@ container:
   description: Docker's inspect data of the container (empty when there is none).
   returned: always
   type: dict
+clients:
+  description:
+    - The benchmark clients running in the container when O(rebuild) was refused because of them (C(exec_id), C(pid),
+      C(command)).
+  returned: when a rebuild was refused because a benchmark runs
+  type: list
+  elements: dict
+  version_added: 0.2.0
 """
 
 import os
@@ -151,6 +159,14 @@ def main():
     except (DockerError, KeyError, ValueError) as exc:
         # Docker's own words (e.g. "address already in use"); the container phase names the log to read.
         module.fail_json(msg=str(getattr(exc, 'message', exc)), changed=False)
+    if result.get('clients'):
+        client = result['clients'][0]
+        module.fail_json(
+            msg='A benchmark client runs in container %s (exec %s, pid %s: %s): --rebuild would stop it mid-task, so '
+                'the container was kept.' % (p['name'], client['exec_id'], client['pid'], client['command']),
+            fix='Wait for that benchmark to end, or stop it (interrupt the waa run that started it, or: docker exec %s '
+                'pkill -f run.py), then run again with --rebuild.' % p['name'],
+            waa_exit_code=EXIT_CONTAINER, **result)
     if result.get('refused'):
         dirs = p['directories']
         kept = ("Windows' disk in %s and the results in %s" % tuple(dirs) if len(dirs) == 2

@@ -427,7 +427,8 @@ def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, har
     # lease: give it back so that the next run need not wait for it to expire.
     # (Exit 1 includes an SSH connection lost in any phase.)
     if not hosts or any(doc.get("exit_code") in (1, 9) for doc in hosts.values()):
-        _release_lease(collection, inventory, extravars, run_dir, limit, cancel=interrupts.since())
+        # A benchmark's own client stops first: the lease is never given back under a working agent.
+        _release_lease(collection, inventory, extravars, run_dir, limit, stop_benchmark, cancel=interrupts.since())
     if not hosts:
         return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,
                          f"The run ended without a result (ansible-runner status {status}, rc {runner.rc}). "

@@ -289,3 +289,68 @@ def _text(path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+def test_a_client_that_ends_before_its_list_is_done_is_incomplete_and_the_next_run_finishes(host, waa_cli, standin,
+                                                                                            tmp_path):
+    """The client is stopped (SIGTERM: WAA's run.py exits 0 on it) during its first of two tasks. That
+    is never "complete": exit 10 naming the tasks without a result. The same command again runs
+    what is left. Before, the run printed success with "1 of 2 task(s) ended"."""
+    paint = "microsoft_paint/409f0043-6c4a-5eba-88f1-9940648d32f9-WOS"
+    slow = dict(host["hostvars"], waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "3"})
+    inventory = write_inventory(standin, tmp_path / "inv-stop.yml", slow)
+    run_dir = tmp_path / "run-stopped"
+    proc = subprocess.Popen(WAA + ["run", "-i", str(inventory), "--task", paint, "--task", NOTEPAD, "--clean-results",
+                                   "--run-dir", str(run_dir)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _clients() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert _clients(), "the client never started"
+        time.sleep(1)
+        _exec("pkill", "-TERM", "-f", "run.py")
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+    assert proc.returncode == 10, out + err
+    doc = json.loads((run_dir / "results" / "local-vm.json").read_text())
+    assert doc["phase"] == "benchmark" and "Benchmark incomplete" in doc["message"], doc
+    assert "task(s) of its list without a result" in doc["message"] and "again" in doc["fix"], doc
+    again = waa_cli("--task", paint, "--task", NOTEPAD, inventory=write_inventory(standin, tmp_path / "inv-again.yml",
+                                                                                   host["hostvars"]),
+                    command="run", timeout=300)
+    assert again.rc == 0, again.output
+    ended = [(e["task_id"], e["status"]) for e in again.events() if e.get("type") == "task_end"]
+    assert ended and all(status == "finished" for _task, status in ended), ended
+
+
+def test_rebuild_refuses_a_container_whose_benchmark_runs(host, standin, tmp_path):
+    """`vm-setup --rebuild` while a benchmark client runs in the container: exit 4 in phase container,
+    naming the client and how to stop it; the container and the client are left as they were."""
+    before = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", NAME], capture_output=True, text=True,
+                            timeout=30).stdout.strip()
+    started = subprocess.run(["docker", "exec", "-d", "-w", "/client", "-e", "WAA_SIM_STEP_SECONDS=30", NAME, "python",
+                              "-u", "run.py", "--test_all_meta_path", "evaluation_examples_windows/test_small.json"],
+                             capture_output=True, text=True, timeout=30)
+    assert started.returncode == 0, started.stderr
+    try:
+        deadline = time.monotonic() + 30
+        while not _clients() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        inventory = write_inventory(standin, tmp_path / "inv-rebuild.yml", host["hostvars"])
+        run_dir = tmp_path / "run-rebuild"
+        proc = subprocess.run(WAA + ["vm-setup", "-i", str(inventory), "--rebuild", "--skip-smoke-test", "--run-dir",
+                                     str(run_dir)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-2000:]
+        doc = json.loads((run_dir / "results" / "local-vm.json").read_text())
+        assert doc["phase"] == "container" and "A benchmark client runs in container %s" % NAME in doc["message"], doc
+        assert "pkill -f run.py" in doc["fix"] and "--rebuild" in doc["fix"], doc
+        assert _clients(), "the client still runs"
+        after = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", NAME], capture_output=True, text=True,
+                               timeout=30).stdout.strip()
+        assert after == before, "the container was kept"
+    finally:
+        _exec("pkill", "-KILL", "-f", "run.py")
