@@ -123,7 +123,7 @@ class Puller(object):
                     return 'timeout', 'the overall timeout of %.0f s ran out during the pull' % self.deadline.seconds
                 if self.tracker.idle_for() >= self.stall_timeout:
                     self.stalled += 1
-                    return 'stalled', 'no download progress for %d s' % self.stall_timeout
+                    return 'stalled', 'no word from the pull for %d s' % self.stall_timeout
                 snap = self.tracker.snapshot()
                 self.report('Pulling %s: %d/%d layers, %d/%d bytes' % (ref, snap['layers_done'], snap['layers_total'],
                                                                        snap['bytes_done'], snap['bytes_total']))

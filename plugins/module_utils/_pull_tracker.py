@@ -35,12 +35,15 @@ class PullTracker(object):
         self.digest = None
         self.final_status = None
         self.last_change = clock()
+        # Any message of the stream is liveness: Engine 29's containerd store sends extraction
+        # without byte counts, so a long extraction changes no number while it works.
+        self.last_message = self.last_change
         self._samples = collections.deque()
         self._sample(self.last_change)
 
     def new_attempt(self):
         self.final_status = None
-        self.last_change = self._clock()
+        self.last_change = self.last_message = self._clock()
 
     def _layer(self, layer_id, status):
         layer = self.layers.get(layer_id)
@@ -62,6 +65,7 @@ class PullTracker(object):
         """Take one decoded stream object. Returns True when progress was made."""
         if not isinstance(obj, dict):
             return False
+        self.last_message = self._clock()
         status = str(obj.get('status') or '')
         layer_id = obj.get('id')
         if status.startswith('Digest: '):
@@ -114,7 +118,8 @@ class PullTracker(object):
         return sum(layer['transferred'] for layer in self.layers.values())
 
     def idle_for(self):
-        return self._clock() - self.last_change
+        """Seconds since the stream last said anything (a stall: the registry stopped sending)."""
+        return self._clock() - self.last_message
 
     def rate(self):
         """Bytes per second over the last few seconds."""

@@ -56,8 +56,9 @@ def test_stall_clock_and_restarted_download():
     tracker = PullTracker(clock=clock)
     tracker.feed({"status": "Downloading", "progressDetail": {"current": 100, "total": 1000}, "id": "x"})
     clock.now = 10
+    assert tracker.idle_for() == 10, "a silent stream is a stall"
     assert not tracker.feed({"status": "Downloading", "progressDetail": {"current": 100, "total": 1000}, "id": "x"})
-    assert tracker.idle_for() == 10, "a repeated message without new bytes is no progress"
+    assert tracker.idle_for() == 0, "a repeated message is no progress, but the stream is alive"
     assert not tracker.feed({"status": "Pulling from a/b", "id": "latest"})
     assert not tracker.feed("garbage")
     # Retry: Docker restarts the layer from zero; transferred bytes keep counting.
@@ -94,3 +95,41 @@ def test_repo_digest():
     assert repo_digest(inspect, "127.0.0.1:5001/a/b:latest") == "sha256:1"
     assert repo_digest(inspect, "windowsarena/winarena:latest") == "sha256:2"
     assert repo_digest(inspect, "other/x") is None and repo_digest(None, "a/b") is None
+
+
+# Engine 29 with its containerd image store (the default for new installs): no "Pulling fs layer",
+# "Download complete" and extraction without byte counts (progressDetail {"hidecounts": true}),
+# repeated while a large layer extracts. Written after moby's daemon/containerd pull progress and
+# Docker's documented stream format; ids shortened.
+CONTAINERD_STREAM = [
+    {"status": "Pulling from windowsarena/winarena", "id": "latest"},
+    {"status": "Waiting", "progressDetail": {}, "id": "c1"},
+    {"status": "Waiting", "progressDetail": {}, "id": "c2"},
+    {"status": "Already exists", "progressDetail": {"hidecounts": True}, "id": "c0"},
+    {"status": "Downloading", "progressDetail": {"current": 4000, "total": 8000}, "id": "c1"},
+    {"status": "Downloading", "progressDetail": {"current": 8000, "total": 8000}, "id": "c1"},
+    {"status": "Download complete", "progressDetail": {"hidecounts": True}, "id": "c1"},
+    {"status": "Downloading", "progressDetail": {"current": 2000, "total": 2000}, "id": "c2"},
+    {"status": "Download complete", "progressDetail": {"hidecounts": True}, "id": "c2"},
+] + [{"status": "Extracting", "progressDetail": {"hidecounts": True}, "id": "c1"}] * 40 + [
+    {"status": "Pull complete", "progressDetail": {"hidecounts": True}, "id": "c1"},
+    {"status": "Extracting", "progressDetail": {"hidecounts": True}, "id": "c2"},
+    {"status": "Pull complete", "progressDetail": {"hidecounts": True}, "id": "c2"},
+    {"status": "Digest: sha256:" + "cd" * 32},
+    {"status": "Status: Downloaded newer image for windowsarena/winarena:latest"},
+]
+
+
+def test_containerd_store_stream_counts_layers_and_a_long_extraction_is_no_stall():
+    clock = Clock()
+    tracker = PullTracker(clock=clock)
+    longest_idle = 0.0
+    for obj in CONTAINERD_STREAM:
+        clock.now += 5  # a message every 5 s: a 200 s extraction of one large layer
+        longest_idle = max(longest_idle, tracker.idle_for())
+        tracker.feed(obj)
+    final = tracker.snapshot()
+    assert longest_idle == 5, "every message is liveness (a 60 s stall timeout never fires)"
+    assert final["layers_total"] == 3 and final["layers_done"] == 3 and final["layers_already_present"] == 1
+    assert final["bytes_total"] == 10000 and final["bytes_done"] == 10000
+    assert tracker.digest == "sha256:" + "cd" * 32
