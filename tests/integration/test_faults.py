@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, WAA, WORKER, docker_rm, unique_ports, vm_state_dir, write_inventory
 from conftest import wait_for as _wait_for
@@ -717,3 +718,29 @@ def test_a_dockur_error_it_recovers_from_is_a_warning_not_exit_5(waa_cli):
     said = [w for w in run.doc["warnings"] if w.startswith("dockur reported (and went on): ")]
     assert said and "Microsoft blocked the automated download" in said[0], run.doc["warnings"]
     assert "Microsoft blocked" in run.stdout, run.output
+
+
+def test_login_user_from_the_ssh_configuration_becomes_root(standin, tmp_path):
+    """No ansible_user anywhere: the login user comes from the ssh configuration (`User azureuser`
+    in the file the inventory's ssh arguments name with -F). `become` follows the user ssh really
+    logs in as, so the run gets past the VM's first round trip (exit 4: no such container). Before,
+    `become` was decided from ansible_user alone: no sudo, and a PermissionError on the VM's state
+    directory (exit 9)."""
+    state = tmp_path / "vm-state"  # root's, as /var/lib/openadapt-waa is on a real VM
+    state.mkdir(mode=0o700)
+    tmp_path.chmod(0o755)
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *\n    User azureuser\n")
+    inventory = write_inventory(standin, tmp_path / "inv.yml", {"waa_container_name": "waa-f-no-such-container",
+                                                                 "waa_state_dir": str(state)})
+    data = yaml.safe_load(inventory.read_text())
+    for host in data["all"]["children"]["waa_vms"]["hosts"].values():
+        host.pop("ansible_user", None)
+        host["ansible_ssh_common_args"] = f"-F {config} " + host["ansible_ssh_common_args"]
+    inventory.write_text(yaml.safe_dump(data))
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(WAA + ["server-start", "-i", str(inventory), "--run-dir", str(run_dir), "--timeout", "120"],
+                          capture_output=True, text=True, timeout=200, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-2000:]
+    doc = json.loads((run_dir / "results" / "local-vm.json").read_text())
+    assert "waa vm-setup" in doc["message"], doc
