@@ -24,7 +24,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
 )
 from ansible_collections.openadapt.waa.plugins.module_utils._container import running_clients
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_BENCHMARK_INCOMPLETE
-from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, take_private_file
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
     RESULTS_MARK, validate_abs_path, validate_cleanable_result_dir, validate_plain_name)
 from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
@@ -331,22 +331,8 @@ def mark_results_dest(path):
 
 
 def read_env_file(path, keep=False):
-    """The JSON object in ``path`` (a private file: not a symlink, not readable by others), then
-    removed unless ``keep`` (check mode)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
-        try:
-            if os.fstat(fd).st_mode & 0o077:
-                raise ValueError('env_file %s must be private (mode 0600)' % path)
-            data = os.read(fd, 1024 * 1024)
-        finally:
-            os.close(fd)
-    finally:
-        if not keep:  # the secret leaves the disk whatever else happens
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+    """The JSON object of strings in ``path`` (take_private_file: removed unless ``keep``)."""
+    data = take_private_file(path, keep)
     try:
         env = json.loads(data.decode('utf-8'))
     except ValueError:

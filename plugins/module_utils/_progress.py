@@ -148,3 +148,24 @@ class ProgressWriter(object):
     def final(self, fields, failed):
         """The last record: state done/failed, always written."""
         return self.update(fields, state='failed' if failed else 'done', force=True)
+
+
+def take_private_file(path, keep=False):
+    """The bytes of ``path``, a private file (not a symlink, not readable by others) that carries a
+    secret to a module: it is removed (unless ``keep``, for check mode) whatever happens, before
+    the caller looks at what it holds. Secrets never travel as module arguments of a background
+    (async) task: Ansible leaves those in a file on the VM for as long as the task runs."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                raise ValueError('%s must be private (mode 0600)' % path)
+            return os.read(fd, 1024 * 1024)
+        finally:
+            os.close(fd)
+    finally:
+        if not keep:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

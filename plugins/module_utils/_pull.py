@@ -19,7 +19,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_http import DockerTimeout
 from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DOCKER, EXIT_OK, EXIT_PULL
-from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter
+from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, ProgressWriter, take_private_file
 from ansible_collections.openadapt.waa.plugins.module_utils._pull_tracker import (  # noqa: F401 (the module's names)
     NO_SPACE_RE,
     PERMANENT_ERROR_RE,
@@ -187,6 +187,19 @@ class Puller(object):
 
 def pull(p, check_mode=False):
     """Run docker_pull_progress for its parameters ``p``; always ends by raising Finished."""
+    if p.get('registry_password_file'):
+        # First of all: the file holds the password and must not outlive this call.
+        try:
+            # A copy: the module's own params (echoed back as its invocation) never hold the password.
+            p = dict(p, registry_password=take_private_file(p['registry_password_file'], check_mode).decode('utf-8').strip())
+        except (OSError, ValueError) as exc:
+            raise Finished(dict(changed=False, msg='registry_password_file: %s' % exc, waa_exit_code=EXIT_PULL,
+                                fix='Pass the password through a private (0600) file that exists on the VM.'),
+                           failed=True)
+    if bool(p['registry_username']) != bool(p['registry_password']):
+        raise Finished(dict(changed=False, msg='registry_username and a registry password go together: give both or '
+                                               'neither.', waa_exit_code=EXIT_PULL,
+                            fix='Set WAA_REGISTRY_USERNAME and WAA_REGISTRY_PASSWORD (or neither).'), failed=True)
     scrub = Scrubber(p['registry_password'])
     base = dict(changed=False, image=p['image'], source=None, digest=None, image_id=None, bytes_total=0,
                 bytes_downloaded=0, layers_total=0, layers_already_present=0, attempts=[], duration=0.0,

@@ -79,7 +79,15 @@ options:
   registry_password:
     description:
       - Password or token for O(fallback_registry). Never shown in results, messages or the progress file.
+      - With C(async), prefer O(registry_password_file), because Ansible leaves a background task's arguments in a
+        file on the VM while it runs.
     type: str
+  registry_password_file:
+    description:
+      - A private (0600) file on the VM that holds the password; the module reads it and removes it before anything
+        else, whatever its outcome (in check mode it is kept).
+    type: path
+    version_added: 0.2.0
   timeout:
     description:
       - Overall seconds the module may take, waits included. V(0) means no limit.
@@ -239,11 +247,12 @@ def main():
             fallback_registry=dict(type='str'),
             registry_username=dict(type='str'),
             registry_password=dict(type='str', no_log=True),
+            registry_password_file=dict(type='path'),
             timeout=dict(type='float', default=0),
             progress_file=dict(type='path'),
             docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
         ),
-        required_together=[('registry_username', 'registry_password')],
+        mutually_exclusive=[('registry_password', 'registry_password_file')],
         supports_check_mode=True,
     )
     finish(module, pull, module.params, module.check_mode)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import local_vm
 import pytest
 import yaml
 
@@ -234,6 +235,51 @@ def test_stalled_pull_is_detected_retried_and_completes(standin, standin_ctl, hu
     progress = [e for e in _events(run_dir) if e["type"] == "pull_progress"]
     assert progress, "pull progress was reported while it ran"
     _rmi(published.hub_image)
+
+
+def _vm_files_holding(secret: str, *exclude: Path) -> list[str]:
+    """Files on the VM (this machine) that hold ``secret``: every writable place a module, Ansible
+    or the tool could leave one (home directories, temporary directories, /etc, /var but Docker's
+    image store, the stand-in's state), the given controller-side paths excluded."""
+    roots = [p for p in ("/home", "/root", "/tmp", "/var/tmp", "/etc", "/var/lib/openadapt-waa", "/var/log",
+                         str(local_vm.STATE)) if os.path.exists(p)]
+    # The stand-in keeps the registry's credentials for the tests (acr-credentials.json): not the VM's.
+    args = ["grep", "-rlF", "--no-messages", "--exclude-dir=docker", "--exclude=acr-credentials.json"] + [
+        f"--exclude-dir={p.name}" for p in exclude] + ["-e", secret] + roots
+    return subprocess.run(args, capture_output=True, text=True, timeout=300).stdout.split()
+
+
+def test_registry_password_is_on_no_disk_while_the_pull_is_stalled_nor_after_ctrl_c(standin, hub_fault, fresh_image,
+                                                                                    tmp_path):
+    """The pull runs in the background (async), whose module arguments Ansible leaves in a file on
+    the VM for as long as it runs. The password now travels in a private file that the module
+    removes at its start: it is on no disk while the pull stalls, nor after a Ctrl-C during it."""
+    published = fresh_image(24)
+    name = "waa-f-pull-secret"
+    hub_fault("stall", image=published, stall_after_bytes=2 * 1024 * 1024, targets="blobs")
+    tmpdir = tmp_path / "controller-tmp"  # the CLI's own private secret files (0600) live here
+    tmpdir.mkdir()
+    env = {"WAA_REGISTRY_USERNAME": standin.acr_username, "WAA_REGISTRY_PASSWORD": standin.acr_password,
+           "TMPDIR": str(tmpdir)}
+    hv = dict(unique_ports(), waa_container_name=name, waa_pull_stall_timeout=600, **FAST)
+    proc, run_dir = _background(standin, tmp_path, name, hv, "--image", published.hub_image, "--azure-cr", standin.acr,
+                                env=env)
+    try:
+        _wait_for(lambda: local_vm.hub_stats().get("active_stalls", 0) > 0, 90, "a stalled blob request")
+        time.sleep(2)
+        during = _vm_files_holding(standin.acr_password, tmpdir)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        docker_rm(name)
+        _rmi(published.hub_image)
+    assert not during, f"the password is on disk while the pull stalls: {during}"
+    assert proc.returncode == 130 and "Interrupted by SIGINT during phase local-vm: image" in out + err, out + err
+    after = _vm_files_holding(standin.acr_password, tmpdir)
+    assert not after, f"the password is on disk after the interrupt: {after}"
+    assert not list(tmpdir.glob("waa-secret-*"))
 
 
 def test_two_runs_at_once_are_serialized_and_the_second_says_it_waited(standin, tmp_path):
