@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -121,8 +122,52 @@ class Broadcaster:
 REMOTE_CONNECTION_LIMIT = 32
 
 
-def create_app(hub: Hub, poll_interval: float = 0.1, allowed_hosts: list[str] | None = None):
-    """The Starlette app over ``hub`` (the broadcaster starts with the app's lifespan)."""
+TOKEN_COOKIE = "waa_viewer_token"
+
+
+class TokenGate:
+    """ASGI middleware: every request must carry the run's token, as ``?token=`` (the printed URL)
+    or as the cookie a page opened with it got, so that the page's own requests carry it too."""
+
+    def __init__(self, app, token: str):
+        self.app, self.token = app, token
+
+    async def __call__(self, scope, receive, send):
+        import hmac
+        from http.cookies import SimpleCookie
+        from urllib.parse import parse_qs
+
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        cookie_header = dict(scope.get("headers") or []).get(b"cookie", b"").decode("latin-1")
+        cookies = SimpleCookie()
+        try:
+            cookies.load(cookie_header)
+        except Exception:  # a malformed header is no token
+            cookies = SimpleCookie()
+        cookie = cookies[TOKEN_COOKIE].value if TOKEN_COOKIE in cookies else ""
+        if not (hmac.compare_digest(query, self.token) or hmac.compare_digest(cookie, self.token)):
+            body = b"This viewer needs its token: open the URL it printed (with ?token=...).\n"
+            await send({"type": "http.response.start", "status": 401,
+                        "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+            return await send({"type": "http.response.body", "body": body})
+        if query and not cookie:
+            set_cookie = ("%s=%s; Path=/; HttpOnly; SameSite=Strict" % (TOKEN_COOKIE, self.token)).encode()
+
+            async def send_with_cookie(message):
+                if message["type"] == "http.response.start":
+                    message = dict(message, headers=list(message.get("headers") or []) + [(b"set-cookie", set_cookie)])
+                await send(message)
+
+            return await self.app(scope, receive, send_with_cookie)
+        return await self.app(scope, receive, send)
+
+
+def create_app(hub: Hub, poll_interval: float = 0.1, allowed_hosts: list[str] | None = None,
+               token: str | None = None):
+    """The Starlette app over ``hub`` (the broadcaster starts with the app's lifespan); with
+    ``token``, every request must carry it (TokenGate)."""
     from contextlib import asynccontextmanager
 
     from sse_starlette.sse import EventSourceResponse, ServerSentEvent
@@ -227,6 +272,8 @@ def create_app(hub: Hub, poll_interval: float = 0.1, allowed_hosts: list[str] | 
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+    if token:
+        middleware.append(Middleware(TokenGate, token=token))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.hub = hub
     app.state.broadcaster = broadcaster
@@ -252,9 +299,14 @@ class Viewer:
         self.hub = Hub(run_dirs or [], watch_root=watch_root, latest=latest)
         self.host = host
         self.port = port
-        allowed = None if host not in ("127.0.0.1", "localhost", "::1") else LOOPBACK_NAMES
-        self.app = create_app(self.hub, poll_interval=poll_interval, allowed_hosts=allowed)
+        loopback = host in ("127.0.0.1", "localhost", "::1")
+        # Beyond loopback others can reach the page (the VM's desktop, logs): a random token per
+        # viewer, in the printed URL, lets only whoever has that URL in.
+        self.token = None if loopback else secrets.token_urlsafe(24)
+        self.app = create_app(self.hub, poll_interval=poll_interval, allowed_hosts=LOOPBACK_NAMES if loopback else None,
+                              token=self.token)
         self.url: str | None = None
+        self.base_url: str | None = None
         self._server = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -277,7 +329,9 @@ class Viewer:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         shown = "[%s]" % self.host if family == socket.AF_INET6 else self.host
-        self.url = "http://%s:%d/" % (shown, self.port)
+        self.base_url = "http://%s:%d/" % (shown, self.port)
+        self._query = "?token=%s" % self.token if self.token else ""
+        self.url = self.base_url + self._query  # the page, with the token when there is one
         # Off loopback the page is reachable by others: bound the connections it holds open.
         limit = None if self.host in ("127.0.0.1", "localhost", "::1") else REMOTE_CONNECTION_LIMIT
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
@@ -300,7 +354,7 @@ class Viewer:
                 raise RuntimeError("The viewer failed to start: %s" % (self._error or "server exited"))
             if self._server.started:
                 try:
-                    with _NO_PROXY.open(self.url + "api/health", timeout=2) as resp:
+                    with _NO_PROXY.open(self.base_url + "api/health" + self._query, timeout=2) as resp:
                         if resp.status == 200:
                             return self.url
                 except OSError:
@@ -371,8 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.run_dirs and not root:
         root = Path(runs_home())
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print("Warning: the viewer listens on %s, beyond loopback: anyone who reaches it sees the VM's desktop "
-              "screenshots and logs, with no login (at most %d connections). Prefer 127.0.0.1 and an SSH tunnel."
+        print("Warning: the viewer listens on %s, beyond loopback: whoever has its URL (with its token) sees the "
+              "VM's desktop screenshots and logs (at most %d connections). Prefer 127.0.0.1 and an SSH tunnel."
               % (args.host, REMOTE_CONNECTION_LIMIT), file=sys.stderr, flush=True)
     viewer = Viewer(args.run_dirs, watch_root=root, host=args.host, port=args.port)
     url = viewer.start()

@@ -468,13 +468,21 @@ def test_open_browser_prints_and_never_fails_headless(monkeypatch, capsys):
     assert open_browser("http://127.0.0.1:5/") is False and len(fake.opened) == 1
 
 
-def test_viewer_beyond_loopback_warns_and_bounds_connections(tmp_path):
+def test_viewer_beyond_loopback_needs_its_token_warns_and_bounds_connections(tmp_path):
+    """Bound beyond loopback: a random token in the printed URL (without it every path answers 401;
+    the page opened with it gets a cookie for its own requests), a warning, and at most 32
+    connections at once: of 40 open event streams, the ones past the limit are refused."""
+    import re as _re
+    import socket as _socket
     import subprocess
     import sys as _sys
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
 
     proc = subprocess.Popen([_sys.executable, "-m", "openadapt_waa.viewer", str(tmp_path), "--host", "127.0.0.2",
                              "--no-browser"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             stdin=subprocess.DEVNULL)
+    held = []
     try:
         lines = []
         for _ in range(20):
@@ -485,6 +493,31 @@ def test_viewer_beyond_loopback_warns_and_bounds_connections(tmp_path):
         text = "".join(lines)
         assert "Warning: the viewer listens on 127.0.0.2, beyond loopback" in text, text
         assert "at most 32 connections" in text
+        url = _re.search(r"Live viewer: (\S+)", text).group(1)
+        base, token = url.split("?token=")
+        assert len(token) >= 24
+        for path in ("", "api/state", "api/events", "static/app.js", "screenshots/x/y.png"):
+            with pytest.raises(HTTPError) as refused:
+                urlopen(base + path, timeout=10)
+            assert refused.value.code == 401, path
+        with pytest.raises(HTTPError):
+            urlopen(base + "api/state?token=" + "x" * len(token), timeout=10)
+        page = urlopen(url, timeout=10)
+        cookie = page.headers["Set-Cookie"].split(";")[0]
+        assert page.status == 200 and cookie == "waa_viewer_token=" + token
+        assert urlopen(Request(base + "api/state", headers={"Cookie": cookie}), timeout=10).status == 200
+
+        port = int(base.rsplit(":", 1)[1].strip("/"))
+        statuses = []
+        for _ in range(40):
+            sock = _socket.create_connection(("127.0.0.2", port), timeout=10)
+            sock.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.2\r\nCookie: %s\r\n\r\n" % cookie).encode())
+            statuses.append(sock.recv(64).split(b"\r\n", 1)[0])
+            held.append(sock)
+        served = sum(1 for status in statuses if b" 200" in status)
+        assert 1 <= served <= 32 and sum(1 for status in statuses if b" 503" in status) >= 8, statuses
     finally:
+        for sock in held:
+            sock.close()
         proc.terminate()
         proc.wait(timeout=10)
