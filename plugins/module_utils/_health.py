@@ -39,7 +39,8 @@ AZURE_FIX = ('On Azure, use a VM size with nested virtualization (Dv5, Ddsv5, Ev
 class LayerResult(object):
     """The outcome of checking one health layer."""
 
-    def __init__(self, layer, healthy, message, duration=0.0, details=None, fatal=False, diagnosis=None, fix=None):
+    def __init__(self, layer, healthy, message, duration=0.0, details=None, fatal=False, diagnosis=None, fix=None,
+                 exit_code=None):
         if layer not in LAYERS:
             raise ValueError('unknown health layer %r' % (layer,))
         self.layer = layer
@@ -51,10 +52,14 @@ class LayerResult(object):
         self.fatal = bool(fatal)
         self.diagnosis = diagnosis
         self.fix = fix
+        # The failure's class when its cause, not the layer, decides it (see cause_exit_code).
+        self._exit_code = exit_code
 
     @property
     def exit_code(self):
-        return 0 if self.healthy else EXIT_CODES[self.layer]
+        if self.healthy:
+            return 0
+        return self._exit_code if self._exit_code is not None else EXIT_CODES[self.layer]
 
     def to_dict(self):
         return {
@@ -197,6 +202,14 @@ def match_fatal(line):
                 'fix': sig['fix'],
             }
     return None
+
+
+def cause_exit_code(cause):
+    """The exit code a stopped or restarting container's cause decides: dockur giving up with a known
+    signature (RAM_SIZE, KVM, NET_ADMIN, ...) is a failed Windows boot (5) whether the container keeps
+    running (the real image) or exits and Docker restarts it; any other cause is the container's (4).
+    The same failure so has one exit code, however a poll happens to catch it."""
+    return EXIT_CODES['windows_boot'] if signature_by_id(cause) is not None else EXIT_CODES['container']
 
 
 def signature_by_id(sig_id):

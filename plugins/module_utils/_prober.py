@@ -18,6 +18,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._phases import LAYER
 from ansible_collections.openadapt.waa.plugins.module_utils._health import (
     ContainerLogFollower,
     LayerResult,
+    cause_exit_code,
     diagnose_exit,
     strip_ansi,
 )
@@ -158,14 +159,15 @@ class Prober(object):
             details['cause'] = cause
             return LayerResult('container', False, 'Container %s is in a restart loop (restarted %d times, last exit code %s).'
                                % (name, restarts, state.get('ExitCode')), details=details, fatal=restarts >= 2,
-                               diagnosis=diagnosis, fix=fix)
+                               diagnosis=diagnosis, fix=fix, exit_code=cause_exit_code(cause))
         if state.get('Status') != 'running' or not state.get('Running'):
             if state.get('Status') in ('exited', 'dead'):
                 diagnosis, fix, cause = self._diagnose_stopped(info)
                 details['cause'] = cause
                 return LayerResult('container', False, 'Container %s has %s with code %s.' % (name, state.get('Status'),
                                                                                               state.get('ExitCode')),
-                                   details=details, fatal=True, diagnosis=diagnosis, fix=fix)
+                                   details=details, fatal=True, diagnosis=diagnosis, fix=fix,
+                                   exit_code=cause_exit_code(cause))
             return LayerResult('container', False, 'Container %s is %s, not running.' % (name, state.get('Status')),
                                details=details, fatal=True, diagnosis='The container is %s.' % state.get('Status'),
                                fix='Start it (docker start %s) or recreate it.' % name)

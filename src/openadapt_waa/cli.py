@@ -4,7 +4,8 @@ Each command validates its options, runs one playbook through ansible-runner, pr
 events as they arrive (or one JSON document with --json) and exits with the spec's code:
 
 0 success, 1 pre-flight, 2 Docker daemon, 3 image pull, 4 container, 5 Windows boot,
-6 WAA server, 7 accessibility / smoke test, 8 timeout, 9 unexpected.
+6 WAA server, 7 accessibility / smoke test, 8 timeout, 9 unexpected; `waa run` adds 10, benchmark
+incomplete.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="waa", description="Turn a VM into a ready Windows Agent Arena host, and run the benchmark on it. "
                                             "Exit codes: 0 ok, 1 pre-flight, 2 Docker daemon, 3 image pull, 4 container, "
-                                            "5 Windows boot, 6 WAA server, 7 accessibility/smoke, 8 timeout, 9 unexpected.")
+                                            "5 Windows boot, 6 WAA server, 7 accessibility/smoke, 8 timeout, 9 unexpected, "
+                                            "10 benchmark incomplete (run).")
     parser.add_argument("--version", action="version", version=f"waa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (_playbook, text, groups) in COMMANDS.items():

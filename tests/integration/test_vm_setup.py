@@ -342,7 +342,7 @@ def test_bad_arguments_exit_1_with_a_clear_message(waa_cli):
         (["--timeout", "abc"], "--timeout"),
         (["--no-such-option"], "unrecognized"),
     ]:
-        run = waa_cli(*args) if "--host" in args else waa_cli(*args)
+        run = waa_cli(*args)
         assert run.rc == 1, (args, run.output)
         assert word in run.stderr, (args, run.stderr)
         assert "Traceback" not in run.stderr + run.stdout
