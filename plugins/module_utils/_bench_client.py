@@ -223,43 +223,44 @@ def run_module(p, run, check_mode=False, warn=None):
         run.finish_steps(task)
         if task.get('status') == 'finished':
             task['success'] = run.task_success(task)
-    failed = run.timed_out or run.exit_code != 0
-    run.status = 'failed' if failed else 'complete'
+    verdict = _verdict(run, run.summary(), p, limit)
+    run.status = 'failed' if verdict.get('failed') else 'complete'
     run.benchmark_event()
     result = run.result()
-    result['changed'] = True
-    s = run.summary()
+    result.update(verdict, changed=True)
+    if run.progress is not None:
+        run.progress.final(dict(run.record(), result=result, message=result['msg']), failed=bool(result.get('failed')))
+    if run.log is not None:
+        run.log.close()
+    return result
+
+
+def _verdict(run, s, p, limit):
+    """How the client's run ended, from its summary ``s``: the result's msg and, for a failure,
+    failed, waa_exit_code and fix. A client that ended before every task of its list had a result
+    (killed, crashed, its container restarted) is never complete, whatever its exit code says."""
     score = '' if s['average_score'] is None else ', average score %.2f' % s['average_score']
     done = '%d of %d task(s) ended: %d succeeded, %d failed, %d error(s)%s' % (
         s['tasks_completed'], s['total_tasks'] or 0, s['success_count'],
         s['tasks_completed'] - s['success_count'] - s['error_count'], s['error_count'], score)
     if s['already_done']:
         done += '; %d already done earlier (kept)' % s['already_done']
-    # Tasks of the list the client never ended: it stopped early (killed, crashed, its container
-    # restarted), whatever its exit code says.
     expected = run.parser.total if run.parser.total is not None else run.tasks_in_list
     missing = max(0, (expected or 0) - s['tasks_completed'])
     if run.timed_out:
         what = 'the run deadline' if run.deadline_exceeded else 'its time limit'
-        result.update(failed=True, waa_exit_code=8, fix='Increase --timeout, or run again: finished tasks are kept and skipped.',
-                      msg='Benchmark stopped at %s (%ss): %s.' % (what, int(limit or 0), done))
-    elif missing:
-        result.update(failed=True, waa_exit_code=EXIT_BENCHMARK_INCOMPLETE, tasks_without_result=missing,
-                      fix='Run the same waa run again: finished tasks are kept and skipped, the rest run.',
-                      msg='Benchmark incomplete: the client ended (exit code %s) with %d task(s) of its list without a '
-                          'result; %s.' % (run.exit_code, missing, done))
-    elif run.exit_code != 0:
+        return dict(failed=True, waa_exit_code=8, fix='Increase --timeout, or run again: finished tasks are kept and skipped.',
+                    msg='Benchmark stopped at %s (%ss): %s.' % (what, int(limit or 0), done))
+    if missing:
+        return dict(failed=True, waa_exit_code=EXIT_BENCHMARK_INCOMPLETE, tasks_without_result=missing,
+                    fix='Run the same waa run again: finished tasks are kept and skipped, the rest run.',
+                    msg='Benchmark incomplete: the client ended (exit code %s) with %d task(s) of its list without a '
+                        'result; %s.' % (run.exit_code, missing, done))
+    if run.exit_code != 0:
         tail = ' | '.join((run.stderr_tail or run.stdout_tail)[-5:])
-        result.update(failed=True, waa_exit_code=9,
-                      fix='See the client output in %s on the VM.' % (p['log_file'] or 'the log file'),
-                      msg='The benchmark client exited with %s: %s. Last output: %s' % (run.exit_code, done, tail[-800:]))
-    else:
-        result['msg'] = 'Benchmark complete: %s.' % done
-    if run.progress is not None:
-        run.progress.final(dict(run.record(), result=result, message=result['msg']), failed=bool(result.get('failed')))
-    if run.log is not None:
-        run.log.close()
-    return result
+        return dict(failed=True, waa_exit_code=9, fix='See the client output in %s on the VM.' % (p['log_file'] or 'the log file'),
+                    msg='The benchmark client exited with %s: %s. Last output: %s' % (run.exit_code, done, tail[-800:]))
+    return dict(msg='Benchmark complete: %s.' % done)
 
 
 def _tail(lines, text):

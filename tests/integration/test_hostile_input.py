@@ -319,6 +319,8 @@ def test_a_client_that_ends_before_its_list_is_done_is_incomplete_and_the_next_r
     doc = json.loads((run_dir / "results" / "local-vm.json").read_text())
     assert doc["phase"] == "benchmark" and "Benchmark incomplete" in doc["message"], doc
     assert "task(s) of its list without a result" in doc["message"] and "again" in doc["fix"], doc
+    ends = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if '"benchmark"' in line]
+    assert [e["status"] for e in ends if e.get("type") == "benchmark" and e.get("stage") == "end"] == ["failed"], ends
     again = waa_cli("--task", paint, "--task", NOTEPAD, inventory=write_inventory(standin, tmp_path / "inv-again.yml",
                                                                                    host["hostvars"]),
                     command="run", timeout=300)
