@@ -38,6 +38,7 @@ _raw:
   elements: str
 """
 
+import functools
 import getpass
 import os
 import shlex
@@ -60,6 +61,7 @@ def _config_options(texts):
     return kept
 
 
+@functools.lru_cache(maxsize=64)  # `become` is templated for every task: ask ssh once per host
 def _from_ssh_config(host, port, options=()):
     """The User line of ``ssh -G`` for the host (the user's ssh configuration, with ``options``), or None."""
     argv = ['ssh', '-G'] + list(options) + (['-p', str(port)] if port else []) + ['--', str(host)]
@@ -87,7 +89,7 @@ def login_user(variables, cli_user=None, config_user=None):
     host = variables.get('ansible_host') or variables.get('inventory_hostname')
     options = _config_options([os.environ.get('ANSIBLE_SSH_ARGS'), variables.get('ansible_ssh_common_args'),
                                variables.get('ansible_ssh_extra_args')])
-    return (host and _from_ssh_config(host, variables.get('ansible_port'), options)) or getpass.getuser()
+    return (host and _from_ssh_config(str(host), variables.get('ansible_port'), tuple(options))) or getpass.getuser()
 
 
 class LookupModule(LookupBase):

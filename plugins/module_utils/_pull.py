@@ -185,12 +185,12 @@ class Puller(object):
         return success_ref, last_error, self.clock() - started
 
 
-def pull(p, check_mode=False):
-    """Run docker_pull_progress for its parameters ``p``; always ends by raising Finished."""
+def _with_password(p, check_mode):
+    """``p`` with the password of registry_password_file, which is read and removed first of all (it
+    must not outlive this call), as a copy: the module's own params, echoed back as its invocation,
+    never hold it. Username and password go together."""
     if p.get('registry_password_file'):
-        # First of all: the file holds the password and must not outlive this call.
         try:
-            # A copy: the module's own params (echoed back as its invocation) never hold the password.
             p = dict(p, registry_password=take_private_file(p['registry_password_file'], check_mode).decode('utf-8').strip())
         except (OSError, ValueError) as exc:
             raise Finished(dict(changed=False, msg='registry_password_file: %s' % exc, waa_exit_code=EXIT_PULL,
@@ -200,6 +200,12 @@ def pull(p, check_mode=False):
         raise Finished(dict(changed=False, msg='registry_username and a registry password go together: give both or '
                                                'neither.', waa_exit_code=EXIT_PULL,
                             fix='Set WAA_REGISTRY_USERNAME and WAA_REGISTRY_PASSWORD (or neither).'), failed=True)
+    return p
+
+
+def pull(p, check_mode=False):
+    """Run docker_pull_progress for its parameters ``p``; always ends by raising Finished."""
+    p = _with_password(p, check_mode)
     scrub = Scrubber(p['registry_password'])
     base = dict(changed=False, image=p['image'], source=None, digest=None, image_id=None, bytes_total=0,
                 bytes_downloaded=0, layers_total=0, layers_already_present=0, attempts=[], duration=0.0,

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import REPO, WAA, docker_rm, unique_ports, write_inventory
+from conftest import REPO, WAA, docker_rm, unique_ports, wait_for, write_inventory
 
 NAME = "waa-hostile"
 NOTEPAD = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
@@ -113,6 +113,16 @@ def _clients() -> list[str]:
     return [line for line in out.stdout.splitlines() if "run.py" in line.split() and "sh -c" not in line]
 
 
+def _start_unowned_client() -> None:
+    """A benchmark client that no waa run started (by hand, or by a run whose controller died),
+    slow enough to still run while a test acts; returns once it runs."""
+    started = subprocess.run(["docker", "exec", "-d", "-w", "/client", "-e", "WAA_SIM_STEP_SECONDS=30", NAME, "python",
+                              "-u", "run.py", "--test_all_meta_path", "evaluation_examples_windows/test_small.json"],
+                             capture_output=True, text=True, timeout=30)
+    assert started.returncode == 0, started.stderr
+    wait_for(_clients, 30, "the unowned client")
+
+
 def test_interrupted_run_stops_its_client_and_a_second_run_refuses_to_join(host, waa_cli, standin, tmp_path):
     """SIGINT during a task: the release run stops the client before it gives the VM back, so no
     agent keeps acting on the desktop. A client that runs without a waa run (started by hand, or by
@@ -143,14 +153,8 @@ def test_interrupted_run_stops_its_client_and_a_second_run_refuses_to_join(host,
     assert not _clients(), "no client keeps running after the interrupt"
 
     # A client nobody owns: the next run names it instead of starting a second agent.
-    started = subprocess.run(["docker", "exec", "-d", "-w", "/client", "-e", "WAA_SIM_STEP_SECONDS=30", NAME, "python",
-                              "-u", "run.py", "--test_all_meta_path", "evaluation_examples_windows/test_small.json"],
-                             capture_output=True, text=True, timeout=30)
-    assert started.returncode == 0, started.stderr
+    _start_unowned_client()
     try:
-        deadline = time.monotonic() + 30
-        while not _clients() and time.monotonic() < deadline:
-            time.sleep(0.3)
         second = _run(waa_cli, standin, tmp_path, host["hostvars"], "--task", NOTEPAD, timeout=120)
         assert second.rc == 1, second.output
         assert "A benchmark client already runs in container %s" % NAME in second.doc["message"], second.doc
@@ -334,14 +338,8 @@ def test_rebuild_refuses_a_container_whose_benchmark_runs(host, standin, tmp_pat
     naming the client and how to stop it; the container and the client are left as they were."""
     before = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", NAME], capture_output=True, text=True,
                             timeout=30).stdout.strip()
-    started = subprocess.run(["docker", "exec", "-d", "-w", "/client", "-e", "WAA_SIM_STEP_SECONDS=30", NAME, "python",
-                              "-u", "run.py", "--test_all_meta_path", "evaluation_examples_windows/test_small.json"],
-                             capture_output=True, text=True, timeout=30)
-    assert started.returncode == 0, started.stderr
+    _start_unowned_client()
     try:
-        deadline = time.monotonic() + 30
-        while not _clients() and time.monotonic() < deadline:
-            time.sleep(0.3)
         inventory = write_inventory(standin, tmp_path / "inv-rebuild.yml", host["hostvars"])
         run_dir = tmp_path / "run-rebuild"
         proc = subprocess.run(WAA + ["vm-setup", "-i", str(inventory), "--rebuild", "--skip-smoke-test", "--run-dir",
