@@ -66,7 +66,8 @@ def _from_ssh_config(host, port, options=()):
     """The User line of ``ssh -G`` for the host (the user's ssh configuration, with ``options``), or None."""
     argv = ['ssh', '-G'] + list(options) + (['-p', str(port)] if port else []) + ['--', str(host)]
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL).stdout
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL,
+                             check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     for line in out.splitlines():

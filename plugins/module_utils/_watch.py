@@ -27,7 +27,7 @@ JOB_ID_RE = re.compile(r'^j?[0-9]+\.[0-9]+\Z')
 # Keys of a module result that describe this task, not the watched work.
 OWN_KEYS = ('changed', 'failed', 'invocation', 'progress', 'finished', 'result', 'job_finished', 'waited',
             'failed_work', 'ansible_job_id', 'started', 'results_file', 'stderr', 'stdout', 'shipped',
-            'ship_pending', 'ship_bytes')
+            'ship_pending', 'ship_bytes', 'deprecations')
 # Files that only grow: sent as their new bytes.
 APPEND_SUFFIXES = ('.log', '.jsonl', '.html')
 MIN_PIECE = 64 * 1024
@@ -292,6 +292,10 @@ def progress_watch(p, warn=None):
         for key, value in result.items():
             if key not in OWN_KEYS and not key.startswith('_ansible'):
                 out[key] = value
+        # The job file keeps a module's warnings as ansible-core 2.19 records them (dicts); a module
+        # result must give them as text.
+        if isinstance(out.get('warnings'), list):
+            out['warnings'] = [w.get('msg', str(w)) if isinstance(w, dict) else str(w) for w in out['warnings']]
         msg = result.get('msg') or (state.record or {}).get('message') or 'The watched work failed without a message.'
         out.pop('msg', None)
         raise Finished(dict(out, msg=msg), failed=True)

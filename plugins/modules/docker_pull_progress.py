@@ -247,7 +247,7 @@ def main():
             fallback_registry=dict(type='str'),
             registry_username=dict(type='str'),
             registry_password=dict(type='str', no_log=True),
-            registry_password_file=dict(type='path'),
+            registry_password_file=dict(type='path', no_log=False),  # a path, not the secret
             timeout=dict(type='float', default=0),
             progress_file=dict(type='path'),
             docker_host=dict(type='str', default='unix:///var/run/docker.sock'),

@@ -47,3 +47,24 @@ def test_job_id_pattern():
     assert JOB_ID_RE.match("j885002302479.21368") and JOB_ID_RE.match("123.45")
     for bad in ("../../etc/passwd", "j1.2/../x", "j1.2\n", ""):
         assert not JOB_ID_RE.match(bad)
+
+
+def test_a_failed_jobs_structured_warnings_come_back_as_text(tmp_path):
+    """ansible-core 2.19 keeps a module's warnings in the async job file as dicts; the watch that
+    relays the failed work's result gives them as text (a dict there made Ansible fail the task)."""
+    import pytest
+
+    from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
+    from ansible_collections.openadapt.waa.plugins.module_utils._watch import progress_watch
+
+    job = tmp_path / "j3.3"
+    write(job, {"failed": True, "msg": "pull failed", "waa_exit_code": 3,
+                "warnings": [{"msg": "Module did not set no_log for x", "source": "module"}],
+                "deprecations": [{"msg": "old", "version": "2.21"}]})
+    p = dict(path=str(tmp_path / "p.json"), wait=0, job_id="j3.3", async_dir=str(tmp_path), fail_on_failed=True,
+             ship_dir=None, ship_cursor=None, ship_max_bytes=4096, ship_since=None, ship_exclude=[], ship_have=None)
+    with pytest.raises(Finished) as done:
+        progress_watch(p)
+    assert done.value.failed and done.value.result["msg"] == "pull failed" and done.value.result["waa_exit_code"] == 3
+    assert done.value.result["warnings"] == ["Module did not set no_log for x"]
+    assert "deprecations" not in done.value.result
