@@ -17,6 +17,8 @@ import docker
 import pytest
 import requests
 
+from conftest import wait_for
+
 pytestmark = pytest.mark.standin
 
 LOCAL_VM = Path(__file__).resolve().parents[1] / "standin" / "local_vm.py"
@@ -383,18 +385,35 @@ def test_up_repairs_crashed_daemons_and_stale_pidfiles(standin, standin_ctl):
     import signal
 
     run_dir = standin.state_dir / "run"
-    os.kill(int((run_dir / "sshd.pid").read_text()), signal.SIGKILL)
-    os.kill(int((run_dir / "fault-proxy.pid").read_text()), signal.SIGKILL)
+    # A session open when the listener dies (a ControlMaster's, say) lives on under init.
+    session = subprocess.Popen(standin.ssh_argv("sleep", "120"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: [line for line in _sshd_sessions() if "[listener]" not in line], 20, "the session under sshd")
+        os.kill(int((run_dir / "sshd.pid").read_text()), signal.SIGKILL)
+        os.kill(int((run_dir / "fault-proxy.pid").read_text()), signal.SIGKILL)
+        time.sleep(0.3)
+        assert standin_ctl._orphaned_sshd_sessions(), "the session outlived its listener"
+    except BaseException:
+        session.kill()
+        raise
     # a pidfile naming a live process that is not ours (pid reuse after a reboot): never killed
     (run_dir / "registry-hub.pid").write_text(f"{os.getpid()}\n")
     (run_dir / "registry-acr.pid").write_text("999999\n")  # a dead pid
     time.sleep(0.3)
     again = standin_ctl.up()
+    session.wait(timeout=30)  # its server side was ended with the orphans
     assert _same_vm(again, standin)
+    assert not standin_ctl._orphaned_sshd_sessions(), "every session is the new listener's"
     st = standin_ctl.status()
     assert st["ready"], st
     assert st["registry_hub"]["pid"] != os.getpid()
     assert _run(standin.ssh_argv("true"), timeout=30).returncode == 0
+
+
+def _sshd_sessions() -> list[str]:
+    out = subprocess.run(["pgrep", "-a", "-f", "^sshd: "], capture_output=True, text=True, timeout=10).stdout
+    return out.splitlines()
 
 
 @pytest.mark.serial

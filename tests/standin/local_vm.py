@@ -654,6 +654,10 @@ def ensure_sshd() -> None:
     if pid:
         _stop_pid(pid)
     _free_port(SSH_PORT, str(SSHD_CONFIG))
+    # Sessions of a listener that died (SIGKILL, a crash) live on under init and keep serving the
+    # clients' ControlMaster connections: end them, so every session is the new listener's child.
+    for orphan in _orphaned_sshd_sessions():
+        _stop_pid(orphan, timeout=5)
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     sshd = _which("sshd") or "/usr/sbin/sshd"
     _run([sshd, "-t", "-f", SSHD_CONFIG])
@@ -662,6 +666,19 @@ def ensure_sshd() -> None:
     pid = _wait("sshd pidfile", lambda: _read_pid(SSHD_PID), 10, log=log)
     _wait(f"sshd on {LOOPBACK}:{SSH_PORT}", _ssh_ok, 20, interval=0.3, log=log, pid=pid)
     say(f"sshd on {LOOPBACK}:{SSH_PORT} ... ok (started, pid {pid})")
+
+
+def _orphaned_sshd_sessions() -> list[int]:
+    """sshd per-connection processes ("sshd: USER [priv]") whose listener is gone (parent init)."""
+    found = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = Path(f"/proc/{p}/stat").read_text()
+            cmd = _cmdline(int(p))
+            if (int(stat.rsplit(")", 1)[1].split()[1]) == 1 and cmd.startswith("sshd: ") and "[listener]" not in cmd
+                    and str(SSHD_CONFIG) not in cmd and "/usr/sbin/sshd" not in cmd):
+                found.append(int(p))
+    return found
 
 
 def _stop_sshd() -> str:
