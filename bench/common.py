@@ -43,6 +43,7 @@ FAST = {"waa_boot_timeout": 120, "waa_server_timeout": 60, "waa_accessibility_ti
 sys.path.insert(0, str(REPO / "tests" / "standin"))
 sys.path.insert(0, str(REPO / "src"))
 import local_vm  # noqa: E402  (the stand-in VM, standard library only)
+from golden import make_golden  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -82,6 +83,7 @@ def own_dirs(tag: str) -> dict:
     base = WORK / "vm" / tag
     for sub in ("state", "storage"):
         (base / sub).mkdir(parents=True, exist_ok=True)
+    make_golden(base / "storage")
     return {"waa_state_dir": str(base / "state"), "waa_storage_path": str(base / "storage"),
             "waa_log_file": str(base / "waa_setup.log")}
 

@@ -43,7 +43,9 @@ from ansible_collections.openadapt.waa.plugins.module_utils import _validate as 
 
 
 def _cpu_cores(value):
-    if int(value) < 1:
+    if str(value).lower() == 'auto':
+        return
+    if not str(value).isdigit() or int(value) < 1:
         raise ValueError('The CPU core count must be at least 1.')
 
 

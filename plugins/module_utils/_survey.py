@@ -13,6 +13,8 @@ found instead of asking the VM again.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
+import json
 import re
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerError
@@ -64,12 +66,42 @@ def resource_checks(resources, required_disk_gb, ram_size, cpu_cores, data_root,
     return checks
 
 
+# WAA's own defaults (its run.sh): more does not help Windows, and a smaller VM gets what it has.
+MAX_RAM_GB, MAX_CORES = 8, 8
+
+
+def sizing(resources, ram_size, cpu_cores):
+    """RAM_SIZE and CPU_CORES with 'auto' resolved from the VM: its cores and its memory less 2 GB for the
+    host (dockur refuses a RAM_SIZE within 0.5 GB of the memory available), capped at WAA's 8G and 8."""
+    if str(ram_size).lower() == 'auto':
+        ram_size = '%dG' % max(2, min(MAX_RAM_GB, int(int(resources['mem_mb']) / 1024.0 - 2)))
+    if str(cpu_cores).lower() == 'auto':
+        cpu_cores = max(1, min(MAX_CORES, int(resources['cores'])))
+    return {'ram_size': str(ram_size), 'cpu_cores': int(cpu_cores)}
+
+
+def resolve_spec(spec, size):
+    """The container spec with an 'auto' RAM_SIZE or CPU_CORES replaced by the VM's sizing."""
+    env = dict(spec.get('env') or {})
+    for key, value in (('RAM_SIZE', size['ram_size']), ('CPU_CORES', size['cpu_cores'])):
+        if str(env.get(key, '')).lower() == 'auto':
+            env[key] = str(value)
+    return dict(spec, env=env)
+
+
+def config_hash(spec):
+    """The container's configuration label: what roles/common/defaults computes in Jinja as
+    ``waa_container_spec | to_json(sort_keys=true) | hash('sha256')``."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode('utf-8')).hexdigest()
+
+
 def _number(value):
     return ('%d' % value) if float(value).is_integer() else ('%s' % value)
 
 
-def preflight(host, host_error, required_disk_gb, ram_size, cpu_cores, data_root, ssh_host):
-    """The pre-flight phase's checks in order, stopping at the first failure: {ok, checks, msg, fix, failed_check}."""
+def preflight(host, host_error, required_disk_gb, ram_size, cpu_cores, data_root, ssh_host, windows=None):
+    """The pre-flight phase's checks in order, stopping at the first failure: {ok, checks, msg, fix, failed_check}.
+    ``windows`` is the golden disk's check (_golden.windows_check), last."""
     checks = []
     if host_error:
         return {'ok': False, 'checks': [], 'msg': host_error, 'fix': 'Check that the path exists on the VM.',
@@ -79,6 +111,8 @@ def preflight(host, host_error, required_disk_gb, ram_size, cpu_cores, data_root
         checks.append({'name': KVM_CHECK, 'ok': bool(kvm.get('usable')), 'message': host['msg'], 'fix': host['fix']})
     if all(c['ok'] for c in checks):
         checks.extend(resource_checks(host['resources'], required_disk_gb, ram_size, cpu_cores, data_root, ssh_host))
+    if windows is not None and all(c['ok'] for c in checks):
+        checks.append(windows)
     bad = next((c for c in checks if not c['ok']), None)
     if bad is not None:
         checks = checks[:checks.index(bad) + 1]

@@ -275,9 +275,12 @@ RESULTS_MARK = '.openadapt-waa-results'
 
 
 def validate_ram_size(value):
-    """Validate RAM_SIZE: a whole number of GB such as 8G."""
+    """Validate RAM_SIZE: a whole number of GB such as 8G, or auto (sized from the VM)."""
+    if str(value).lower() == 'auto':
+        return 'auto'
     if not _RE_RAM_SIZE.match(str(value)):
-        raise ValueError('The RAM size %s is not a size: give a whole number of GB such as 8G.' % _printable(value))
+        raise ValueError('The RAM size %s is not a size: give a whole number of GB such as 8G, or auto.'
+                         % _printable(value))
     return str(value).upper() if str(value).upper().endswith('G') else '%sG' % value
 
 

@@ -14,7 +14,8 @@ description:
   - Takes this run's lease on the VM (as M(openadapt.waa.vm_lock)), then, in the same module run, reads the host
     (as M(openadapt.waa.kvm_check)), checks every health layer once (as M(openadapt.waa.waa_probe)), looks up the
     image and reads the container id the last setup recorded.
-  - Decides the pre-flight checks (KVM, disk space at Docker's data root, memory for RAM_SIZE, cores for CPU_CORES).
+  - Decides the pre-flight checks (KVM, disk space at Docker's data root, memory for RAM_SIZE, cores for CPU_CORES,
+    and with O(host.storage_path) a golden Windows disk or an image that installs Windows).
   - With O(expect), also decides whether the host is already what this run asks for - every layer healthy, the
     image present, and the running container labelled with this run's configuration hash and running the image
     the tag names now. Then RV(ready) is true and RV(found_ready) holds what phases 2-6 report, so the playbook
@@ -94,13 +95,29 @@ options:
         type: float
         default: 50
       ram_size:
-        description: RAM_SIZE for Windows (e.g. V(8G)), checked against the VM's memory.
+        description:
+          - RAM_SIZE for Windows (e.g. V(8G)), checked against the VM's memory.
+          - V(auto) is the VM's memory less 2 GB, at most V(8G) (RV(sizing)).
         type: str
-        default: 8G
+        default: auto
       cpu_cores:
-        description: CPU_CORES for Windows, checked against the VM's cores.
-        type: int
-        default: 4
+        description: CPU_CORES for Windows, checked against the VM's cores; V(auto) is the VM's cores, at most 8.
+        type: str
+        default: auto
+      storage_path:
+        description:
+          - The storage folder (mounted at C(/storage)). When given, pre-flight checks that Windows can come up
+            from it - a prepared golden disk (C(data.img) with dockur's C(windows.boot)), or an image that
+            installs Windows itself (O(host.installs_windows)).
+        type: path
+      installs_windows:
+        description: Whether the image downloads and installs Windows itself on an empty storage folder.
+        type: bool
+        default: false
+      image:
+        description: The image, as named in the golden disk check's message.
+        type: str
+        default: the image
       ssh_host:
         description: The VM's address as the user reaches it, named in the disk-space fix.
         type: str
@@ -144,9 +161,11 @@ options:
         description: The image reference this run uses.
         type: str
         required: true
-      config_hash:
-        description: The container role's configuration label for this run (the hash of C(waa_container_spec)).
-        type: str
+      spec:
+        description:
+          - The container this run asks for (C(waa_container_spec)); its hash, with V(auto) sizes resolved, is the
+            configuration label the running container must carry.
+        type: dict
         required: true
       state_file:
         description: The file where the last setup recorded the container id.
@@ -168,9 +187,9 @@ EXAMPLES = r"""
   openadapt.waa.waa_survey:
     lease: {path: /var/lib/openadapt-waa/lock, owner: "{{ run_id }}", lease: 3720, wait_timeout: 3600}
     host: {device: /dev/kvm, check_device: true, resources_path: /var/lib/docker, required_disk_gb: 50,
-           ram_size: 8G, cpu_cores: 4, ssh_host: 10.0.0.4}
+           ram_size: auto, cpu_cores: auto, ssh_host: 10.0.0.4, storage_path: /var/lib/openadapt-waa/storage}
     probe: {container_name: winarena}
-    expect: {image: "windowsarena/winarena:latest", config_hash: "{{ hash }}",
+    expect: {image: "windowsarena/winarena:latest", spec: "{{ waa_container_spec }}",
              state_file: /var/lib/openadapt-waa/container_id}
   register: survey
 """
@@ -182,6 +201,16 @@ lease:
   type: dict
 host:
   description: What M(openadapt.waa.kvm_check) returns (C(kvm), C(resources), C(azure_vm_size)); empty on a read error.
+  returned: always
+  type: dict
+sizing:
+  description: RAM_SIZE (C(ram_size)) and CPU_CORES (C(cpu_cores)) for this VM, V(auto) resolved.
+  returned: always
+  type: dict
+golden:
+  description:
+    - The storage folder's golden disk (C(disk), C(exists), C(size_bytes), C(allocated_bytes), C(boot_marker),
+      C(manifest), C(prepared), C(incomplete)); null without O(host.storage_path).
   returned: always
   type: dict
 preflight:
@@ -217,22 +246,24 @@ found_ready:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.openadapt.waa.plugins.module_utils import _lease, _survey
+from ansible_collections.openadapt.waa.plugins.module_utils import _golden, _lease, _survey
 from ansible_collections.openadapt.waa.plugins.module_utils._host import bad_path, read_host
 from ansible_collections.openadapt.waa.plugins.module_utils._probe_run import check_params, clients, probe_params
 from ansible_collections.openadapt.waa.plugins.module_utils._prober import Prober
 
 HOST_ARGS = dict(device=dict(type='path', default='/dev/kvm'), check_device=dict(type='bool', default=True),
                  resources_path=dict(type='path', required=True), imds_url=dict(type='str', default=''),
-                 required_disk_gb=dict(type='float', default=50), ram_size=dict(type='str', default='8G'),
-                 cpu_cores=dict(type='int', default=4), ssh_host=dict(type='str', default='VM'))
+                 required_disk_gb=dict(type='float', default=50), ram_size=dict(type='str', default='auto'),
+                 cpu_cores=dict(type='str', default='auto'), ssh_host=dict(type='str', default='VM'),
+                 storage_path=dict(type='path'), installs_windows=dict(type='bool', default=False),
+                 image=dict(type='str', default='the image'))
 PROBE_KEYS = dict(container_name=dict(type='str', default='winarena'),
                   server_url=dict(type='str', default='http://127.0.0.1:5000'),
                   vnc_url=dict(type='str', default='http://127.0.0.1:8006'),
                   docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
                   request_timeout=dict(type='float', default=7),
                   accessibility_backend=dict(type='str', choices=['uia', 'win32'], default='uia'))
-EXPECT_ARGS = dict(image=dict(type='str', required=True), config_hash=dict(type='str', required=True),
+EXPECT_ARGS = dict(image=dict(type='str', required=True), spec=dict(type='dict', required=True),
                    state_file=dict(type='path'), rebuild=dict(type='bool', default=False),
                    force_pull=dict(type='bool', default=False))
 
@@ -246,15 +277,21 @@ def survey(module):
                                      host_p['imds_url']), None
     except (IOError, OSError, ValueError) as exc:
         host, host_error = {}, 'Cannot read the host resources at %s: %s' % (host_p['resources_path'], exc)
-    checks = _survey.preflight(host, host_error, host_p['required_disk_gb'], host_p['ram_size'], host_p['cpu_cores'],
-                               host_p['resources_path'], host_p['ssh_host'])
+    size = _survey.sizing(host['resources'], host_p['ram_size'], host_p['cpu_cores']) if host else {
+        'ram_size': host_p['ram_size'], 'cpu_cores': host_p['cpu_cores']}
+    golden = _golden.disk_state(host_p['storage_path']) if host_p['storage_path'] else None
+    windows = _golden.windows_check(golden, host_p['installs_windows'], host_p['image']) if golden else None
+    checks = _survey.preflight(host, host_error, host_p['required_disk_gb'], size['ram_size'], size['cpu_cores'],
+                               host_p['resources_path'], host_p['ssh_host'], windows)
+    if expect:
+        expect = dict(expect, config_hash=_survey.config_hash(_survey.resolve_spec(expect['spec'], size)))
     engine, waa = clients(p)
     layers = [r.to_dict() for r in Prober(p, engine, waa).run_once()]
     image = _survey.image_state(engine, expect.get('image')) if layers[0]['healthy'] else _survey.image_state(None, None)
     ready, reason = _survey.readiness(checks, layers, image, expect) if expect else (False, 'nothing was asked')
     container = ((layers[1] if len(layers) > 1 else {}).get('details') or {})
     persisted = bool(container.get('full_id')) and _survey.read_persisted(expect.get('state_file')) == container['full_id']
-    return dict(host=host, preflight=checks, layers=layers, healthy=all(r['healthy'] for r in layers) and len(layers) == 5,
+    return dict(host=host, preflight=checks, sizing=size, golden=golden, layers=layers, healthy=all(r['healthy'] for r in layers) and len(layers) == 5,
                 image=image, persisted=persisted, ready=ready, ready_reason=reason,
                 found_ready=_survey.found_ready(layers, image, p['container_name']) if ready else [])
 

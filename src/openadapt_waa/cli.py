@@ -79,8 +79,8 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--publish-address",
                    help="VM address the WAA (5000), VNC (8006) and RDP (3389) ports are published on. "
                         "Default 127.0.0.1: the WAA server runs arbitrary commands without authentication")
-    g.add_argument("--ram-size", help="RAM_SIZE for Windows, e.g. 8G (default 8G)")
-    g.add_argument("--cpu-cores", type=int, help="CPU_CORES for Windows (default 8)")
+    g.add_argument("--ram-size", help="RAM_SIZE for Windows, e.g. 8G (default auto: the VM's memory less 2 GB, at most 8G)")
+    g.add_argument("--cpu-cores", help="CPU_CORES for Windows (default auto: the VM's cores, at most 8)")
     g.add_argument("--storage-path", help="host directory for Windows' disk (default /var/lib/openadapt-waa/storage)")
     g.add_argument("--results-path",
                    help="host directory mounted as the container's /client/results, so results outlive the container "

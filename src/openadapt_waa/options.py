@@ -168,8 +168,13 @@ def setup_vars(args) -> dict:
         value = getattr(args, option)
         if value is not None:
             _check(check, value, "--" + option.replace("_", "-"))
-    if args.cpu_cores is not None and args.cpu_cores < 1:
-        raise UsageError("--cpu-cores must be at least 1.")
+    if args.cpu_cores is not None:
+        if args.cpu_cores.lower() == "auto":
+            args.cpu_cores = "auto"
+        elif not args.cpu_cores.isdigit() or int(args.cpu_cores) < 1:
+            raise UsageError(f"--cpu-cores {args.cpu_cores!r}: give a whole number of at least 1, or auto.")
+        else:
+            args.cpu_cores = int(args.cpu_cores)
     extravars = common_vars(args)
     for option, var in SETUP_VARS.items():
         value = getattr(args, option)

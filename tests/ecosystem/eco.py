@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "standin"))
+from golden import make_golden  # noqa: E402
 VENV_BIN = Path(sys.executable).parent
 # A pytest-xdist worker (gw0, gw1 ...) takes slot 10 + its number; a plain run one from its PID.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -84,7 +86,9 @@ def inventory(path: Path, standin, hostvars: dict, *, with_key: bool = True) -> 
 
 
 def vm_dir(tmp: Path) -> dict:
-    """State, storage and log of a test's own run, so nothing is shared with other tests."""
+    """State, storage (with the stand-in's golden disk) and log of a test's own run, so nothing is
+    shared with other tests."""
+    make_golden(tmp / "vm" / "storage")
     return {"waa_state_dir": str(tmp / "vm" / "state"), "waa_storage_path": str(tmp / "vm" / "storage"),
             "waa_log_file": str(tmp / "vm" / "waa_setup.log")}
 

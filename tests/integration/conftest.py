@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import local_vm  # tests/standin (on sys.path through tests/conftest.py)
+from golden import make_golden  # tests/standin
 import pytest
 import yaml
 
@@ -67,8 +68,11 @@ class CliRun:
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def write_inventory(standin, path: Path, hostvars: dict | None = None, host: str | None = None) -> Path:
-    """The stand-in's inventory with extra host variables (and optionally another host name)."""
+def write_inventory(standin, path: Path, hostvars: dict | None = None, host: str | None = None,
+                    golden: bool = True) -> Path:
+    """The stand-in's inventory with extra host variables (and optionally another host name). With
+    ``golden``, its storage folder holds a prepared golden disk (as after `waa prepare-image`) unless
+    the image is one that installs Windows itself."""
     data = yaml.safe_load(Path(standin.inventory).read_text())
     hosts = data["all"]["children"]["waa_vms"]["hosts"]
     base = dict(hosts[standin.host])
@@ -76,6 +80,8 @@ def write_inventory(standin, path: Path, hostvars: dict | None = None, host: str
         base.update(waa_state_dir=str(vm_state_dir(standin)), waa_storage_path=str(storage_dir(standin)),
                     waa_log_file=f"/tmp/waa_setup-{WORKER}.log", waa_benchmark_log_file=f"/tmp/waa_benchmark-{WORKER}.log")
     base.update(hostvars or {})
+    if golden and not base.get("waa_image_installs_windows"):
+        make_golden(Path(base["waa_storage_path"]))
     data["all"]["children"]["waa_vms"]["hosts"] = {host or standin.host: base}
     path.write_text(yaml.safe_dump(data))
     return path
@@ -123,9 +129,9 @@ def waa_cli(standin, tmp_path):
     created = []
 
     def run(*args, hostvars: dict | None = None, inventory: Path | None = None, env: dict | None = None,
-            timeout: float = 600, host: str | None = None, command: str = "vm-setup") -> CliRun:
+            timeout: float = 600, host: str | None = None, command: str = "vm-setup", golden: bool = True) -> CliRun:
         run_dir = tmp_path / f"run-{len(created)}"
-        inv = inventory or write_inventory(standin, tmp_path / f"inventory-{len(created)}.yml", hostvars, host)
+        inv = inventory or write_inventory(standin, tmp_path / f"inventory-{len(created)}.yml", hostvars, host, golden)
         name = (hostvars or {}).get("waa_container_name")
         if name and name not in created:
             created.append(name)

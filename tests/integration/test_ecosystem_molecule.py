@@ -19,8 +19,8 @@ import eco  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STEPS = {
-    "default": ["destroy", "syntax", "converge", "idempotence", "verify", "destroy"],
-    "fresh-host": ["destroy", "syntax", "create", "converge", "verify", "destroy"],
+    "default": ["destroy", "syntax", "prepare", "converge", "idempotence", "verify", "destroy"],
+    "fresh-host": ["destroy", "syntax", "create", "prepare", "converge", "verify", "destroy"],
 }
 TIMEOUT = 900
 

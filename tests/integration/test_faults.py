@@ -700,7 +700,8 @@ def test_first_start_without_a_windows_disk_installs_windows_and_sizes_the_waits
     docker_rm(name)
     storage = tmp_path / "empty-storage"
     storage.mkdir()
-    hv = dict(unique_ports(), waa_container_name=name, waa_storage_path=str(storage), **FAST)
+    hv = dict(unique_ports(), waa_container_name=name, waa_storage_path=str(storage), waa_image_installs_windows=True,
+              **FAST)
     hv.update(waa_boot_timeout=4, waa_server_timeout=4, waa_install_timeout=120,
               waa_container_env={"WAA_SIM_INSTALL_SECONDS": "14", "WAA_SIM_BOOT_SECONDS": "2", "WAA_SIM_SERVER_DELAY": "1"})
     try:

@@ -438,3 +438,28 @@ def test_too_small_a_vm_exits_1_in_preflight_naming_the_fix(case, waa_cli, tmp_p
     for word in words:
         assert word in run.doc["message"], (word, run.doc["message"])
     assert _container_id(name) == "", "nothing may be created on a VM too small for Windows"
+
+
+@pytest.mark.parametrize("case", ["empty", "unfinished"])
+def test_no_golden_disk_on_an_image_that_cannot_install_exits_1_in_preflight(case, waa_cli, tmp_path):
+    """WAA's image does not install Windows by itself: with no prepared disk in the storage folder
+    (empty, or a data.img whose preparation never finished: no windows.boot), the run stops in its first
+    round trip naming `waa prepare-image`, instead of waiting out the boot. Nothing is created."""
+    name = f"waa-nogolden-{case}"
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    if case == "unfinished":
+        with open(storage / "data.img", "wb") as disk:
+            disk.truncate(1 << 30)
+    hv = dict(unique_ports(), waa_container_name=name, waa_storage_path=str(storage), **FAST)
+    run = waa_cli("--json", hostvars=hv, golden=False)
+    assert run.rc == 1, run.output
+    assert run.doc["phase"] == "preflight", run.doc
+    if case == "empty":
+        assert f"No golden Windows disk (data.img) in {storage}" in run.doc["message"], run.doc
+        assert "waa prepare-image --iso" in run.doc["fix"] and "waa_image_installs_windows" in run.doc["fix"], run.doc
+    else:
+        assert f"{storage}/data.img exists but its preparation never finished" in run.doc["message"], run.doc
+        assert "waa prepare-image --iso" in run.doc["fix"] and "--force" in run.doc["fix"], run.doc
+    assert _container_id(name) == "", "nothing may be created without a Windows to boot"
+    assert sorted(p.name for p in storage.iterdir()) == (["data.img"] if case == "unfinished" else [])

@@ -74,7 +74,8 @@ class Sim:
 
     def __init__(self, client, image, *, env=None, kvm="rw", net_admin=True, memory=None,
                  command=(ENTRY_CMD,), name=None):
-        self.client, self.image, self.env = client, image, dict(env or {})
+        # These containers mount no storage folder: take the image's /storage as holding Windows.
+        self.client, self.image, self.env = client, image, dict({"WAA_SIM_ASSUME_PREPARED": "1"}, **(env or {}))
         self.kvm, self.net_admin, self.memory, self.command = kvm, net_admin, memory, command
         self.name = name or f"{NAME_PREFIX}{uuid.uuid4().hex[:10]}"
         self.container = None

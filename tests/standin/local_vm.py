@@ -42,6 +42,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from golden import make_golden  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 STATE = Path(os.environ.get("WAA_STANDIN_DIR") or (REPO / ".standin")).resolve()
@@ -1098,8 +1101,6 @@ def write_inventory() -> bool:
         f"          waa_azure_cr: {_q(f'{LOOPBACK}:{ACR_PORT}')}\n"
         f"          waa_storage_path: {_q(str(STORAGE))}\n"
         f"          waa_state_dir: {_q(str(STATE / 'vm-state'))}\n"
-        # This machine has fewer cores than a D8 VM: ask Windows for what there is.
-        f"          waa_cpu_cores: {min(os.cpu_count() or 2, 8)}\n"
         # The simulator, like the real image, ignores SIGTERM: keep its stop wait short here.
         "          waa_stop_timeout: 10\n"
         "          waa_container_env:\n"
@@ -1132,6 +1133,8 @@ def up(images: bool = True) -> StandIn:
     STATE.mkdir(parents=True, exist_ok=True)
     for d in (RUN_DIR, LOG_DIR, STORAGE, DOCKER_CONFIG):
         d.mkdir(parents=True, exist_ok=True)
+    # The stand-in VM has had its golden disk prepared (as by `waa prepare-image`).
+    make_golden(STORAGE)
     with _locked():
         state = _load_state()
         ensure_packages()

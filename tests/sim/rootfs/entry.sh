@@ -55,7 +55,7 @@ if [ "$prepare_image" = "true" ]; then
 
     if [ "$response" -eq 200 ]; then
         echo "Windows VM is shutting down..."
-        sleep 180 # Wait for any updates to be saved, and for windows.boot to be created
+        sleep "${WAA_SIM_SHUTDOWN_WAIT:-180}" # (real: 180) Wait for any updates to be saved, and for windows.boot to be created
     else
         echo "Failed to shut down the Windows VM. Exiting..."
     fi

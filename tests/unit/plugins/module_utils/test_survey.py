@@ -129,3 +129,29 @@ def test_the_container_phase_has_nothing_to_do_only_for_the_container_asked_for(
     assert _survey.container_as_asked(now, "h1", dict(image, changed=True), False) is False  # this run pulled
     assert _survey.container_as_asked({"container": {"details": dict(seen, status="exited")}}, "h1", image, False) is False
     assert _survey.container_as_asked({}, "h1", image, False) is False
+
+
+@pytest.mark.parametrize("mem_mb, cores, ram, cpus", [
+    (16384, 4, "8G", 4),     # a D4: its 4 cores, WAA's 8G
+    (8192, 2, "6G", 2),      # a D2: the memory less 2 GB
+    (65536, 16, "8G", 8),    # a D16: capped at WAA's 8G and 8
+    (3072, 1, "2G", 1),      # never below 2G
+])
+def test_auto_sizes_windows_from_the_vm_capped_at_waa_s_defaults(mem_mb, cores, ram, cpus):
+    assert _survey.sizing({"mem_mb": mem_mb, "cores": cores}, "auto", "auto") == {"ram_size": ram, "cpu_cores": cpus}
+    assert _survey.sizing({"mem_mb": mem_mb, "cores": cores}, "12G", 3) == {"ram_size": "12G", "cpu_cores": 3}
+
+
+def test_the_configuration_hash_is_taken_with_auto_resolved():
+    spec = {"image": "i", "env": {"RAM_SIZE": "auto", "CPU_CORES": "auto", "DISK_SIZE": "30G"}}
+    resolved = _survey.resolve_spec(spec, {"ram_size": "8G", "cpu_cores": 4})
+    assert resolved["env"] == {"RAM_SIZE": "8G", "CPU_CORES": "4", "DISK_SIZE": "30G"}
+    assert spec["env"]["RAM_SIZE"] == "auto", "the caller's spec is not changed"
+    assert _survey.config_hash(resolved) != _survey.config_hash(spec)
+
+
+def test_the_golden_disk_check_comes_last_and_stops_the_run():
+    bad = {"name": "Windows disk (golden image)", "ok": False, "message": "No golden Windows disk", "fix": "waa prepare-image"}
+    result = _survey.preflight(KVM_OK, None, 50, "8G", 8, "/var/lib/docker", "10.0.0.4", bad)
+    assert not result["ok"] and result["failed_check"] == "Windows disk (golden image)"
+    assert result["fix"] == "waa prepare-image" and result["checks"][-1] is bad

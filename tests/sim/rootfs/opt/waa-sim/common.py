@@ -15,8 +15,11 @@ KNOWN_FAULTS = {"server_500", "empty_at", "bare_at", "crash_after_boot", "never_
                 "slow_boot", "stop_answering_after", "tiny_screenshot", "qemu_init_fail_once",
                 "qemu_init_fail", "recoverable_error"}
 # The Windows disk dockur installs into /storage; without it (and WAA_SIM_INSTALL_SECONDS > 0) a
-# start takes the first-install path.
+# start takes the first-install path. dockur writes windows.boot once Windows' setup has finished.
 WINDOWS_DISK = "/storage/data.img"
+BOOT_MARKER = "/storage/windows.boot"
+# WAA's scripts bind the user's setup.iso here for --prepare-image true (dockur's detectCustom).
+CUSTOM_ISO = "/custom.iso"
 
 
 def env_float(name, default):
@@ -53,6 +56,16 @@ def boot_seconds():
 def install_seconds():
     """Seconds a first start spends installing Windows (0: /storage is taken as a prepared image)."""
     return env_float("WAA_SIM_INSTALL_SECONDS", 0.0)
+
+
+def prepare_seconds():
+    """Seconds a start with /custom.iso spends preparing the golden disk (30 % dockur, 70 % Windows setup)."""
+    return env_float("WAA_SIM_PREPARE_SECONDS", 6.0)
+
+
+def disk_prepared():
+    """Whether /storage holds a Windows to boot (WAA_SIM_ASSUME_PREPARED=1: taken as such without one)."""
+    return os.path.exists(WINDOWS_DISK) or os.environ.get("WAA_SIM_ASSUME_PREPARED") == "1"
 
 
 def _write_atomic(path, text):

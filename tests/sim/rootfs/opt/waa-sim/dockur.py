@@ -200,8 +200,49 @@ def install_windows(seconds):
         info(text)
         time.sleep(share * 0.1)
     with open(common.WINDOWS_DISK, "wb") as disk:
-        disk.truncate(64 * 1024 * 1024)  # sparse: the "installed" disk the next start boots from
+        disk.truncate(disk_bytes())  # sparse: the disk Windows' setup installs into (guest.py)
     common.event("install_image_built")
+
+
+ISO_MIN_BYTES = 100_000_000  # dockur's extractImage: "Size is smaller than 100 MB"
+ISO9660_MAGIC_OFFSET = 0x8001  # "CD001" in the primary volume descriptor
+
+
+def disk_bytes():
+    try:
+        return parse_size(os.environ.get("DISK_SIZE", "30G"))
+    except ValueError:
+        return 30 * GIB
+
+
+def prepare_from_iso(seconds):
+    """dockur's install.sh on an empty /storage with the user's ISO at /custom.iso (WAA's
+    --prepare-image true): check and extract the ISO, detect the version, add the drivers and the
+    answer file, build the install image (30 % of ``seconds``), then create the sparse disk that
+    Windows' setup (guest.py, the other 70 %) installs into. Returns dockur's exit code on failure."""
+    common.event("prepare_started")
+    share = seconds * 0.3 / 6
+    size = os.path.getsize(common.CUSTOM_ISO)
+    info("Extracting local ISO image...")
+    time.sleep(share)
+    if size < ISO_MIN_BYTES:
+        error("Invalid ISO file: Size is smaller than 100 MB")
+        return 1
+    with open(common.CUSTOM_ISO, "rb") as iso:
+        iso.seek(ISO9660_MAGIC_OFFSET)
+        magic = iso.read(5)
+    if magic != b"CD001":
+        error(f"Failed to extract ISO file: {common.CUSTOM_ISO}")
+        return 1
+    for text in ("Detecting version from ISO image...", "Detected: Windows 11 Enterprise",
+                 "Adding drivers to image...", "Adding win11x64-enterprise-eval.xml for automatic installation...",
+                 "Building local ISO image..."):
+        time.sleep(share)
+        info(text)
+    with open(common.WINDOWS_DISK, "wb") as disk:
+        disk.truncate(disk_bytes())  # sparse, like dockur's default allocation
+    common.event("prepare_image_built")
+    return 0
 
 
 def step():
@@ -256,9 +297,20 @@ def main():
                   "(not recommended).")
             return 88
 
-    install = common.install_seconds() if not os.path.exists(common.WINDOWS_DISK) else 0.0
-    if install > 0:
+    prepared = common.disk_prepared()
+    custom = not prepared and os.path.isfile(common.CUSTOM_ISO) and os.path.getsize(common.CUSTOM_ISO) > 0
+    install = common.install_seconds() if not prepared and not custom else 0.0
+    setup = install * 0.6
+    if custom:
+        code = prepare_from_iso(common.prepare_seconds())
+        if code:
+            return code
+        setup = common.prepare_seconds() * 0.7
+    elif install > 0:
         install_windows(install)
+    # WAA's own dockur cannot fetch Windows: with no disk, no ISO and no install, QEMU boots an empty
+    # disk and no server ever answers (what the real one prints then is not documented: nothing more).
+    no_windows = not prepared and not custom and install <= 0
 
     if "recoverable_error" in faults:
         # Newer dockur prints some errors and then goes on (another mirror, a fallback).
@@ -278,7 +330,8 @@ def main():
     boot = common.boot_seconds()
     # Both timers count from t0, so process start-up on a busy host does not shift them.
     env = dict(os.environ, WAA_SIM_NAT="1" if nat else "0", WAA_SIM_BOOT_TOTAL=str(boot), WAA_SIM_T0=repr(t0),
-               WAA_SIM_SETUP_SECONDS=str(install * 0.6))
+               WAA_SIM_SETUP_SECONDS=str(setup), WAA_SIM_NO_WINDOWS="1" if no_windows else "0",
+               WAA_SIM_INSTALLING="1" if custom or install > 0 else "0")
     # Whatever "Windows" prints goes to a file: QEMU's guest never writes to docker logs.
     os.makedirs(common.LOG_DIR, exist_ok=True)
     with open(os.path.join(common.LOG_DIR, "guest.log"), "ab") as log:
@@ -287,7 +340,7 @@ def main():
                                   "-smp", os.environ.get("CPU_CORES", "8")],
                                  executable=sys.executable, env=env, stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=log)
-    threading.Thread(target=windows_started_timer, args=(t0, boot, guest, "never_boot" in faults),
+    threading.Thread(target=windows_started_timer, args=(t0, boot, guest, "never_boot" in faults or no_windows),
                      daemon=True).start()
     return guest.wait()
 

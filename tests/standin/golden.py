@@ -1,0 +1,25 @@
+"""The stand-in's golden Windows disk: what `waa prepare-image` (or WAA's run-local.sh --prepare-image
+true) leaves in a storage folder - a sparse data.img holding a little data, and dockur's windows.boot.
+The simulator boots from a folder like this on its normal path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DISK_BYTES = 30 * 1024**3  # DISK_SIZE 30G, sparse: nothing but a few MB is written
+
+
+def make_golden(storage: Path, disk_bytes: int = DISK_BYTES) -> Path:
+    """Give ``storage`` a prepared golden disk unless it has a data.img already. Returns the disk."""
+    storage = Path(storage)
+    storage.mkdir(parents=True, exist_ok=True)
+    disk = storage / "data.img"
+    if not disk.exists():
+        with open(disk, "wb") as handle:
+            handle.truncate(disk_bytes)
+            for i, offset in enumerate((0, disk_bytes // 3, disk_bytes - (1 << 20))):
+                handle.seek(offset)
+                handle.write(bytes([i + 1]) * (256 * 1024) + os.urandom(64 * 1024))
+    (storage / "windows.boot").touch()
+    return disk
