@@ -76,9 +76,12 @@ QUIET_ACTIONS = {
     "async_status", "debug", "setup", "stat", "fetch", "file", "progress_watch", "validate_argument_spec", "run_result",
 }
 # The CLI command behind each playbook: the prefix of its human lines.
-COMMAND_OF = {"vm_setup": "vm-setup", "server_start": "server-start", "up": "up", "probe": "probe", "run_waa": "run"}
+COMMAND_OF = {"vm_setup": "vm-setup", "server_start": "server-start", "up": "up", "probe": "probe", "run_waa": "run",
+              "prepare_image": "prepare-image"}
 # Events whose lines Ansible's own output lacks (display_progress): task results it prints itself.
-DISPLAYED = {"pull_progress", "boot", "server_ready", "warning", "task_start", "task_end", "benchmark"}
+DISPLAYED = {"pull_progress", "transfer_progress", "boot", "server_ready", "warning", "task_start", "task_end", "benchmark"}
+# Modules whose rounds (an until loop) report progress: each round's result is relayed.
+PROGRESS_ACTIONS = {"progress_watch", "golden_iso", "golden_prepare"}
 
 
 def _short(action: str) -> str:
@@ -314,6 +317,10 @@ class CallbackModule(CallbackBase):
             fields = {k: progress.get(k) for k in ("bytes_done", "bytes_total", "layers_done", "layers_total", "rate_bps",
                                                    "eta_s", "source", "attempt", "attempts_max", "state", "image")}
             self.emit("pull_progress", name, phase=phase, **fields)
+        elif kind == "transfer":
+            fields = {k: progress.get(k) for k in ("what", "bytes_done", "bytes_total", "bytes_moved", "rate_bps", "eta_s",
+                                                   "source", "state", "error")}
+            self.emit("transfer_progress", name, phase=phase, **fields)
         elif kind == "benchmark" or res.get("shipped"):
             self._open()
             if name not in self.bench:
@@ -378,7 +385,7 @@ class CallbackModule(CallbackBase):
             self._surveyed(name, res)
         if action == "waa_probe" and (res.get("screenshot") or {}).get("data_b64"):
             self._smoke_screenshot(name, res)
-        if action == "progress_watch" or _is_wait(action, res):
+        if action in PROGRESS_ACTIONS or _is_wait(action, res):
             self._progress(name, res)
             if _is_wait(action, res) and self._current_phase(name) == "waa_server":
                 self._server_ready(name, self._duration(name, task))

@@ -66,6 +66,8 @@ CHECKS = {
     'waa_ram_size': v.validate_ram_size,
     'waa_cpu_cores': _cpu_cores,
     'waa_benchmark_tasks': _tasks,
+    'waa_golden_iso_url': lambda x: x and v.validate_download_url(x),
+    'waa_golden_iso_sha256': lambda x: x and v.validate_sha256(x),
     'waa_benchmark_result_dir': lambda x: v.validate_abs_path(x, 'result directory'),
     'waa_benchmark_results_dest': v.validate_results_dest,
     'waa_benchmark_model': lambda x: v.validate_plain_name(x, 'model name'),

@@ -21,6 +21,12 @@ DISK = 'data.img'
 # dockur writes it when Windows' setup has finished; without it dockur would install again.
 BOOT_MARKER = 'windows.boot'
 MANIFEST = 'openadapt-waa-golden.json'
+# Written by prepare-image before it starts the preparation, removed when the manifest is written: an
+# unfinished disk beside it is this tool's own, which the next prepare-image may clear.
+PREPARING = 'openadapt-waa-preparing.json'
+# What dockur keeps in its storage folder (install.sh, disk.sh, boot.sh): all of it is the prepared Windows.
+DOCKUR_FILES = ('data.img', 'data.qcow2', 'windows.boot', 'windows.base', 'windows.ver', 'windows.mode', 'windows.old',
+                'windows.type', 'windows.rom', 'windows.vars', 'windows.args')
 BLOCK = 4 * 1024 * 1024
 GIB = 1024.0 ** 3
 CHECK_NAME = 'Windows disk (golden image)'
@@ -99,18 +105,41 @@ def write_manifest(storage_path, manifest):
     os.rename(tmp, path)
 
 
+def dockur_files(storage_path):
+    """The files of a prepared Windows in the folder (dockur's, its rebuilt windows.<size>.iso, our manifest)."""
+    try:
+        names = os.listdir(storage_path)
+    except OSError:
+        return []
+    return sorted(n for n in names if n in DOCKUR_FILES or n in (MANIFEST, PREPARING)
+                  or (n.startswith('windows.') and n.endswith('.iso')))
+
+
+def clear(storage_path):
+    """Remove a prepared Windows (what dockur_files lists) and nothing else; returns what was removed."""
+    removed = []
+    for name in dockur_files(storage_path):
+        path = os.path.join(storage_path, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.unlink(path)
+            removed.append(name)
+    return removed
+
+
 def disk_state(storage_path):
     """What the storage folder holds: {storage, disk, exists, size_bytes, allocated_bytes, boot_marker,
-    manifest, prepared, incomplete}. Prepared: data.img with dockur's windows.boot beside it."""
+    manifest, prepared, incomplete, preparing}. Prepared: data.img with dockur's windows.boot beside it
+    (and no preparation of ours still under way)."""
     disk = os.path.join(storage_path, DISK)
     state = {'storage': storage_path, 'disk': disk, 'exists': False, 'size_bytes': 0, 'allocated_bytes': 0,
              'boot_marker': os.path.isfile(os.path.join(storage_path, BOOT_MARKER)),
-             'manifest': read_manifest(storage_path), 'prepared': False, 'incomplete': False}
+             'manifest': read_manifest(storage_path), 'prepared': False, 'incomplete': False,
+             'preparing': os.path.isfile(os.path.join(storage_path, PREPARING))}
     if os.path.isfile(disk):
         st = os.stat(disk)
         state.update(exists=st.st_size > 0, size_bytes=st.st_size, allocated_bytes=st.st_blocks * 512)
-    state['prepared'] = state['exists'] and state['boot_marker']
-    state['incomplete'] = state['exists'] and not state['boot_marker']
+    state['prepared'] = state['exists'] and state['boot_marker'] and not state['preparing']
+    state['incomplete'] = state['exists'] and not state['prepared']
     return state
 
 
@@ -126,9 +155,9 @@ def windows_check(state, installs_windows, image):
     if state['prepared']:
         check['message'] = 'Golden disk %s' % describe(state)
     elif state['incomplete'] and not installs_windows:
+        why = 'a waa prepare-image run stopped before its end' if state['preparing'] else 'no %s beside it' % BOOT_MARKER
         check.update(ok=False, message=(
-            '%s exists but its preparation never finished (no %s beside it): Windows would not boot from it.'
-            % (state['disk'], BOOT_MARKER)),
+            '%s exists but its preparation never finished (%s): Windows would not boot from it.' % (state['disk'], why)),
             fix='Prepare it again with: waa prepare-image --iso /path/to/windows11.iso --force')
     elif installs_windows:
         check['message'] = ('No Windows disk in %s yet: %s installs Windows on its first start (~20 min).'
@@ -137,4 +166,31 @@ def windows_check(state, installs_windows, image):
         check.update(ok=False, message=(
             'No golden Windows disk (%s) in %s, and %s does not install Windows by itself: the container would '
             'wait for a Windows that never comes.' % (DISK, state['storage'], image)), fix=PREPARE_FIX)
+    return check
+
+
+REPLACE_FIX = ('Use it (waa vm-setup boots from it), pass --force (waa_golden_force) to prepare it again - the disk is '
+               'replaced -, or give another --storage-path.')
+
+
+def already_prepared(state):
+    """The refusal's words for a prepared golden disk that prepare-image would replace."""
+    manifest = state['manifest'] or {}
+    made = ('prepared %s by waa prepare-image' % manifest['prepared_at']) if manifest.get('prepared_at') else \
+        "prepared by WAA's own scripts or an earlier tool"
+    return ('A golden Windows disk is already in %s (%s): waa prepare-image never replaces one unless asked.'
+            % (describe(state), made))
+
+
+def prepare_check(state, force):
+    """prepare-image's pre-flight check of the storage folder: a prepared disk is replaced only with force."""
+    check = {'name': 'Storage folder for the golden disk', 'ok': True, 'fix': ''}
+    if state['prepared'] and not force:
+        check.update(ok=False, message=already_prepared(state), fix=REPLACE_FIX)
+    elif state['prepared']:
+        check['message'] = '%s will be replaced (--force)' % describe(state)
+    elif state['exists']:
+        check['message'] = '%s is an unfinished preparation: cleared first' % state['disk']
+    else:
+        check['message'] = 'No disk in %s yet: it will be prepared there' % state['storage']
     return check

@@ -108,6 +108,9 @@ BOOT_STAGES = (
     # "succesfully" (sic) in the 2024 image, "successfully" in newer dockur: match neither word.
     ('windows_started', re.compile(r'\bWindows started\b')),
     ('server_ready', re.compile(r'VM is up and running')),
+    # --prepare-image true (waa prepare-image): WAA's entry.sh shuts Windows down through the server's
+    # /shutdown, waits 180 s for Windows to save the disk, then the container exits.
+    ('shutting_down', re.compile(r'Windows VM is shutting down')),
 )
 
 
@@ -166,6 +169,23 @@ FATAL_SIGNATURES = (
         'diagnosis': lambda m: ('dockur could not create its network bridge (the container lacks NET_ADMIN) and fell '
                                 'back to usermode networking: Windows may boot, but port 5000 will never answer.'),
         'fix': 'Recreate the container with --cap-add NET_ADMIN.',
+    },
+    {
+        # dockur's install.sh refusing the user's ISO (/custom.iso, waa prepare-image).
+        'id': 'iso_invalid',
+        'pattern': re.compile(r'ERROR: (?P<text>Invalid ISO file.*|Failed to extract ISO file.*|Failed to find ISO file.*|'
+                              r'Failed to locate file .* ISO image.*|You cannot boot .* images on a .* CPU.*)$'),
+        'diagnosis': lambda m: 'dockur cannot install Windows from the ISO: %s' % m.group('text').strip(),
+        'fix': 'Give a Windows 11 x64 installation ISO (e.g. Windows 11 Enterprise Evaluation from Microsoft\'s '
+               'Evaluation Center) with --iso or --iso-url.',
+    },
+    {
+        # WAA's entry.sh when the server refused /shutdown during --prepare-image true.
+        'id': 'shutdown_failed',
+        'pattern': re.compile(r'Failed to shut down the Windows VM'),
+        'diagnosis': lambda m: ('Windows was installed, but its WAA server did not accept /shutdown, so Windows was not '
+                                'shut down cleanly and the disk cannot be trusted.'),
+        'fix': 'Run waa prepare-image again with --force (the disk is prepared anew).',
     },
     {
         # dockur's disk.sh when the storage folder cannot hold Windows' disk: it stops there.

@@ -44,9 +44,14 @@ PHASES = (
     ('validate', 9, 'Final validation', EXIT_UNKNOWN),
 )
 BENCHMARK = ('benchmark', 10, 'Benchmark run', EXIT_UNKNOWN)
-PHASE_NUMBER = dict((role, number) for role, number, _title, _code in PHASES + (BENCHMARK,))
-PHASE_TITLE = dict((role, title) for role, _number, title, _code in PHASES + (BENCHMARK,))
-PHASE_EXIT_CODE = dict((role, code) for role, _number, _title, code in PHASES + (BENCHMARK,))
+# `waa prepare-image`: the golden Windows disk made from an ISO, after pre-flight, Docker and the image.
+GOLDEN = ('golden', 11, 'Golden image preparation', EXIT_BOOT)
+# The phases outside the setup's nine: shown by their title, without "Phase N/9".
+UNNUMBERED = (BENCHMARK, GOLDEN)
+UNNUMBERED_PHASES = tuple(role for role, _number, _title, _code in UNNUMBERED)
+PHASE_NUMBER = dict((role, number) for role, number, _title, _code in PHASES + UNNUMBERED)
+PHASE_TITLE = dict((role, title) for role, _number, title, _code in PHASES + UNNUMBERED)
+PHASE_EXIT_CODE = dict((role, code) for role, _number, _title, code in PHASES + UNNUMBERED)
 
 # The health layers in the order they are checked, and the exit code of each.
 LAYERS = ('docker_daemon', 'container', 'windows_boot', 'waa_server', 'accessibility')

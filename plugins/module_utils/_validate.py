@@ -274,6 +274,27 @@ def validate_results_dest(value):
 RESULTS_MARK = '.openadapt-waa-results'
 
 
+_RE_SHA256 = re.compile(r'^[0-9a-fA-F]{64}\Z')
+
+
+def validate_sha256(value):
+    """A SHA-256 in hex (64 digits); returned in lower case."""
+    if not _RE_SHA256.match(str(value)):
+        raise ValueError('%s is not a SHA-256: give its 64 hexadecimal digits (sha256sum prints them).'
+                         % _printable(value))
+    return str(value).lower()
+
+
+def validate_download_url(value):
+    """An http(s) URL the VM downloads from: a host, no spaces or control characters."""
+    text = str(value)
+    match = re.match(r'^(https?)://([^/?#\s]+)([^\s]*)\Z', text)
+    if not match or len(text) > 4096 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError('%s is not an http(s) URL: give one such as https://example.com/win11.iso (a SAS URL '
+                         'works).' % _printable(value))
+    return text
+
+
 def validate_ram_size(value):
     """Validate RAM_SIZE: a whole number of GB such as 8G, or auto (sized from the VM)."""
     if str(value).lower() == 'auto':

@@ -114,6 +114,17 @@ options:
         description: Whether the image downloads and installs Windows itself on an empty storage folder.
         type: bool
         default: false
+      golden:
+        description:
+          - What O(host.storage_path) is checked for - V(boot) a Windows to boot (a golden disk, or an image that installs
+            it), V(prepare) room for a golden disk that C(waa prepare-image) makes (a prepared one only with O(host.force)).
+        type: str
+        choices: [boot, prepare]
+        default: boot
+      force:
+        description: With O(host.golden=prepare), a prepared golden disk may be replaced.
+        type: bool
+        default: false
       image:
         description: The image, as named in the golden disk check's message.
         type: str
@@ -256,6 +267,8 @@ HOST_ARGS = dict(device=dict(type='path', default='/dev/kvm'), check_device=dict
                  required_disk_gb=dict(type='float', default=50), ram_size=dict(type='str', default='auto'),
                  cpu_cores=dict(type='str', default='auto'), ssh_host=dict(type='str', default='VM'),
                  storage_path=dict(type='path'), installs_windows=dict(type='bool', default=False),
+                 golden=dict(type='str', choices=['boot', 'prepare'], default='boot'),
+                 force=dict(type='bool', default=False),
                  image=dict(type='str', default='the image'))
 PROBE_KEYS = dict(container_name=dict(type='str', default='winarena'),
                   server_url=dict(type='str', default='http://127.0.0.1:5000'),
@@ -280,7 +293,12 @@ def survey(module):
     size = _survey.sizing(host['resources'], host_p['ram_size'], host_p['cpu_cores']) if host else {
         'ram_size': host_p['ram_size'], 'cpu_cores': host_p['cpu_cores']}
     golden = _golden.disk_state(host_p['storage_path']) if host_p['storage_path'] else None
-    windows = _golden.windows_check(golden, host_p['installs_windows'], host_p['image']) if golden else None
+    if golden is None:
+        windows = None
+    elif host_p['golden'] == 'prepare':
+        windows = _golden.prepare_check(golden, host_p['force'])
+    else:
+        windows = _golden.windows_check(golden, host_p['installs_windows'], host_p['image'])
     checks = _survey.preflight(host, host_error, host_p['required_disk_gb'], size['ram_size'], size['cpu_cores'],
                                host_p['resources_path'], host_p['ssh_host'], windows)
     if expect:

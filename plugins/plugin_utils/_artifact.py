@@ -80,6 +80,8 @@ def run_artifact(get: Getter, now: float) -> dict:
         "image_pull": dict((key, image_result[key]) for key in PULL_KEYS if key in image_result),
         "duration_seconds": round(now - float(get("waa_started", now)), 1),
         "health_layers": list(layers or []),
+        # `waa prepare-image`: the golden disk's manifest (empty for the other commands).
+        "golden": dict(get("waa_golden_manifest", None) or {}),
         # Where the ports listen on the VM (the SSH tunnel's target), whatever level set them.
         "ports": {
             "server": int(get("waa_server_port", 5000)),

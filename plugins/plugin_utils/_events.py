@@ -19,10 +19,12 @@ import time
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: F401 (EXIT_MEANING: the CLI's)
     BENCHMARK,
     BOOT_STAGE_ORDER,
+    GOLDEN,
     EXIT_MEANING,
     PHASE_NUMBER,
     PHASE_TITLE,
     PHASES as SETUP_PHASES,
+    UNNUMBERED_PHASES,
 )
 from ansible_collections.openadapt.waa.plugins.module_utils._health import strip_ansi
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import replace_atomically
@@ -36,7 +38,7 @@ SPEC_PHASE_NAME = {
     "preflight": "pre_flight_checks", "docker": "docker_daemon", "image": "image_pull",
     "container": "container_creation", "windows_boot": "windows_boot", "waa_server": "waa_server_init",
     "accessibility": "accessibility_tree", "smoke": "smoke_test", "persist": "persist_results",
-    "validate": "final_validation",
+    "validate": "final_validation", "golden": "golden_image_preparation",
 }
 SPEC_HEALTH_NAME = {
     "docker_daemon": "docker_daemon", "container": "container_status", "windows_boot": "windows_vm_boot",
@@ -259,8 +261,8 @@ def _human_lines(event: dict, prefix: str, multi_host: bool) -> list:
     if kind == "phase_start":
         if event.get("phase") == "docker":
             return []  # part of phase 1 in the spec's numbering
-        if event.get("phase") == BENCHMARK_PHASE:
-            return ["[%s] %s%s" % (prefix, tag, PHASE_TITLE[BENCHMARK_PHASE])]
+        if event.get("phase") in UNNUMBERED_PHASES:
+            return ["[%s] %s%s" % (prefix, tag, PHASE_TITLE[event["phase"]])]
         return ["[%s] %sPhase %s/9: %s" % (prefix, tag, event.get("number"), event.get("title"))]
     if kind == "check":
         mark = "\u2713" if event.get("ok") else "\u2717"
@@ -277,6 +279,11 @@ def _human_lines(event: dict, prefix: str, multi_host: bool) -> list:
             return []
         source = event.get("source") or ""
         return ["  %s\u2192 %s%s" % (tag, progress_line(event), (" from " + source) if source else "")]
+    if kind == "transfer_progress":
+        if event.get("state") == "retrying":
+            return ["  %s\u2192 %s: %s (retrying)" % (tag, event.get("what") or "transfer", event.get("error"))]
+        return ["  %s\u2192 %s: %s from %s" % (tag, event.get("what") or "transfer", progress_line(event),
+                                               event.get("source") or "?")]
     if kind == "boot":
         lines = []
         if event.get("stage"):
@@ -355,7 +362,7 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
     artifact = artifact or {}
     code = int(artifact.get("exit_code", 9))
     phases = []
-    for name, _number, _title in PHASES:
+    for name, _number, _title in PHASES + [GOLDEN[:3]]:
         record = host_state.get("phases", {}).get(name)
         if not record:
             continue
@@ -415,6 +422,8 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
         "ports": ports,
     }
     doc["tunnel_command"] = tunnel_command(doc)
+    if artifact.get("golden"):
+        doc["golden"] = dict(artifact["golden"])  # waa prepare-image: the golden disk's manifest
     # The VM's time for this run at its size's price (None when neither is known).
     doc["costs"] = estimate(artifact.get("vm_size"), artifact.get("duration_seconds"), artifact.get("hourly_rate"))
     return doc

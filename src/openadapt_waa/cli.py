@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from openadapt_waa import __version__
-from openadapt_waa.options import UsageError, common_vars, refuse_templates, run_vars, setup_vars, target
+from openadapt_waa.options import UsageError, common_vars, prepare_vars, refuse_templates, run_vars, setup_vars, target
 
 EXIT_BAD_ARGS = 1  # bad input is a pre-flight failure, never 2 (2 means the Docker daemon failed)
 
@@ -58,7 +58,7 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--run-dir", help="where the run's events, state, logs and screenshots go "
                                      "(default ~/.local/state/openadapt-waa/runs/<time>-<command>)")
     g.add_argument("--timeout", type=int, default=None,
-                   help="overall timeout in seconds (default 1800; 86400 for run); exit 8 when reached")
+                   help="overall timeout in seconds (default 1800; 86400 for run; 7200 for prepare-image); exit 8 when reached")
 
 
 def add_setup_options(p: argparse.ArgumentParser) -> None:
@@ -113,6 +113,17 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
                         "missing, the start phases when it is stopped), then run; the setup options apply")
 
 
+def add_golden_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("golden image")
+    g.add_argument("--iso", metavar="PATH",
+                   help="the Windows 11 x64 ISO on this machine (e.g. Windows 11 Enterprise Evaluation); copied to the "
+                        "VM with progress, resumed after an interrupt, checked by SHA-256, not copied again when there")
+    g.add_argument("--iso-url", metavar="URL", help="or an http(s) URL the VM downloads the ISO from (resumed, with progress)")
+    g.add_argument("--iso-sha256", metavar="HEX", help="the ISO's SHA-256, checked before Windows is installed from it")
+    g.add_argument("--force", action="store_true", default=None,
+                   help="replace a golden disk that is already in the storage folder (never replaced otherwise)")
+
+
 COMMANDS = {
     # command: (playbook, help, option groups)
     "vm-setup": ("vm_setup.yml", "set up the WAA container on a VM, phase by phase", ("setup", "monitor")),
@@ -121,6 +132,8 @@ COMMANDS = {
     "probe": ("probe.yml", "check the five health layers (exit code of the first unhealthy one)", ("detailed",)),
     "run": ("run_waa.yml", "run the WAA benchmark with live progress; results are copied back",
             ("benchmark", "setup", "monitor")),
+    "prepare-image": ("prepare_image.yml", "prepare the golden Windows disk once from a Windows 11 ISO (~20 min)",
+                      ("golden", "setup", "monitor")),
 }
 
 
@@ -134,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_playbook, text, groups) in COMMANDS.items():
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         add_target_options(p)
+        if "golden" in groups:
+            add_golden_options(p)
         if "setup" in groups:
             add_setup_options(p)
         if "benchmark" in groups:
@@ -279,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             extravars = setup_vars(args)
         elif args.command == "run":
             extravars = run_vars(args)
+        elif args.command == "prepare-image":
+            extravars = prepare_vars(args)
         else:
             extravars = common_vars(args)
         if getattr(args, "detailed", False):

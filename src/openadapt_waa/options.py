@@ -9,6 +9,7 @@ from pathlib import Path
 
 # The collection is an installed package: its validators and the VM-size pattern are imported as such.
 from ansible_collections.openadapt.waa.plugins.module_utils import _validate as v
+from ansible_collections.openadapt.waa.plugins.module_utils._iso import local_iso_problem
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import VM_SIZE_RE
 
 
@@ -139,7 +140,8 @@ def common_vars(args) -> dict:
     if args.container_name is not None:
         _check(v.validate_container_name, args.container_name, "--container-name")
     if args.timeout is None:
-        args.timeout = 86400 if args.command == "run" else 1800  # a full benchmark runs for hours
+        # A full benchmark runs for hours; preparing Windows takes ~20 min after the image's pull.
+        args.timeout = {"run": 86400, "prepare-image": 7200}.get(args.command, 1800)
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds, e.g. --timeout 1800.")
     extravars = {"waa_container_name": args.container_name} if args.container_name is not None else {}
@@ -180,4 +182,28 @@ def setup_vars(args) -> dict:
         value = getattr(args, option)
         if value is not None:
             extravars[var] = v.validate_ram_size(value) if option == "ram_size" else value
+    return extravars
+
+
+def prepare_vars(args) -> dict:
+    """`waa prepare-image`: the setup's variables and the ISO (checked here, before anything runs)."""
+    if bool(args.iso) == bool(args.iso_url):
+        raise UsageError("Give the Windows ISO once: --iso PATH (a file on this machine) or --iso-url URL (the VM "
+                         "downloads it).")
+    extravars = setup_vars(args)
+    if args.iso:
+        path = Path(args.iso).expanduser().resolve()
+        problem = local_iso_problem(str(path))
+        if problem:
+            raise UsageError(f"--iso: {problem} Pass the Windows 11 x64 installation ISO (e.g. Windows 11 Enterprise "
+                             "Evaluation from Microsoft's Evaluation Center).")
+        extravars["waa_golden_iso"] = str(path)
+    if args.iso_url:
+        _check(v.validate_download_url, args.iso_url, "--iso-url")
+        extravars["waa_golden_iso_url"] = args.iso_url
+    if args.iso_sha256:
+        _check(v.validate_sha256, args.iso_sha256, "--iso-sha256")
+        extravars["waa_golden_iso_sha256"] = args.iso_sha256.lower()
+    if args.force:
+        extravars["waa_golden_force"] = True
     return extravars

@@ -167,6 +167,24 @@ def log_command(doc: dict, name: str) -> str:
     return f"ssh{port} {shlex.quote(target)} {remote}"
 
 
+def golden_summary(out, head: str, doc: dict, where: str) -> None:
+    """`waa prepare-image`'s closing block: the golden disk and what to do with it."""
+    golden = doc.get("golden") or {}
+    out(f"{head}SUCCESS: {doc.get('message')}")
+    out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
+    if doc.get("costs"):
+        out(f"  Estimated cost: {describe_costs(doc['costs'])} for this prepare-image")
+    out(f"  Image: {golden.get('image')} {golden.get('image_digest') or ''}".rstrip())
+    out(f"  ISO: {golden.get('iso_source')} (sha256 {golden.get('iso_sha256')})")
+    out(f"  Fingerprint: {golden.get('fingerprint')} (recorded in the manifest beside the disk)")
+    for warning in doc.get("warnings") or []:
+        out(f"  Warning: {warning}")
+    out()
+    out("Next steps:")
+    out(f"  1. Set up the WAA container on it: waa vm-setup {where}")
+    out(f"  2. Run the benchmark: waa run {where} --setup --num-tasks 3 --monitor")
+
+
 def summary(printer: Printer, result, command: str = "vm-setup", target: str = "") -> None:
     """The closing block: SUCCESS with next steps, or what broke and how to fix it."""
     out = printer.line
@@ -179,6 +197,8 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
             out(f"{head}SKIPPED: {doc.get('message')}")
             if doc.get("fix"):
                 out(f"  Fix: {doc['fix']}")
+        elif code == 0 and command == "prepare-image":
+            golden_summary(out, head, doc, target or f"--host {shlex.quote(name)}")
         elif code == 0:
             container = doc.get("container") or {}
             out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")
