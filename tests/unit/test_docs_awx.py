@@ -74,7 +74,7 @@ def test_survey_covers_the_cli_setup_options():
 
 def test_survey_questions_match_the_argument_specs():
     specs = _specs()
-    kinds = {"bool": "multiplechoice", "int": "integer", "str": "text", "path": "text"}
+    kinds = {"bool": "multiplechoice", "int": "integer", "str": "text", "path": "text", "raw": "text"}
     for name, q in QUESTIONS.items():
         assert name in specs, f"survey variable {name} is not a role variable"
         assert q["type"] == kinds[specs[name].get("type", "str")], (name, q["type"], specs[name].get("type"))
