@@ -131,4 +131,3 @@ class ActionModule(ActionBase):
             done = True
         return dict(result, changed=True, done=done, sha256=sha if done else "", size=size,
                     progress=progress(offset, size, started, moved, "the controller"))
-

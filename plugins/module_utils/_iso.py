@@ -21,7 +21,7 @@ import time
 
 from ansible.module_utils.six.moves.http_client import HTTPException
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.request import Request, urlopen
+from ansible.module_utils.urls import open_url
 
 HASH_CHUNK = 4 * 1024 * 1024
 SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
@@ -168,11 +168,11 @@ class IsoFile(object):
         bytes_total or None, complete)."""
         self._start(url)
         have = self.part_size(url)
-        headers = {'User-Agent': 'openadapt-waa', 'Accept-Encoding': 'identity'}
+        headers = {'Accept-Encoding': 'identity'}
         if have:
             headers['Range'] = 'bytes=%d-' % have
         try:
-            response = urlopen(Request(url, headers=headers), timeout=timeout)
+            response = open_url(url, headers=headers, timeout=timeout, use_proxy=True, http_agent='openadapt-waa')
         except HTTPError as exc:
             if exc.code == 416 and have:  # nothing left after what we have: it is all here
                 return have, have, True
