@@ -49,7 +49,10 @@ def host_resources(path, meminfo='/proc/meminfo'):
                 mem_kb = int(line.split()[1])
                 break
     return {'path': path, 'free_bytes': st.f_bavail * st.f_frsize, 'mem_mb': mem_kb // 1024, 'cores': os.cpu_count(),
-            'python_requests': _importable('requests')}
+            'python_requests': _importable('requests'),
+            # The overlay over the golden disk needs it (roles/container installs qemu-utils when it is missing).
+            'qemu_img': any(os.access(os.path.join(d, 'qemu-img'), os.X_OK)
+                            for d in (os.environ.get('PATH') or '/usr/bin:/bin').split(os.pathsep) + ['/usr/bin'])}
 
 
 def _importable(name):

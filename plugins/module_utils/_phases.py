@@ -46,8 +46,10 @@ PHASES = (
 BENCHMARK = ('benchmark', 10, 'Benchmark run', EXIT_UNKNOWN)
 # `waa prepare-image`: the golden Windows disk made from an ISO, after pre-flight, Docker and the image.
 GOLDEN = ('golden', 11, 'Golden image preparation', EXIT_BOOT)
+# `waa reset`: Windows back to the golden disk (a fresh overlay), before the container is created again.
+RESET = ('reset', 12, 'Reset to the golden disk', EXIT_CONTAINER)
 # The phases outside the setup's nine: shown by their title, without "Phase N/9".
-UNNUMBERED = (BENCHMARK, GOLDEN)
+UNNUMBERED = (BENCHMARK, GOLDEN, RESET)
 UNNUMBERED_PHASES = tuple(role for role, _number, _title, _code in UNNUMBERED)
 PHASE_NUMBER = dict((role, number) for role, number, _title, _code in PHASES + UNNUMBERED)
 PHASE_TITLE = dict((role, title) for role, _number, title, _code in PHASES + UNNUMBERED)

@@ -20,6 +20,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # 
     BENCHMARK,
     BOOT_STAGE_ORDER,
     GOLDEN,
+    RESET,
     EXIT_MEANING,
     PHASE_NUMBER,
     PHASE_TITLE,
@@ -38,7 +39,7 @@ SPEC_PHASE_NAME = {
     "preflight": "pre_flight_checks", "docker": "docker_daemon", "image": "image_pull",
     "container": "container_creation", "windows_boot": "windows_boot", "waa_server": "waa_server_init",
     "accessibility": "accessibility_tree", "smoke": "smoke_test", "persist": "persist_results",
-    "validate": "final_validation", "golden": "golden_image_preparation",
+    "validate": "final_validation", "golden": "golden_image_preparation", "reset": "reset_to_golden",
 }
 SPEC_HEALTH_NAME = {
     "docker_daemon": "docker_daemon", "container": "container_status", "windows_boot": "windows_vm_boot",
@@ -362,7 +363,7 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
     artifact = artifact or {}
     code = int(artifact.get("exit_code", 9))
     phases = []
-    for name, _number, _title in PHASES + [GOLDEN[:3]]:
+    for name, _number, _title in PHASES + [GOLDEN[:3], RESET[:3]]:
         record = host_state.get("phases", {}).get(name)
         if not record:
             continue

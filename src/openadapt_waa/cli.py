@@ -134,6 +134,8 @@ COMMANDS = {
             ("benchmark", "setup", "monitor")),
     "prepare-image": ("prepare_image.yml", "prepare the golden Windows disk once from a Windows 11 ISO (~20 min)",
                       ("golden", "setup", "monitor")),
+    "reset": ("reset.yml", "return Windows to the golden disk (a fresh overlay, O(1)), then wait for the WAA server",
+              ("monitor",)),
 }
 
 

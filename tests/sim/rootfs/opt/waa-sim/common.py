@@ -63,9 +63,54 @@ def prepare_seconds():
     return env_float("WAA_SIM_PREPARE_SECONDS", 6.0)
 
 
+OVERLAY_DISK = "/storage/data.qcow2"
+
+
+def qcow2_backing(path):
+    """The backing file in a qcow2 header ('' for none), None when ``path`` is no qcow2 file."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+            if header[:4] != b"QFI\xfb":
+                return None
+            offset, size = int.from_bytes(header[8:16], "big"), int.from_bytes(header[16:20], "big")
+            if not offset or not size:
+                return ""
+            handle.seek(offset)
+            return handle.read(size).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def boot_disk():
+    """The disk dockur boots: /storage/data.qcow2 with DISK_FMT=qcow2 (an overlay over the golden disk),
+    else /storage/data.img; None when there is none."""
+    if os.environ.get("DISK_FMT", "").lower() == "qcow2" and os.path.exists(OVERLAY_DISK):
+        return OVERLAY_DISK
+    return WINDOWS_DISK if os.path.exists(WINDOWS_DISK) else None
+
+
 def disk_prepared():
     """Whether /storage holds a Windows to boot (WAA_SIM_ASSUME_PREPARED=1: taken as such without one)."""
-    return os.path.exists(WINDOWS_DISK) or os.environ.get("WAA_SIM_ASSUME_PREPARED") == "1"
+    return boot_disk() is not None or os.environ.get("WAA_SIM_ASSUME_PREPARED") == "1"
+
+
+def windows_writes(what, size=64 * 1024):
+    """Windows changes its disk (a boot's logs, a task's files): the bytes land in the disk it boots. On
+    the raw golden disk they overwrite a block inside it (as a guest write does); on a qcow2 overlay
+    they are appended to the overlay file (the simulator does not allocate qcow2 clusters; nothing
+    reads them back)."""
+    disk = boot_disk()
+    if disk is None:
+        return
+    data = (what.encode() + b"\n") * (size // (len(what) + 1) + 1)
+    if disk == OVERLAY_DISK:
+        with open(disk, "ab") as handle:
+            handle.write(data[:size])
+        return
+    with open(disk, "r+b") as handle:
+        handle.seek(64 * 1024 * 1024)  # a block of the system disk Windows rewrites on every boot
+        handle.write(data[:size])
 
 
 def _write_atomic(path, text):

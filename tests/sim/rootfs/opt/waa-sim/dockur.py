@@ -297,6 +297,15 @@ def main():
                   "(not recommended).")
             return 88
 
+    disk = common.boot_disk()
+    if disk == common.OVERLAY_DISK:
+        backing = common.qcow2_backing(disk)
+        if backing and not os.path.exists(backing):
+            step()
+            info(f"Booting {APP} using QEMU v{QEMU_VERSION}...")
+            _out(sys.stderr, f"qemu-system-x86_64: -drive file={disk},if=none,id=drive-userdata,format=qcow2: "
+                             f"Could not open backing file: Could not open '{backing}': No such file or directory\n")
+            return 1
     prepared = common.disk_prepared()
     custom = not prepared and os.path.isfile(common.CUSTOM_ISO) and os.path.getsize(common.CUSTOM_ISO) > 0
     install = common.install_seconds() if not prepared and not custom else 0.0

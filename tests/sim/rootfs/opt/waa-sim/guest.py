@@ -44,6 +44,7 @@ def main():
     if os.environ.get("WAA_SIM_INSTALLING") == "1":
         time.sleep(max(0.0, t0 + boot + setup - time.time()))
         install_into_disk()
+    common.windows_writes("boot")  # Windows writes its logs, registry and pagefile on every boot
     time.sleep(max(0.0, t0 + boot + setup + common.env_float("WAA_SIM_SERVER_DELAY", 3.0) - time.time()))
     import server
     server.run(faults)

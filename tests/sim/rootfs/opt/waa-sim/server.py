@@ -193,6 +193,7 @@ class App:
         return jsonify({"AT": self.desktop.accessibility_xml(backend, bare="bare_at" in self.faults)})
 
     def execute(self, req):
+        common.windows_writes("execute")  # what a task runs changes Windows (files, settings, apps)
         data = req.json()
         shell = data.get("shell", False)
         command = data.get("command", "" if shell else [])
