@@ -19,8 +19,7 @@ import time
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import (  # noqa: F401 (EXIT_MEANING: the CLI's)
     BENCHMARK,
     BOOT_STAGE_ORDER,
-    GOLDEN,
-    RESET,
+
     EXIT_MEANING,
     PHASE_NUMBER,
     PHASE_TITLE,
@@ -363,9 +362,9 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
     artifact = artifact or {}
     code = int(artifact.get("exit_code", 9))
     phases = []
-    for name, _number, _title in PHASES + [GOLDEN[:3], RESET[:3]]:
-        record = host_state.get("phases", {}).get(name)
-        if not record:
+    # In the order the phases ran (a reset runs before the container phase); the benchmark has its own part.
+    for name, record in (host_state.get("phases") or {}).items():
+        if name not in SPEC_PHASE_NAME or not record:
             continue
         entry = {
             "name": SPEC_PHASE_NAME[name], "role": name, "number": record.get("number"),
