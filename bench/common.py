@@ -36,6 +36,7 @@ PORTS = {
     "proxy": 18500,
     "viewer": 18600,
     "experiment": 18700,
+    "golden": 18800,
 }
 # Short waits and a short ACPI stop (the simulator ignores SIGTERM like the real image).
 FAST = {"waa_boot_timeout": 120, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
@@ -224,10 +225,11 @@ def event_time(ev: dict) -> float:
     return dt.datetime.fromisoformat(ev["created"]).replace(tzinfo=dt.timezone.utc).timestamp()
 
 
-def run_waa(inventory: Path, run_dir: Path, *args: str, timeout: float = 900, env: dict | None = None) -> Run:
-    """`waa vm-setup -i inventory --run-dir run_dir ARGS`, no stdin, like CI; wall time included."""
+def run_waa(inventory: Path, run_dir: Path, *args: str, timeout: float = 900, env: dict | None = None,
+            command: str = "vm-setup") -> Run:
+    """`waa COMMAND -i inventory --run-dir run_dir ARGS` (vm-setup by default), no stdin, like CI; wall time included."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    cmd = WAA + ["vm-setup", "-i", str(inventory), "--run-dir", str(run_dir), *args]
+    cmd = WAA + [command, "-i", str(inventory), "--run-dir", str(run_dir), *args]
     started = time.time()
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=str(WORK), capture_output=True, text=True, timeout=timeout,

@@ -13,6 +13,7 @@ Benchmarks (names for --only / --skip):
   pull         5    docker_pull_progress vs docker pull of a 1.2 GB image; stall detection latency
   sessions     6    SSH sessions per minute of waiting (60 s boot)
   viewer       7    live viewer, event to DOM (headless Chromium)
+  golden       8    overlay reset at 1/16/256 GiB golden disks vs a sparse copy; fingerprint cost; `waa reset` end to end
   micro        -    cost of one task by module and SSH setting (profile support)
   experiments  -    candidate product changes on a patched copy of the collection (cold + re-run)
 
@@ -40,11 +41,11 @@ import common  # noqa: E402
 from common import REPO, WORK, load_average, log  # noqa: E402
 
 RESULTS = HERE / "results"
-ORDER = ["viewer", "readiness", "rerun", "sessions", "pull", "fleet", "micro", "experiments"]
+ORDER = ["viewer", "readiness", "rerun", "sessions", "pull", "fleet", "golden", "micro", "experiments"]
 
 
 def _module(name: str):
-    return __import__({"viewer": "viewer_latency"}.get(name, name))
+    return __import__({"viewer": "viewer_latency", "golden": "golden_disk"}.get(name, name))
 
 
 def commit() -> str:
