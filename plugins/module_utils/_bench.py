@@ -65,12 +65,20 @@ class Run(object):
         self.stderr_tail = []
         self.stdout_tail = []
         self.tasks_in_list = None
+        # --reset-between-tasks: one client per task, so no client's "Left tasks" is the run's total.
+        self.total_override = None
+        self.last_reset = None  # seconds the reset before the running task took
         self.argv = []
         self.root = None
         self.progress = None
         if self.p['progress_file'] and not check_mode:
             self.progress = ProgressWriter(self.p['progress_file'], 'benchmark', min_interval=0.5)
         self.log = None
+
+    @property
+    def total(self):
+        """The tasks this run does: the client's own count, or the isolated run's."""
+        return self.total_override if self.total_override is not None else self.parser.total
 
     # -- layout ----------------------------------------------------------------------------
     def result_root(self):
@@ -106,10 +114,10 @@ class Run(object):
         scores = [t['score'] for t in finished if t.get('score') is not None]
         average = round(sum(scores) / len(scores), 4) if scores else None
         return {
-            'total_tasks': self.parser.total,
+            'total_tasks': self.total,
             'tasks_in_list': self.tasks_in_list,
-            'already_done': (self.tasks_in_list - self.parser.total
-                             if self.tasks_in_list is not None and self.parser.total is not None
+            'already_done': (self.tasks_in_list - self.total
+                             if self.tasks_in_list is not None and self.total is not None
                              and self.p['num_workers'] == 1 else None),
             'tasks_started': len(self.tasks),
             'tasks_completed': len(ended),
@@ -143,8 +151,8 @@ class Run(object):
             self.task = task
             self.status = 'running'
             self.add_event('task_start', domain=task['domain'], task_id=task['task_id'],
-                           instruction=task['instruction'], index=task['index'], total=self.parser.total,
-                           result_dir=self.task_rel(task))
+                           instruction=task['instruction'], index=task['index'], total=self.total,
+                           result_dir=self.task_rel(task), reset_seconds=self.last_reset)
         elif kind == 'step' and self.task is not None:
             self.task['steps'] += 1
             ev = self.add_event('task_step', domain=self.task['domain'], task_id=self.task['task_id'],
@@ -165,7 +173,7 @@ class Run(object):
             task['success'] = self.task_success(task)
             self.finish_steps(task)
             self.add_event('task_end', domain=task['domain'], task_id=task['task_id'], index=task['index'],
-                           total=self.parser.total, status=task['status'], score=task['score'],
+                           total=self.total, status=task['status'], score=task['score'],
                            success=task['success'], error=task['error'], steps=task['steps'],
                            duration=task['duration'], result_dir=self.task_rel(task),
                            result_file=self.result_file_rel(task))

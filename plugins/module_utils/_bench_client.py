@@ -22,12 +22,15 @@ from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import (
     DockerError,
     DockerNotFound,
 )
+from ansible_collections.openadapt.waa.plugins.module_utils import _overlay
 from ansible_collections.openadapt.waa.plugins.module_utils._container import running_clients
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_BENCHMARK_INCOMPLETE
 from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressFileError, take_private_file
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
     RESULTS_MARK, validate_abs_path, validate_cleanable_result_dir, validate_plain_name)
 from ansible_collections.openadapt.waa.plugins.module_utils._finish import Finished
+from ansible_collections.openadapt.waa.plugins.module_utils._waa_client import WaaClient, WaaError
+from ansible_collections.openadapt.waa.plugins.module_utils._waa_log import WaaLogParser
 from ansible_collections.openadapt.waa.plugins.module_utils._bench import (
     TICK,
     IDLE_FLUSH,
@@ -159,14 +162,46 @@ def run_module(p, run, check_mode=False, warn=None):
     mark_results_dest(p['results_dest'])
     if p['clean_results']:
         clean(engine, run, p)
-    if custom is not None:
-        engine.put_archive(run.container, custom[0], tar_one_file(custom[1], custom[2]), timeout=60)
-    run.open_log()
-    run.write_progress(force=True)
+    if p['reset_between_tasks']:
+        _run_isolated(p, run, pairs, posixpath.dirname(list_path), limit)
+    else:
+        if custom is not None:
+            engine.put_archive(run.container, custom[0], tar_one_file(custom[1], custom[2]), timeout=60)
+        run.open_log()
+        run.write_progress(force=True)
+        _stream_client(p, run, run.argv, limit)
 
+    # Final sync: the whole result directory, then success from the copied result.txt files.
+    run.status = 'syncing'
+    run.write_progress(force=True)
+    try:
+        copy_out(engine, run.container, p['result_dir'], p['results_dest'])
+    except (DockerError, tarfile.TarError, OSError) as exc:
+        warn('The final copy of %s from the container failed: %s' % (p['result_dir'], exc))
+    for task in run.tasks:
+        run.finish_steps(task)
+        if task.get('status') == 'finished':
+            task['success'] = run.task_success(task)
+    verdict = _verdict(run, run.summary(), p, limit)
+    run.status = 'failed' if verdict.get('failed') else 'complete'
+    run.benchmark_event()
+    result = run.result()
+    result.update(verdict, changed=True)
+    if run.progress is not None:
+        run.progress.final(dict(run.record(), result=result, message=result['msg']), failed=bool(result.get('failed')))
+    if run.log is not None:
+        run.log.close()
+    return result
+
+
+def _stream_client(p, run, argv, limit):
+    """Run the client (``argv``) in the container to its end or ``limit`` seconds, feeding its output to the
+    parser and the run's events, result copies and progress; sets run.exit_code and run.timed_out."""
+    engine = run.engine
+    started = time.monotonic()
     # The run's id in the client's environment: an interrupted run stops its own client only.
     env = dict(p['env'] or {}, WAA_RUN_ID=p['run_id']) if p['run_id'] else p['env']
-    exec_id = engine.exec_create(run.container, run.argv, workdir=p['client_dir'], env=env or None)
+    exec_id = engine.exec_create(run.container, argv, workdir=p['client_dir'], env=env or None)
     decoder = codecs.getincrementaldecoder('utf-8')(errors='replace')
     err_decoder = codecs.getincrementaldecoder('utf-8')(errors='replace')
     hard_stop = time.monotonic() + limit + KILL_GRACE + 30 if limit is not None else None
@@ -208,31 +243,64 @@ def run_module(p, run, check_mode=False, warn=None):
     for event in run.parser.feed(decoder.decode(b'', final=True)) + run.parser.close():
         run.on_parsed(event)
     run.exit_code = wait_exit(engine, exec_id)
-    if limit is not None and run.exit_code in (124, 137) and time.monotonic() - run.start_mono >= limit - 1:
+    if limit is not None and run.exit_code in (124, 137) and time.monotonic() - started >= limit - 1:
         run.timed_out = True
     run.deadline_exceeded = run.timed_out and run.limit_is_deadline
 
-    # Final sync: the whole result directory, then success from the copied result.txt files.
-    run.status = 'syncing'
+
+def _reset_windows(run, p, ends):
+    """Windows back to the golden disk before a task: the container stopped (ACPI shutdown first), its overlay
+    replaced by an empty one, the container started, and the WAA server waited for (until ``ends``)."""
+    opts = p['reset_between_tasks']
+    t0 = time.monotonic()
+    run.status = 'resetting'
     run.write_progress(force=True)
+    run.engine.container_stop(run.container, stop_timeout=opts['stop_timeout'])
     try:
-        copy_out(engine, run.container, p['result_dir'], p['results_dest'])
-    except (DockerError, tarfile.TarError, OSError) as exc:
-        warn('The final copy of %s from the container failed: %s' % (p['result_dir'], exc))
-    for task in run.tasks:
-        run.finish_steps(task)
-        if task.get('status') == 'finished':
-            task['success'] = run.task_success(task)
-    verdict = _verdict(run, run.summary(), p, limit)
-    run.status = 'failed' if verdict.get('failed') else 'complete'
-    run.benchmark_event()
-    result = run.result()
-    result.update(verdict, changed=True)
-    if run.progress is not None:
-        run.progress.final(dict(run.record(), result=result, message=result['msg']), failed=bool(result.get('failed')))
-    if run.log is not None:
-        run.log.close()
-    return result
+        _overlay.create(opts['golden_path'], opts['overlay_path'], opts['qemu_img'])
+    except (_overlay.OverlayError, IOError, OSError) as exc:
+        raise BenchmarkError('Cannot reset Windows to the golden disk: %s' % exc, 4,
+                             'Check the golden disk (waa prepare-image) and qemu-img on the VM; waa reset does the same.')
+    run.engine.container_start(run.container, timeout=60)
+    client = WaaClient(opts['server_url'], timeout=5)
+    while True:
+        try:
+            client.probe()
+            break
+        except (WaaError, IOError, OSError) as exc:
+            if time.monotonic() >= ends:
+                raise BenchmarkError('Windows did not come back from the golden disk within %ds: %s'
+                                     % (opts['boot_timeout'], exc), 6,
+                                     'Check the container (docker logs %s); waa reset shows the boot.' % run.container)
+        time.sleep(1)
+    run.last_reset = round(time.monotonic() - t0, 2)
+
+
+def _run_isolated(p, run, pairs, list_dir, limit):
+    """--reset-between-tasks: one client per task, each on Windows fresh from the golden disk (the WAA paper's
+    per-task isolation). A task with a result already is skipped (resume); one that ends without a result
+    does not stop the others."""
+    ends = time.monotonic() + limit if limit is not None else None
+    todo = [pair for pair in pairs if read_container_file(
+        run.engine, run.container, run.container_path(run.result_root(), pair[0], pair[1], 'result.txt')) is None]
+    run.total_override = len(todo)
+    run.open_log()
+    run.write_progress(force=True)
+    for domain, task_id in todo:
+        left = (ends - time.monotonic()) if ends is not None else None
+        if left is not None and left <= 0:
+            run.timed_out = True
+            break
+        boot_ends = time.monotonic() + p['reset_between_tasks']['boot_timeout']
+        _reset_windows(run, p, min(boot_ends, ends) if ends is not None else boot_ends)
+        data = (json.dumps({domain: [task_id]}, indent=2) + '\n').encode('utf-8')
+        name = 'openadapt-waa-%s.json' % hashlib.sha256(data).hexdigest()[:12]
+        run.engine.put_archive(run.container, list_dir, tar_one_file(name, data), timeout=60)
+        left = (ends - time.monotonic()) if ends is not None else None
+        run.parser = WaaLogParser()
+        _stream_client(p, run, build_argv(p, posixpath.join(list_dir, name), left), left)
+        if run.timed_out:
+            break
 
 
 def _verdict(run, s, p, limit):
@@ -245,7 +313,7 @@ def _verdict(run, s, p, limit):
         s['tasks_completed'] - s['success_count'] - s['error_count'], s['error_count'], score)
     if s['already_done']:
         done += '; %d already done earlier (kept)' % s['already_done']
-    expected = run.parser.total if run.parser.total is not None else run.tasks_in_list
+    expected = run.total if run.total is not None else run.tasks_in_list
     missing = max(0, (expected or 0) - s['tasks_completed'])
     if run.timed_out:
         what = 'the run deadline' if run.deadline_exceeded else 'its time limit'

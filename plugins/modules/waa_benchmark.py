@@ -159,6 +159,39 @@ options:
     description: Number of recent task events kept in the progress file.
     type: int
     default: 500
+  reset_between_tasks:
+    description:
+      - Return Windows to the golden disk before each task (the WAA paper's per-task isolation) - the container is
+        stopped, its copy-on-write overlay replaced by an empty one (as M(openadapt.waa.golden_overlay) V(reset)
+        does), the container started and its WAA server waited for, then the client runs that one task. Tasks
+        with a result already are skipped. Without it, one client runs the whole list on one Windows.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      golden_path:
+        description: The folder of the golden disk.
+        type: path
+        required: true
+      overlay_path:
+        description: The overlay folder (the container's C(/storage)).
+        type: path
+        required: true
+      server_url:
+        description: The WAA server as the VM reaches it, waited for after each reset.
+        type: str
+        default: http://127.0.0.1:5000
+      stop_timeout:
+        description: Seconds the container gets to stop (Windows' ACPI shutdown).
+        type: int
+        default: 120
+      boot_timeout:
+        description: Seconds Windows may take to answer again after a reset.
+        type: float
+        default: 600
+      qemu_img:
+        description: The qemu-img program.
+        type: path
+        default: qemu-img
   stop:
     description:
       - Only stop the benchmark clients that run in the container (SIGTERM, then SIGKILL after a grace) and report
@@ -330,6 +363,10 @@ def main():
             events_window=dict(type='int', default=500),
             stop=dict(type='bool', default=False),
             run_id=dict(type='str'),
+            reset_between_tasks=dict(type='dict', options=dict(
+                golden_path=dict(type='path', required=True), overlay_path=dict(type='path', required=True),
+                server_url=dict(type='str', default='http://127.0.0.1:5000'), stop_timeout=dict(type='int', default=120),
+                boot_timeout=dict(type='float', default=600), qemu_img=dict(type='path', default='qemu-img'))),
         ),
         supports_check_mode=True,
     )

@@ -122,8 +122,9 @@ class BenchmarkRelay:
         kind = event.get("type")
         common = {"at": event.get("ts"), "task_id": event.get("task_id"), "domain": event.get("domain")}
         if kind == "task_start":
+            # reset_seconds: --reset-between-tasks returned Windows to the golden disk before this task.
             self.emit("task_start", instruction=event.get("instruction"), index=event.get("index"),
-                      total=event.get("total"), **common)
+                      total=event.get("total"), reset_seconds=event.get("reset_seconds"), **common)
         elif kind == "task_step":
             self.emit("task_step", step_idx=event.get("step_idx"), action=event.get("action"), screenshot=shot, **common)
         elif kind == "task_end":

@@ -108,6 +108,9 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--result-dir", help="results directory inside the container (default /client/results)")
     g.add_argument("--clean-results", action="store_true", default=None,
                    help="wipe earlier results first (default: keep them, so finished tasks are skipped)")
+    g.add_argument("--reset-between-tasks", action="store_true", default=None,
+                   help="return Windows to the golden disk before each task (a fresh overlay and a boot per task: "
+                        "the WAA paper's per-task isolation)")
     g.add_argument("--setup", action="store_true", default=None,
                    help="set the host up first when it needs it (as `waa up`: the setup phases when the container is "
                         "missing, the start phases when it is stopped), then run; the setup options apply")

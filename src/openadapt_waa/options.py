@@ -82,6 +82,8 @@ def benchmark_vars(args) -> dict:
         extravars["waa_benchmark_result_dir"] = args.result_dir
     if args.clean_results:
         extravars["waa_benchmark_clean_results"] = True
+    if args.reset_between_tasks:
+        extravars["waa_benchmark_reset_between_tasks"] = True
     return extravars
 
 

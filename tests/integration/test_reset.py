@@ -12,6 +12,12 @@ from golden import make_golden
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
 NOTEPAD = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
+PAINT = "microsoft_paint/409f0043-6c4a-5eba-88f1-9940648d32f9-WOS"
+
+
+def _started_at(name: str) -> str:
+    out = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", name], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()
 
 
 def _mounts(name: str) -> str:
@@ -50,6 +56,20 @@ def test_a_benchmark_changes_only_the_overlay_and_reset_returns_to_the_golden_di
         assert all(layer["healthy"] for layer in reset.doc["health_layers"]), reset.doc
         after = _overlay.state(str(storage), str(overlay_dir))
         assert after["matches"] and after["bytes"] < changed, (after, changed)
+        assert _golden.fingerprint(str(disk)) == golden
+
+        # --reset-between-tasks: each task on Windows fresh from the golden disk; a task with a result already
+        # (notepad, from the run above) is skipped, not reset for.
+        started = _started_at(name)
+        isolated = waa_cli("--task", NOTEPAD, "--task", PAINT, "--reset-between-tasks", hostvars=hv, command="run")
+        assert isolated.rc == 0, isolated.output
+        starts = [e for e in isolated.events() if e["type"] == "task_start"]
+        assert [(e["domain"], e["index"], e["total"]) for e in starts] == [("microsoft_paint", 1, 1)], starts
+        assert starts[0]["reset_seconds"] and starts[0]["reset_seconds"] > 0, starts
+        assert _started_at(name) != started, "the container was started again on a fresh overlay"
+        ends = [e for e in isolated.events() if e["type"] == "task_end"]
+        assert [(e["domain"], e["status"]) for e in ends] == [("microsoft_paint", "finished")], ends
+        assert "1 already done earlier (kept)" in isolated.stdout, isolated.output
         assert _golden.fingerprint(str(disk)) == golden
     finally:
         docker_rm(name)
