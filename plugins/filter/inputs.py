@@ -40,6 +40,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.openadapt.waa.plugins.module_utils import _validate as v
+from ansible_collections.openadapt.waa.plugins.module_utils._blob import split_golden_url
 
 
 def _cpu_cores(value):
@@ -67,6 +68,7 @@ CHECKS = {
     'waa_cpu_cores': _cpu_cores,
     'waa_benchmark_tasks': _tasks,
     'waa_golden_iso_url': lambda x: x and v.validate_download_url(x),
+    'waa_golden_url': lambda x: x and split_golden_url(x),
     'waa_golden_iso_sha256': lambda x: x and v.validate_sha256(x),
     'waa_benchmark_result_dir': lambda x: v.validate_abs_path(x, 'result directory'),
     'waa_benchmark_results_dest': v.validate_results_dest,

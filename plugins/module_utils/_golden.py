@@ -148,12 +148,14 @@ def describe(state):
     return '%s %.1f GB (%.1f GB allocated)' % (state['disk'], state['size_bytes'] / GIB, state['allocated_bytes'] / GIB)
 
 
-def windows_check(state, installs_windows, image):
-    """The pre-flight check that Windows can come up: a prepared golden disk, or an image that installs
-    Windows itself. {name, ok, message, fix}."""
+def windows_check(state, installs_windows, image, restore_from=''):
+    """The pre-flight check that Windows can come up: a prepared golden disk, one to restore from Blob
+    Storage, or an image that installs Windows itself. {name, ok, message, fix}."""
     check = {'name': CHECK_NAME, 'ok': True, 'fix': ''}
     if state['prepared']:
         check['message'] = 'Golden disk %s' % describe(state)
+    elif restore_from:
+        check['message'] = 'No golden disk in %s yet: restored from %s' % (state['storage'], restore_from)
     elif state['incomplete'] and not installs_windows:
         why = 'a waa prepare-image run stopped before its end' if state['preparing'] else 'no %s beside it' % BOOT_MARKER
         check.update(ok=False, message=(
@@ -194,3 +196,11 @@ def prepare_check(state, force):
     else:
         check['message'] = 'No disk in %s yet: it will be prepared there' % state['storage']
     return check
+
+
+def push_check(state):
+    """waa golden push's pre-flight check: a prepared golden disk to push."""
+    if state['prepared']:
+        return {'name': CHECK_NAME, 'ok': True, 'fix': '', 'message': 'Golden disk %s' % describe(state)}
+    return {'name': CHECK_NAME, 'ok': False, 'message': 'No prepared golden disk in %s to push.' % state['storage'],
+            'fix': 'Prepare it first (waa prepare-image --iso ...), or give the --storage-path that holds it.'}

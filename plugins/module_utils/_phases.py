@@ -44,8 +44,9 @@ PHASES = (
     ('validate', 9, 'Final validation', EXIT_UNKNOWN),
 )
 BENCHMARK = ('benchmark', 10, 'Benchmark run', EXIT_UNKNOWN)
-# `waa prepare-image`: the golden Windows disk made from an ISO, after pre-flight, Docker and the image.
-GOLDEN = ('golden', 11, 'Golden image preparation', EXIT_BOOT)
+# The golden Windows disk: made from an ISO (`waa prepare-image`), pushed to Blob Storage (`waa golden push`)
+# or restored from it (--golden URL).
+GOLDEN = ('golden', 11, 'Golden disk', EXIT_BOOT)
 # `waa reset`: Windows back to the golden disk (a fresh overlay), before the container is created again.
 RESET = ('reset', 12, 'Reset to the golden disk', EXIT_CONTAINER)
 # The phases outside the setup's nine: shown by their title, without "Phase N/9".

@@ -116,11 +116,16 @@ options:
         default: false
       golden:
         description:
-          - What O(host.storage_path) is checked for - V(boot) a Windows to boot (a golden disk, or an image that installs
-            it), V(prepare) room for a golden disk that C(waa prepare-image) makes (a prepared one only with O(host.force)).
+          - What O(host.storage_path) is checked for - V(boot) a Windows to boot (a golden disk, one to restore from
+            O(host.restore_from), or an image that installs it), V(prepare) room for a golden disk that
+            C(waa prepare-image) makes (a prepared one only with O(host.force)), V(push) a golden disk to push.
         type: str
-        choices: [boot, prepare]
+        choices: [boot, prepare, push]
         default: boot
+      restore_from:
+        description: A golden disk URL in Blob Storage that a VM without one restores from (V(boot)).
+        type: str
+        default: ''
       force:
         description: With O(host.golden=prepare), a prepared golden disk may be replaced.
         type: bool
@@ -267,8 +272,8 @@ HOST_ARGS = dict(device=dict(type='path', default='/dev/kvm'), check_device=dict
                  required_disk_gb=dict(type='float', default=50), ram_size=dict(type='str', default='auto'),
                  cpu_cores=dict(type='str', default='auto'), ssh_host=dict(type='str', default='VM'),
                  storage_path=dict(type='path'), installs_windows=dict(type='bool', default=False),
-                 golden=dict(type='str', choices=['boot', 'prepare'], default='boot'),
-                 force=dict(type='bool', default=False),
+                 golden=dict(type='str', choices=['boot', 'prepare', 'push'], default='boot'),
+                 force=dict(type='bool', default=False), restore_from=dict(type='str', default=''),
                  image=dict(type='str', default='the image'))
 PROBE_KEYS = dict(container_name=dict(type='str', default='winarena'),
                   server_url=dict(type='str', default='http://127.0.0.1:5000'),
@@ -297,8 +302,10 @@ def survey(module):
         windows = None
     elif host_p['golden'] == 'prepare':
         windows = _golden.prepare_check(golden, host_p['force'])
+    elif host_p['golden'] == 'push':
+        windows = _golden.push_check(golden)
     else:
-        windows = _golden.windows_check(golden, host_p['installs_windows'], host_p['image'])
+        windows = _golden.windows_check(golden, host_p['installs_windows'], host_p['image'], host_p['restore_from'])
     checks = _survey.preflight(host, host_error, host_p['required_disk_gb'], size['ram_size'], size['cpu_cores'],
                                host_p['resources_path'], host_p['ssh_host'], windows)
     if expect:

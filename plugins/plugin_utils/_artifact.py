@@ -51,6 +51,14 @@ def vm_size(get: Getter) -> str:
     return str(get("waa_vm_size", "") or get("virtual_machine_size", "") or from_imds or "")
 
 
+def golden(get: Getter) -> dict:
+    """The golden disk's manifest this run made, pushed or restored (with the Blob Storage URL), or {}."""
+    manifest = dict(get("waa_golden_manifest", None) or {})
+    if manifest and get("waa_golden_url", ""):
+        manifest["url"] = get("waa_golden_url", "")
+    return manifest
+
+
 def run_artifact(get: Getter, now: float) -> dict:
     """The per-host result of a run: exit code and phase (the failed one, else the playbook's last),
     message and fix, the pre-flight checks, the container, the image and its pull, the health layers
@@ -81,7 +89,7 @@ def run_artifact(get: Getter, now: float) -> dict:
         "duration_seconds": round(now - float(get("waa_started", now)), 1),
         "health_layers": list(layers or []),
         # `waa prepare-image`: the golden disk's manifest (empty for the other commands).
-        "golden": dict(get("waa_golden_manifest", None) or {}),
+        "golden": golden(get),
         # Where the ports listen on the VM (the SSH tunnel's target), whatever level set them.
         "ports": {
             "server": int(get("waa_server_port", 5000)),

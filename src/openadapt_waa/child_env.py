@@ -11,6 +11,7 @@ import os
 # registry password (image role), the model API key that the benchmark client gets (benchmark
 # role) and a service principal's secret (`waa up`'s azure_vm_start reads AZURE_SECRET_FILE).
 SECRET_ENV = {"WAA_REGISTRY_PASSWORD": "WAA_REGISTRY_PASSWORD_FILE", "OPENAI_API_KEY": "OPENAI_API_KEY_FILE",
+              "WAA_GOLDEN_SAS": "WAA_GOLDEN_SAS_FILE",
               "AZURE_SECRET": "AZURE_SECRET_FILE", "AZURE_CLIENT_SECRET": "AZURE_SECRET_FILE"}
 
 # What ansible-playbook gets of the controller's environment: ansible-runner writes the child's
@@ -24,7 +25,7 @@ ENV_ALLOWED = frozenset((
     "AZURE_CLIENT_ID", "AZURE_TENANT", "AZURE_SUBSCRIPTION_ID", "AZURE_CLOUD_ENVIRONMENT", "AZURE_PROFILE",
     "AZURE_CONFIG_DIR", "AZURE_SECRET_FILE",
     "WAA_REGISTRY_USERNAME", "WAA_REGISTRY_PASSWORD_FILE", "OPENAI_API_KEY_FILE", "WAA_STATE_HOME", "WAA_RUN_DIR",
-    "WAA_DISPLAY_PROGRESS",
+    "WAA_DISPLAY_PROGRESS", "WAA_GOLDEN_SAS_FILE",
 ))
 # ARA_*: the ARA callback (docs/ara.md) records where these say.
 ENV_ALLOWED_PREFIXES = ("LC_", "ANSIBLE_", "ARA_")

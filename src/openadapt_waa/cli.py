@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from openadapt_waa import __version__
-from openadapt_waa.options import UsageError, common_vars, prepare_vars, refuse_templates, run_vars, setup_vars, target
+from openadapt_waa.options import (UsageError, common_vars, golden_push_vars, prepare_vars, refuse_templates, run_vars,
+                                  setup_vars, target)
 
 EXIT_BAD_ARGS = 1  # bad input is a pre-flight failure, never 2 (2 means the Docker daemon failed)
 
@@ -79,6 +80,9 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--publish-address",
                    help="VM address the WAA (5000), VNC (8006) and RDP (3389) ports are published on. "
                         "Default 127.0.0.1: the WAA server runs arbitrary commands without authentication")
+    g.add_argument("--golden", metavar="URL",
+                   help="restore the golden Windows disk from this Blob Storage folder (waa golden push put it there) "
+                        "when the VM has none, instead of preparing one; credentials as for waa golden push")
     g.add_argument("--ram-size", help="RAM_SIZE for Windows, e.g. 8G (default auto: the VM's memory less 2 GB, at most 8G)")
     g.add_argument("--cpu-cores", help="CPU_CORES for Windows (default auto: the VM's cores, at most 8)")
     g.add_argument("--storage-path", help="host directory for Windows' disk (default /var/lib/openadapt-waa/storage)")
@@ -164,6 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
         if "monitor" in groups:
             add_monitor_options(p)
         add_output_options(p)
+    gp = sub.add_parser("golden", help="push this host's golden Windows disk to Azure Blob Storage, for every other VM",
+                        description="Push the golden Windows disk of a host to an Azure Blob Storage folder (the VM moves "
+                                    "the bytes: only the disk's data, in parallel blocks, resumable); vm-setup and up "
+                                    "--golden URL restore it on VMs that have none.")
+    gp.add_argument("action", choices=["push"], help="push")
+    gp.add_argument("--to", metavar="URL", required=True,
+                    help="the folder, e.g. https://ACCOUNT.blob.core.windows.net/CONTAINER/FOLDER (no SAS: one is made "
+                         "from AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_KEY or your Azure login)")
+    gp.add_argument("--storage-path", help="host directory of the golden disk (default /var/lib/openadapt-waa/storage)")
+    add_target_options(gp)
+    add_output_options(gp)
     m = sub.add_parser("monitor", help="open the live viewer on runs (the newest, and those started later)",
                        description="Serve the live viewer on 127.0.0.1 for run directories, or for every run "
                                    "started under ~/.local/state/openadapt-waa/runs.")
@@ -294,13 +309,15 @@ def main(argv: list[str] | None = None) -> int:
 
             forwarded = [str(Path(p).expanduser()) for p in args.run_dir] + ["--port", str(args.port)]
             return viewer.main(forwarded + (["--no-browser"] if args.no_browser else []))
-        playbook = COMMANDS[args.command][0]
+        playbook = COMMANDS[args.command][0] if args.command in COMMANDS else "golden_push.yml"
         if args.command in ("vm-setup", "up"):
             extravars = setup_vars(args)
         elif args.command == "run":
             extravars = run_vars(args)
         elif args.command == "prepare-image":
             extravars = prepare_vars(args)
+        elif args.command == "golden":
+            extravars = golden_push_vars(args)
         else:
             extravars = common_vars(args)
         if getattr(args, "detailed", False):

@@ -180,6 +180,8 @@ def setup_vars(args) -> dict:
         else:
             args.cpu_cores = int(args.cpu_cores)
     extravars = common_vars(args)
+    if getattr(args, "golden", None):
+        extravars.update(golden_vars(args.golden, push=False))
     for option, var in SETUP_VARS.items():
         value = getattr(args, option)
         if value is not None:
@@ -208,4 +210,32 @@ def prepare_vars(args) -> dict:
         extravars["waa_golden_iso_sha256"] = args.iso_sha256.lower()
     if args.force:
         extravars["waa_golden_force"] = True
+    return extravars
+
+
+def golden_vars(url: str, push: bool) -> dict:
+    """A golden disk URL checked, and a short-lived SAS for it handed to the run (WAA_GOLDEN_SAS, which the
+    runner moves into a private file): read and list to restore, write and create too to push."""
+    from openadapt_waa.golden_sas import GoldenSasError, container_sas, locate
+
+    option = "--to" if push else "--golden"
+    if v.template_marker(url):
+        raise UsageError(f"{option} must not contain a template marker")
+    try:
+        location = locate(url)
+        os.environ["WAA_GOLDEN_SAS"] = container_sas(location, write=push, create_container=push)
+    except ValueError as err:
+        raise UsageError(f"{option}: {err}") from None
+    except GoldenSasError as err:
+        raise UsageError(f"{option}: {err}") from None
+    return {"waa_golden_url": url}
+
+
+def golden_push_vars(args) -> dict:
+    """`waa golden push --to URL`."""
+    extravars = common_vars(args)
+    if args.storage_path is not None:
+        _check(v.validate_storage_path, args.storage_path, "--storage-path")
+        extravars["waa_storage_path"] = args.storage_path
+    extravars.update(golden_vars(args.to, push=True))
     return extravars

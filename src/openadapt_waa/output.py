@@ -167,13 +167,13 @@ def log_command(doc: dict, name: str) -> str:
     return f"ssh{port} {shlex.quote(target)} {remote}"
 
 
-def golden_summary(out, head: str, doc: dict, where: str) -> None:
-    """`waa prepare-image`'s closing block: the golden disk and what to do with it."""
+def golden_summary(out, head: str, doc: dict, where: str, command: str) -> None:
+    """`waa prepare-image`'s and `waa golden push`'s closing block: the golden disk and what to do with it."""
     golden = doc.get("golden") or {}
     out(f"{head}SUCCESS: {doc.get('message')}")
     out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
     if doc.get("costs"):
-        out(f"  Estimated cost: {describe_costs(doc['costs'])} for this prepare-image")
+        out(f"  Estimated cost: {describe_costs(doc['costs'])} for this {command}")
     out(f"  Image: {golden.get('image')} {golden.get('image_digest') or ''}".rstrip())
     out(f"  ISO: {golden.get('iso_source')} (sha256 {golden.get('iso_sha256')})")
     out(f"  Fingerprint: {golden.get('fingerprint')} (recorded in the manifest beside the disk)")
@@ -181,6 +181,10 @@ def golden_summary(out, head: str, doc: dict, where: str) -> None:
         out(f"  Warning: {warning}")
     out()
     out("Next steps:")
+    if command == "golden":
+        out(f"  1. On every other VM, restore it instead of preparing: waa vm-setup -i <inventory> --golden {golden.get('url') or 'URL'}")
+        out("  2. Run the benchmark: waa run -i <inventory> --setup --golden URL --num-tasks 3 --monitor")
+        return
     out(f"  1. Set up the WAA container on it: waa vm-setup {where}")
     out(f"  2. Run the benchmark: waa run {where} --setup --num-tasks 3 --monitor")
 
@@ -197,8 +201,8 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
             out(f"{head}SKIPPED: {doc.get('message')}")
             if doc.get("fix"):
                 out(f"  Fix: {doc['fix']}")
-        elif code == 0 and command == "prepare-image":
-            golden_summary(out, head, doc, target or f"--host {shlex.quote(name)}")
+        elif code == 0 and command in ("prepare-image", "golden"):
+            golden_summary(out, head, doc, target or f"--host {shlex.quote(name)}", command)
         elif code == 0:
             container = doc.get("container") or {}
             out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")

@@ -84,6 +84,9 @@ REQUIRED_BINARIES = {
     # The collection installs it on a VM that lacks it (the overlay over the golden disk); here it is
     # there from the start, as on the VM image most users have after their first setup.
     "qemu-img": "qemu-utils",
+    # Azurite (tests/standin/azurite.py) runs on the machine's Node.js and installs with npm.
+    "node": "nodejs",
+    "npm": "npm",
 }
 # A real Azure VM logs in as azureuser, who is not root and has passwordless sudo: the stand-in
 # does the same. NOSUDO_USER has neither, for the test of that failure.
@@ -1149,6 +1152,9 @@ def up(images: bool = True) -> StandIn:
         ensure_registries(creds)
         ensure_proxy(state)
         _save_state(state)
+        import azurite  # the blob storage (a module of its own: it uses this one's helpers)
+
+        azurite.ensure()
         changed = write_inventory()
         say(f"inventory {INVENTORY.relative_to(REPO) if INVENTORY.is_relative_to(REPO) else INVENTORY} ... ok"
             f"{' (written)' if changed else ''}")
@@ -1175,6 +1181,9 @@ def down(keep_docker: bool = False) -> None:
             for cid in ids:
                 _engine("DELETE", f"/containers/{cid}?force=1&v=1", timeout=60)
             say(f"containers labelled {LABEL} ... removed {len(ids)}")
+        import azurite
+
+        say(f"azurite ... {azurite.stop()}")
         say(f"hub fault proxy ... {_stop(PROXY_PID, str(FAULT_PROXY), HUB_PORT)}")
         say(f"registry acr ... {_stop(RUN_DIR / 'registry-acr.pid', str(ACR_DIR / 'config.yml'), ACR_PORT)}")
         say(f"registry hub ... {_stop(RUN_DIR / 'registry-hub.pid', str(HUB_DIR / 'config.yml'), HUB_BACKEND_PORT)}")
