@@ -6,7 +6,11 @@ a) The overlay's reset (`_overlay.create`, what `golden_overlay state=reset` run
    reads the whole apparent size on ext4 without reflinks). The O(1) claim: reset(256 GiB) ÷ reset(1 GiB).
 b) The fingerprint (`_golden.fingerprint`) of those disks beside the physical limit: SHA-256 of the same
    bytes from memory (the fingerprint reads only the allocated ranges).
-c) `waa reset` end to end on the stand-in: its reset phase (container stop + new overlay), and the whole
+c) The restore from Blob Storage (Azurite on 127.0.0.1, the stand-in's) of a 16 GiB disk holding 512 MiB
+   of data, beside a plain parallel download of the same page blob (the same 8 threads and ranged GETs,
+   written to a file, nothing else): restore throughput ÷ plain throughput, alternating runs. The
+   restore also lists the page ranges, keeps its journal and checks the fingerprint.
+d) `waa reset` end to end on the stand-in: its reset phase (container stop + new overlay), and the whole
    command beyond the boot and server waits; the golden fingerprint before and after a setup + reset.
 """
 
@@ -78,6 +82,71 @@ def overlay_sizes(quick: bool) -> dict:
             "sha256_memory_s": min(sha), "data_bytes": DATA}
 
 
+def blob_restore(quick: bool) -> dict:
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    import azurite
+    from ansible_collections.openadapt.waa.plugins.module_utils import _blob
+    from ansible_collections.openadapt.waa.plugins.module_utils._progress import ProgressWriter
+    from openadapt_waa.golden_sas import container_sas, locate
+
+    source = WORK / "golden" / "blob-src"
+    disk = source / "data.img"
+    if not disk.exists():
+        source.mkdir(parents=True, exist_ok=True)
+        with open(disk, "wb") as handle:
+            handle.truncate(16 * GIB)
+            for i in range(128):
+                handle.seek(i * 31 * _blob.BLOCK)
+                handle.write(os.urandom(_blob.BLOCK))
+        (source / "windows.boot").touch()
+    os.environ["AZURE_STORAGE_CONNECTION_STRING"] = azurite.CONNECTION_STRING
+    try:
+        location = locate(f"{azurite.URL}/bench/golden-{int(time.time())}")
+        client = _blob.BlobClient(location.container_url, container_sas(location, write=True, create_container=True))
+    finally:
+        os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+    t0 = time.perf_counter()
+    pushed = _blob.push(client, str(source), location.prefix, ProgressWriter(None, "transfer"))
+    push_s = time.perf_counter() - t0
+    blob = location.prefix + "/data.img"
+
+    def plain(target: Path) -> float:
+        t = time.perf_counter()
+        ranges = client.page_ranges(blob)
+        pieces = [(a, min(a + _blob.BLOCK, e)) for s, e in ranges for a in range(s, e, _blob.BLOCK)]
+        with open(target, "wb") as handle:
+            handle.truncate(16 * GIB)
+        fd = os.open(target, os.O_WRONLY)
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda p: os.pwrite(fd, client.get(blob, p[0], p[1]), p[0]), pieces))
+        finally:
+            os.close(fd)
+        return time.perf_counter() - t
+
+    def restore(target: Path) -> float:
+        t = time.perf_counter()
+        _blob.restore(client, str(target), location.prefix, ProgressWriter(None, "transfer"))
+        return time.perf_counter() - t
+
+    plains, restores = [], []
+    for i in range(2 if quick else 4):
+        out = WORK / "golden" / "blob-dst"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        plains.append(plain(out / "plain.img"))
+        (out / "plain.img").unlink()
+        restores.append(restore(out / "restored"))
+        shutil.rmtree(out, ignore_errors=True)
+    data = pushed["bytes_total"]
+    plain_s, restore_s = statistics.median(plains), statistics.median(restores)
+    log(f"golden blob: {data / 2**20:.0f} MiB, push {push_s:.2f} s, plain {plain_s:.2f} s, restore {restore_s:.2f} s")
+    return {"bytes": data, "push_s": push_s, "plain_s": plain_s, "restore_s": restore_s, "plains": plains,
+            "restores": restores, "ratio": plain_s / restore_s}
+
+
 def end_to_end() -> dict:
     tag = "golden"
     hv = standin_host(tag, NAME, PORTS["golden"], waa_stop_timeout=2)
@@ -108,6 +177,7 @@ def end_to_end() -> dict:
 
 def bench(quick: bool = False) -> dict:
     data = overlay_sizes(quick)
+    data["blob"] = blob_restore(quick)
     data["end_to_end"] = end_to_end()
     return data
 
