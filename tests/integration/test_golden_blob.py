@@ -38,6 +38,16 @@ def golden_disk(storage: Path, blocks: int = 8) -> Path:
     return disk
 
 
+def blob_client(folder: str) -> tuple:
+    """The folder's location and a client with a SAS the CLI's way (the Azure SDK, Azurite's key)."""
+    location = locate(folder)
+    os.environ.update(ENV)
+    try:
+        return location, _blob.BlobClient(location.container_url, container_sas(location, write=True, create_container=True))
+    finally:
+        os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+
+
 def _moved(run) -> int:
     return max(e.get("bytes_moved") or 0 for e in run.events() if e["type"] == "transfer_progress")
 
@@ -53,12 +63,7 @@ def test_push_then_restore_on_an_empty_host_each_resuming_an_interrupted_transfe
     fingerprint = "sha256:" + _golden.fingerprint(str(disk))
 
     # An earlier push stopped after 3 of its 8 blocks (the page blob carries the disk's fingerprint).
-    location = locate(folder)
-    os.environ.update(ENV)
-    try:
-        client = _blob.BlobClient(location.container_url, container_sas(location, write=True, create_container=True))
-    finally:
-        os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+    location, client = blob_client(folder)
     blob = location.prefix + "/data.img"
     client.create_page_blob(blob, disk.stat().st_size, {"fingerprint": fingerprint})
     with open(disk, "rb") as handle:
@@ -134,12 +139,7 @@ def test_a_restore_that_does_not_match_the_manifest_is_refused(tmp_path, folder)
     manifest's back), and leaves nothing half made."""
     source = tmp_path / "src"
     disk = golden_disk(source, blocks=2)
-    location = locate(folder)
-    os.environ.update(ENV)
-    try:
-        client = _blob.BlobClient(location.container_url, container_sas(location, write=True, create_container=True))
-    finally:
-        os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+    location, client = blob_client(folder)
     _blob.push(client, str(source), location.prefix, ProgressWriter(None, "transfer"))
     client.put_page(location.prefix + "/data.img", 0, b"\x07" * BLOCK)  # the blob changed since its manifest
     target = tmp_path / "dst"
