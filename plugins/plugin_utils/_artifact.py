@@ -87,6 +87,8 @@ def run_artifact(get: Getter, now: float) -> dict:
         "image_source": image_result.get("source", ""),
         "image_pull": dict((key, image_result[key]) for key in PULL_KEYS if key in image_result),
         "duration_seconds": round(now - float(get("waa_started", now)), 1),
+        # The run's time limit as it applied (a default --timeout grows on the install and restore paths).
+        "timeout_seconds": round(float(get("waa_deadline", now)) - float(get("waa_started", now))),
         "health_layers": list(layers or []),
         # `waa prepare-image`: the golden disk's manifest (empty for the other commands).
         "golden": golden(get),

@@ -397,6 +397,7 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
         "exit_meaning": EXIT_MEANING.get(code, "Unknown error"),
         "host": host,
         "duration_seconds": artifact.get("duration_seconds"),
+        "timeout_seconds": artifact.get("timeout_seconds"),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "phase": artifact.get("phase"),
         "phase_number": artifact.get("phase_number"),

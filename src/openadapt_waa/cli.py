@@ -131,6 +131,10 @@ def add_golden_options(p: argparse.ArgumentParser) -> None:
                    help="replace a golden disk that is already in the storage folder (never replaced otherwise)")
 
 
+# The most roles/common/tasks/start.yml adds to a default --timeout (waa_install_timeout's default, 3600 s,
+# and as much again for a user who raised it).
+AUTO_TIMEOUT_EXTRA = 7200
+
 COMMANDS = {
     # command: (playbook, help, option groups)
     "vm-setup": ("vm_setup.yml", "set up the WAA container on a VM, phase by phase", ("setup", "monitor")),
@@ -262,7 +266,9 @@ def _execute(command: str, playbook: str, args, extravars: dict, inventory, limi
     try:
         result = run_playbook(
             playbook, inventory=inventory, extravars=extravars, run_dir=run_dir, limit=limit,
-            hard_timeout=args.timeout + 30,  # the backstop: waits on the VM stop at the deadline itself
+            # The backstop: waits on the VM stop at the deadline itself, which the roles may extend for a default
+            # timeout on the install or restore path (roles/common/tasks/start.yml).
+            hard_timeout=args.timeout + 30 + (AUTO_TIMEOUT_EXTRA if extravars.get("waa_timeout_auto") else 0),
             on_event=printer.event if printer else None,
             on_output=printer.output if printer else None,
         )

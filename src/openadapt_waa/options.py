@@ -141,12 +141,16 @@ def common_vars(args) -> dict:
     """Validate the options every command shares and map the given ones to variables."""
     if args.container_name is not None:
         _check(v.validate_container_name, args.container_name, "--container-name")
+    extravars = {}
     if args.timeout is None:
-        # A full benchmark runs for hours; preparing Windows takes ~20 min after the image's pull.
+        # A full benchmark runs for hours; preparing Windows takes ~20 min after the image's pull. The roles
+        # add time to a default timeout when the run may install Windows or restore the golden disk.
         args.timeout = {"run": 86400, "prepare-image": 7200}.get(args.command, 1800)
+        extravars["waa_timeout_auto"] = True
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds, e.g. --timeout 1800.")
-    extravars = {"waa_container_name": args.container_name} if args.container_name is not None else {}
+    if args.container_name is not None:
+        extravars["waa_container_name"] = args.container_name
     if args.vm_size is not None:
         if not VM_SIZE_RE.match(args.vm_size):
             raise UsageError(f"--vm-size {args.vm_size!r} is not an Azure VM size: give a name such as Standard_D8s_v3.")
