@@ -113,6 +113,8 @@ def apply_event(state: dict, event: dict) -> dict:
         host["warnings"].append(event.get("message"))
     elif kind == "pull_progress":
         host["pull"] = {k: v for k, v in event.items() if k not in ("seq", "type", "host")}
+    elif kind == "transfer_progress":  # the ISO, the golden disk: shown where the pull is
+        host["transfer"] = {k: v for k, v in event.items() if k not in ("seq", "type", "host")}
     elif kind == "boot":
         stage = event.get("stage")
         if stage:

@@ -246,7 +246,8 @@ def test_simulator_healthy_if_present(containers, tmp_path):
         pytest.skip("the WAA simulator (tests/sim/Dockerfile) is not there yet")
     proc = docker("build", "-q", "-t", SIM_IMAGE, str(dockerfile.parent), check=False, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    c = containers(SIM_IMAGE, env={"WAA_SIM_BOOT_SECONDS": "2", "WAA_SIM_SERVER_DELAY": "2"},
+    # No storage folder is mounted: the simulator takes its /storage as holding Windows.
+    c = containers(SIM_IMAGE, env={"WAA_SIM_BOOT_SECONDS": "2", "WAA_SIM_SERVER_DELAY": "2", "WAA_SIM_ASSUME_PREPARED": "1"},
                    command="/entry.sh --prepare-image false --start-client false")
     r = run_module("waa_probe", probe_args(c, wait_timeout=120, detailed=True), tmp_path, timeout=180)
     assert not r["failed"], r["msg"]

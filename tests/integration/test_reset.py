@@ -10,7 +10,8 @@ from ansible_collections.openadapt.waa.plugins.module_utils import _golden, _ove
 from conftest import docker_rm, unique_ports, vm_state_dir
 from golden import make_golden
 
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
+# A 1 s stop: the simulator, like the real image, ignores SIGTERM (a real Windows shuts down in its own time).
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 NOTEPAD = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
 PAINT = "microsoft_paint/409f0043-6c4a-5eba-88f1-9940648d32f9-WOS"
 

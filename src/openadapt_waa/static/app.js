@@ -239,8 +239,8 @@
     refs.pullBar = h("div", { class: "bar", testid: "pull-bar", "data-pct": "0", role: "progressbar",
       "aria-valuemin": "0", "aria-valuemax": "100" }, [refs.pullFill]);
     refs.pullText = h("div", { class: "bartext", testid: "pull-text" });
-    refs.pull = h("div", { class: "panel", testid: "pull", hidden: true }, [
-      h("h3", { text: "Image pull" }), refs.pullBar, refs.pullText]);
+    refs.pullTitle = h("h3", { text: "Image pull" });
+    refs.pull = h("div", { class: "panel", testid: "pull", hidden: true }, [refs.pullTitle, refs.pullBar, refs.pullText]);
     refs.bootStages = h("ol", { class: "stages", testid: "boot-stages" });
     refs.bootStage = h("span", { testid: "boot-stage" });
     refs.bootLog = h("pre", { class: "log small", testid: "boot-log" });
@@ -353,6 +353,8 @@
   function renderPull(refs, pull) {
     show(refs.pull, !!pull);
     if (!pull) return;
+    // A transfer (the ISO, the golden disk) names what moves; the image pull is the default.
+    setText(refs.pullTitle, pull.what ? "Transfer: " + pull.what : "Image pull");
     const total = Number(pull.bytes_total) || 0;
     const done = Number(pull.bytes_done) || 0;
     let pct = total ? Math.min(100, (done / total) * 100) : 0;
@@ -545,7 +547,7 @@
     const card = cards.get(name) || createCard(name);
     renderPhases(card, host);
     renderResult(card.refs, host.result);
-    renderPull(card.refs, host.pull);
+    renderPull(card.refs, host.transfer && host.transfer.state !== "done" ? host.transfer : host.pull || host.transfer);
     renderBoot(card.refs, host.boot);
     renderServer(card.refs, host.server);
     renderWarnings(card.refs, host.warnings);
