@@ -40,7 +40,7 @@ def main() -> int:
     env.update(json.loads(args.env))
     extravars = json.loads(args.extravars)
     extravars.setdefault("waa_run_dir", str(run_dir))
-    extravars.setdefault("waa_deadline", time.time() + 1800)
+    extravars.setdefault("waa_run_deadline", time.time() + 1800)
     extravars.setdefault("waa_timeout", 1800)
     r = ansible_runner.run(private_data_dir=str(run_dir / "runner"), playbook=str(Path(args.playbook).resolve()),
                            inventory=str(Path(args.inventory).resolve()), extravars=extravars, envvars=env,

@@ -251,7 +251,7 @@ def controller_profile(inventory: Path) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "main.prof"
     env = dict(os.environ, **_environment(run_dir))
-    extra = {"waa_deadline": time.time() + 1800, "waa_timeout": 1800, "waa_run_dir": str(run_dir)}
+    extra = {"waa_run_deadline": time.time() + 1800, "waa_timeout": 1800, "waa_run_dir": str(run_dir)}
     argv = [PY, "-m", "cProfile", "-o", str(out), str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory),
             str(REPO / "playbooks" / "vm_setup.yml"), "-e", json.dumps(extra)]
     t0 = time.monotonic()

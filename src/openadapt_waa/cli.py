@@ -247,7 +247,7 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
     run_id = owners.new_run_id(run_dir)
     dead = owners.dead_owners()
     controller = owners.register(run_id)
-    extravars = dict(extravars, waa_deadline=deadline, waa_timeout=args.timeout, waa_run_dir=str(run_dir),
+    extravars = dict(extravars, waa_run_deadline=deadline, waa_timeout=args.timeout, waa_run_dir=str(run_dir),
                      waa_run_id=run_id, waa_lock_dead_owners=dead, waa_lock_controller=controller)
     try:
         return _execute(command, playbook, args, extravars, inventory, limit, run_dir)

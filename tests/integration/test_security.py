@@ -70,7 +70,7 @@ def test_extra_vars_are_data_even_when_they_bypass_the_cli(standin, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     result = run_playbook("server_start.yml", inventory=str(inventory), run_dir=run_dir, hard_timeout=120,
-                          extravars={"waa_log_file": _payload(marker), "waa_deadline": time.time() + 60,
+                          extravars={"waa_log_file": _payload(marker), "waa_run_deadline": time.time() + 60,
                                      "waa_timeout": 60, "waa_run_id": "unsafe-" + os.urandom(4).hex(),
                                      "waa_run_dir": str(run_dir)})
     assert not marker.exists(), "an extra var was rendered as a template"
