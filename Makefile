@@ -39,11 +39,12 @@ demo: local-vm
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-# Two processes share the stand-in (each with ports, containers and VM state of its own; the
-# tests of one file in one process, for the module fixtures), then the few tests that stop or
-# freeze what all share (sshd, dockerd) run alone.
+# Three processes share the stand-in (each with ports, containers and VM state of its own; the
+# tests of one file in one process, for the module fixtures): the tests mostly wait on simulated
+# boots and timeouts (a run on 2 cores used one core's worth of CPU), so a third process shortens the
+# wall time. Then the few tests that stop or freeze what all share (sshd, dockerd) run alone.
 test: local-vm browser
-	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not serial" --durations=15 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 3 --dist loadfile --no-loadscope-reorder -m "not serial" --durations=15 $(PYTEST_ARGS)
 	$(VENV)/bin/pytest -m serial --durations=5 $(PYTEST_ARGS)
 
 bench: local-vm

@@ -31,10 +31,11 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "standin: uses the stand-in VM (sshd 127.0.0.1:2222, dockerd, registries)")
 
 
-# The longest files first, so that with `-n 2 --dist loadfile` (make test) neither process is left
-# with a long file at the end while the other idles (durations from `--durations`).
+# The longest files first, so that with `-n 3 --dist loadfile` (make test) no process is left
+# with a long file at the end while the others idle (durations from `--durations`).
 LONG_FIRST = ["test_soak.py", "test_faults.py", "test_ecosystem_molecule.py", "test_commands.py", "test_vm_setup.py",
-              "test_hostile_input.py", "test_ecosystem_sanity.py", "test_monitor_e2e.py", "test_engine_versions.py"]
+              "test_golden.py", "test_reset.py", "test_hostile_input.py", "test_ecosystem_sanity.py",
+              "test_monitor_e2e.py", "test_engine_versions.py", "test_golden_blob.py"]
 
 
 def pytest_collection_modifyitems(config, items):

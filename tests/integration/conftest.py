@@ -31,7 +31,8 @@ WAA = [sys.executable, "-m", "openadapt_waa.cli"]
 # each other's runs.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") and WORKER[2:].isdigit() else 0
-_ports = itertools.count(15000 + 1000 * WORKER_INDEX, 10)
+# 20000-20999 for gw0, 21000-21999 for gw1 ...: clear of the fixed ports some tests use (16100, 17400+).
+_ports = itertools.count(20000 + 1000 * WORKER_INDEX, 10)
 
 
 def vm_state_dir(standin=None) -> Path:
