@@ -108,7 +108,8 @@ class Prober(object):
                            timeout=self.timeout(),
                            tty=(info.get('Config') or {}).get('Tty'))
         fatal = self.follower.parser.fatal
-        self.exit_tail = list(self.follower.parser.tail) if self.follower.available else self._last_lines()
+        # The current run's lines; else the log's last lines (no log driver read, or lines stamped oddly).
+        self.exit_tail = (list(self.follower.parser.tail) if self.follower.available else []) or self._last_lines()
         if fatal:
             return fatal['diagnosis'], fatal['fix'], fatal['id']
         return diagnose_exit(state.get('ExitCode'), state.get('OOMKilled'), self.exit_tail)

@@ -231,6 +231,8 @@ def test_missing_and_exited_container(fake_image, containers, tmp_path):
 
     c = containers(fake_image, command="echo 'Starting WinArena...'; exit 3")
     wait_for(lambda: docker("inspect", "-f", "{{.State.Status}}", c["name"]).stdout.strip() == "exited", 20)
+    # Docker's log may lag the exit on a busy host: the module reads what Docker has.
+    wait_for(lambda: "Starting WinArena..." in docker("logs", c["name"]).stdout, 20)
     r = run_module("waa_probe", probe_args(c, layers=["docker_daemon", "container"]), tmp_path)
     assert r["failed"] and r["failed_layer"] == "container" and r["waa_exit_code"] == 4
     assert r["layers"][-1]["details"]["exit_code"] == 3
