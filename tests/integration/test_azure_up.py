@@ -10,7 +10,7 @@ import pytest
 from conftest import docker_rm, unique_ports
 from fake_azure import FakeAzure
 
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5,
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1,
         "waa_skip_smoke_test": True}
 
 

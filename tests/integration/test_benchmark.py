@@ -21,7 +21,7 @@ from conftest import REPO, docker_rm, write_inventory
 
 NAME = "waa-bench-e2e"
 PORTS = {"waa_server_port": 16100, "waa_vnc_port": 16101, "waa_rdp_port": 16102}
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 PAINT = "409f0043-6c4a-5eba-88f1-9940648d32f9-WOS"
 NOTEPAD = "aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
 CHROME = "048f01dc-d108-598e-beaf-dfd031cefd78-WOS"

@@ -7,7 +7,7 @@ import time
 
 from conftest import docker_rm, unique_ports
 
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 
 
 def test_up_sets_up_a_missing_container_then_server_start_and_probe_reuse_it(waa_cli):

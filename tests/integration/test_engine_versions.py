@@ -23,7 +23,7 @@ from engine_proxy import ENGINE_29, OLD_ENGINE, EngineProxy  # noqa: E402
 
 from ansible_collections.openadapt.waa.plugins.module_utils._docker_api import DockerEngine, DockerError  # noqa: E402
 
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 NOTEPAD = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
 
 

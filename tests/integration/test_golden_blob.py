@@ -19,7 +19,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._progress import Pro
 from conftest import docker_rm, unique_ports
 from openadapt_waa.golden_sas import container_sas, locate
 
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 BLOCK = _blob.BLOCK
 ENV = {"AZURE_STORAGE_CONNECTION_STRING": azurite.CONNECTION_STRING}
 

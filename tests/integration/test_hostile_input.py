@@ -18,7 +18,7 @@ from conftest import REPO, WAA, docker_rm, unique_ports, wait_for, write_invento
 
 NAME = "waa-hostile"
 NOTEPAD = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 
 
 def _run(waa_cli, standin, tmp_path, hostvars: dict, *args: str, timeout: float = 300):

@@ -72,7 +72,7 @@ def test_setup_then_benchmark_live_in_a_browser(standin, hub_fault, fresh_image,
     published = fresh_image(6)
     hub_fault("none", image=published, rate_bps=400_000)  # a pull slow enough (~15 s) to watch the bar move
     inv = write_inventory(standin, tmp_path / "inv.yml", dict(
-        unique_ports(), waa_container_name=name, waa_image=published.hub_image, waa_stop_timeout=5,
+        unique_ports(), waa_container_name=name, waa_image=published.hub_image, waa_stop_timeout=1,
         waa_container_env={"WAA_SIM_BOOT_SECONDS": "4", "WAA_SIM_SERVER_DELAY": "3"}))
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"

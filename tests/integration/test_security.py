@@ -16,7 +16,7 @@ import pytest
 from conftest import WAA, docker_rm, unique_ports, vm_state_dir, write_inventory
 from conftest import wait_for as _wait_for
 
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5,
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1,
         "waa_skip_smoke_test": True}
 
 # Every string option of every command, with the command that takes it.

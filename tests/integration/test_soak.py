@@ -14,7 +14,7 @@ RUNS = int(os.environ.get("WAA_SOAK_RUNS", "30"))
 def test_consecutive_reruns_on_a_ready_host_change_nothing(waa_cli):
     name = "waa-soak"
     docker_rm(name)
-    hv = dict(unique_ports(), waa_container_name=name, waa_stop_timeout=5)
+    hv = dict(unique_ports(), waa_container_name=name, waa_stop_timeout=1)
     first = waa_cli(hostvars=hv)
     assert first.rc == 0, first.output
     cid = first.doc["container"]["id"]

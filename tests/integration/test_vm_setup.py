@@ -28,7 +28,7 @@ PHASE_LINES = [
     "Phase 8/9: Persist results", "Phase 9/9: Final validation",
 ]
 # Short waits, and a short ACPI stop: the simulator, like the real image, ignores SIGTERM.
-FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 5}
+FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 
 
 def _free_port() -> int:

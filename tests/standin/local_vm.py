@@ -1107,8 +1107,8 @@ def write_inventory() -> bool:
         f"          waa_azure_cr: {_q(f'{LOOPBACK}:{ACR_PORT}')}\n"
         f"          waa_storage_path: {_q(str(STORAGE))}\n"
         f"          waa_state_dir: {_q(str(STATE / 'vm-state'))}\n"
-        # The simulator, like the real image, ignores SIGTERM: keep its stop wait short here.
-        "          waa_stop_timeout: 10\n"
+        # The simulator, like the real image, ignores SIGTERM: keep its stop wait short here (2 s, not 120).
+        "          waa_stop_timeout: 2\n"
         "          waa_container_env:\n"
         f"{env_lines}"
     )
