@@ -188,12 +188,9 @@ def _data_blocks(disk):
     fd = os.open(disk, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
-        candidates = set()
-        for start, end in _golden.allocated_ranges(fd, size):
-            candidates.update(range(start // BLOCK, (end + BLOCK - 1) // BLOCK))
         zero = bytes(BLOCK)
         blocks = []
-        for index in sorted(candidates):
+        for index in _golden.candidate_blocks(fd, size):
             data = os.pread(fd, BLOCK, index * BLOCK)
             if data and data != zero[:len(data)]:
                 blocks.append((index * BLOCK, len(data)))

@@ -58,9 +58,12 @@ def allocated_ranges(fd, size):
     return ranges
 
 
-def allocated_bytes(path):
-    """The bytes the disk really holds (its blocks on disk), which is what a copy moves."""
-    return os.stat(path).st_blocks * 512
+def candidate_blocks(fd, size):
+    """The indexes of the 4 MiB blocks that overlap the file's allocated ranges, in order."""
+    blocks = set()
+    for start, end in allocated_ranges(fd, size):
+        blocks.update(range(start // BLOCK, (end + BLOCK - 1) // BLOCK))
+    return sorted(blocks)
 
 
 def _block_digest(fd, index):
@@ -81,10 +84,7 @@ def fingerprint(path, workers=4):
     try:
         size = os.fstat(fd).st_size
         digest.update(b'openadapt-waa-golden-v1 size=%d\n' % size)
-        blocks = set()
-        for start, end in allocated_ranges(fd, size):
-            blocks.update(range(start // BLOCK, (end + BLOCK - 1) // BLOCK))
-        indices = sorted(blocks)
+        indices = candidate_blocks(fd, size)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for index, block in zip(indices, pool.map(lambda i: _block_digest(fd, i), indices)):
                 if block is not None:
