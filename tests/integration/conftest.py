@@ -125,6 +125,30 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+# Secrets travel in argument files, environments, logs and JSON: all far below this. The files above
+# it are disk images (golden disks are 30 GB sparse files, one in every test storage folder), ISOs
+# and image layers, which a scan would read in full: gigabytes of zeros per test, more with each
+# run that left a basetemp behind.
+SECRET_SCAN_MAX_BYTES = 64 * 1024 * 1024
+
+
+def files_holding(needles: list[str], roots: list[Path | str], skip_dirs: tuple[str, ...] = (),
+                  skip_names: tuple[str, ...] = ()) -> list[str]:
+    """The regular files under ``roots`` (below SECRET_SCAN_MAX_BYTES) that hold any of ``needles``,
+    directories named in ``skip_dirs`` and files named in ``skip_names`` left out (find and grep: no
+    file is read into this process)."""
+    existing = [str(root) for root in roots if os.path.exists(root)]
+    if not existing or not needles:
+        return []
+    prune = [arg for name in skip_dirs for arg in ("-o", "-name", name)][1:]
+    find = ["find", *existing, *(["-type", "d", "(", *prune, ")", "-prune", "-o"] if prune else []),
+            "-type", "f", "-size", f"-{SECRET_SCAN_MAX_BYTES // 1024}k",
+            *[arg for name in skip_names for arg in ("!", "-name", name)], "-print0"]
+    files = subprocess.run(find, capture_output=True, timeout=300).stdout
+    grep = ["xargs", "-0", "-r", "grep", "-lF", "--no-messages", *[arg for n in needles for arg in ("-e", n)]]
+    return subprocess.run(grep, input=files, capture_output=True, timeout=300).stdout.decode().split()
+
+
 @pytest.fixture
 def waa_cli(standin, tmp_path):
     created = []

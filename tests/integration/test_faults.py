@@ -16,7 +16,7 @@ import local_vm
 import pytest
 import yaml
 
-from conftest import REPO, WAA, WORKER, docker_rm, unique_ports, vm_state_dir, write_inventory
+from conftest import REPO, WAA, WORKER, docker_rm, files_holding, unique_ports, vm_state_dir, write_inventory
 from conftest import wait_for as _wait_for
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1,
@@ -241,12 +241,10 @@ def _vm_files_holding(secret: str, *exclude: Path) -> list[str]:
     """Files on the VM (this machine) that hold ``secret``: every writable place a module, Ansible
     or the tool could leave one (home directories, temporary directories, /etc, /var but Docker's
     image store, the stand-in's state), the given controller-side paths excluded."""
-    roots = [p for p in ("/home", "/root", "/tmp", "/var/tmp", "/etc", "/var/lib/openadapt-waa", "/var/log",
-                         str(local_vm.STATE)) if os.path.exists(p)]
+    roots = ["/home", "/root", "/tmp", "/var/tmp", "/etc", "/var/lib/openadapt-waa", "/var/log", local_vm.STATE]
     # The stand-in keeps the registry's credentials for the tests (acr-credentials.json): not the VM's.
-    args = ["grep", "-rlF", "--no-messages", "--exclude-dir=docker", "--exclude=acr-credentials.json"] + [
-        f"--exclude-dir={p.name}" for p in exclude] + ["-e", secret] + roots
-    return subprocess.run(args, capture_output=True, text=True, timeout=300).stdout.split()
+    return files_holding([secret], roots, skip_dirs=("docker", *(p.name for p in exclude)),
+                         skip_names=("acr-credentials.json",))
 
 
 def test_registry_password_is_on_no_disk_while_the_pull_is_stalled_nor_after_ctrl_c(standin, hub_fault, fresh_image,

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import REPO, WAA, docker_rm, unique_ports, wait_for, write_inventory
+from conftest import REPO, WAA, docker_rm, files_holding, unique_ports, wait_for, write_inventory
 
 NAME = "waa-hostile"
 NOTEPAD = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
@@ -193,9 +193,8 @@ def test_api_key_file_is_removed_when_the_module_refuses_its_arguments(host, waa
                   env={"OPENAI_API_KEY": key})
     assert run.rc == 1 and run.doc["phase"] == "benchmark", run.output
     assert "trial_id" in run.doc["message"], run.doc
-    holding = subprocess.run(["grep", "-rlF", key, str(host["state"]), "/tmp", "/home/azureuser", "/root/.ansible"],
-                             capture_output=True, text=True, timeout=120)
-    assert not holding.stdout.strip(), "the API key is still on the VM in: " + holding.stdout
+    holding = files_holding([key], [host["state"], "/tmp", "/home/azureuser", "/root/.ansible"])
+    assert not holding, f"the API key is still on the VM in: {holding}"
     assert not list((host["state"] / "progress").glob("*.env.json"))
 
 

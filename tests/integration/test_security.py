@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WAA, docker_rm, unique_ports, vm_state_dir, write_inventory
+from conftest import WAA, docker_rm, files_holding, unique_ports, vm_state_dir, write_inventory
 from conftest import wait_for as _wait_for
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1,
@@ -85,16 +85,6 @@ CANARIES = ("AZURE_SECRET", "AZURE_CLIENT_SECRET", "AZURE_API_KEY", "AWS_SECRET_
             "GITHUB_TOKEN", "HF_TOKEN", "ANTHROPIC_API_KEY", "WAA_REGISTRY_PASSWORD", "OPENAI_API_KEY")
 
 
-def _files_holding(needles: list[str], *roots: Path) -> list[str]:
-    """The regular files under ``roots`` that hold any of ``needles`` (grep: fast, and no file is
-    read into this process)."""
-    existing = [str(root) for root in roots if root.exists()]
-    if not existing:
-        return []
-    args = ["grep", "-rlF", "--no-messages"] + [arg for needle in needles for arg in ("-e", needle)] + existing
-    return subprocess.run(args, capture_output=True, text=True, timeout=300).stdout.split()
-
-
 def test_the_controllers_environment_stays_out_of_run_files(standin, tmp_path):
     """ansible-runner writes the child's whole environment into artifacts/*/command: the child gets
     an allow-listed environment, and the secrets it needs travel in private files. Canary values
@@ -112,8 +102,8 @@ def test_the_controllers_environment_stays_out_of_run_files(standin, tmp_path):
     command = json.loads(next((run_dir / "runner" / "artifacts").glob("*/command")).read_text())
     assert "PATH" in command["env"] and "ANSIBLE_SSH_ARGS" in command["env"], "what Ansible needs is kept"
     assert "OPENAI_API_KEY_FILE" in command["env"] and "AZURE_SECRET_FILE" in command["env"], "secrets as files"
-    holding = _files_holding(list(canaries.values()), run_dir, tmpdir, Path(os.path.expanduser("~/.ansible")),
-                             Path("/home/azureuser/.ansible"), vm_state_dir(standin))
+    holding = files_holding(list(canaries.values()), [run_dir, tmpdir, Path(os.path.expanduser("~/.ansible")),
+                                                      Path("/home/azureuser/.ansible"), vm_state_dir(standin)])
     assert not holding, f"canaries found in {holding}"
     assert not list(tmpdir.glob("waa-secret-*")), "the private secret files are removed"
 

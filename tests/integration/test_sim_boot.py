@@ -27,6 +27,9 @@ BRIDGE = ("❯ ERROR: Failed to create bridge. Please add the following setting 
 USERMODE = "❯ Warning: falling back to usermode networking (slow)!"
 WAITING = "Waiting for a response from the windows server. This might take a while..."
 READY = "^Keeping container alive$"
+# A sleep is never shorter than asked (log stamps are rounded, hence the 0.1 s), but a busy host can
+# make it seconds longer: the bound above only catches a knob that was ignored.
+LATE_BY_LOAD = 10.0
 
 SCENARIOS = {
     "healthy": dict(env=FAST),
@@ -52,6 +55,11 @@ SCENARIOS = {
     "stop_time": dict(env={**FAST, "WAA_SIM_FAULT": "stop_answering_after=3,empty_at"}),
     "stop_refuse": dict(env={**FAST, "WAA_SIM_FAULT": "stop_answering_after=1req", "WAA_SIM_STOP_MODE": "refuse"}),
 }
+
+
+def assert_waited(seconds: float, asked: float) -> None:
+    """The simulator waited `asked` seconds: not less, and not so much more that the knob was ignored."""
+    assert asked - 0.1 <= seconds <= asked + LATE_BY_LOAD, (seconds, asked)
 
 
 @pytest.fixture(scope="module")
@@ -189,15 +197,15 @@ def test_fault_slow_boot(fleet):
     sim = fleet["slow_boot"]
     sim.wait_log(READY, timeout=60)
     qemu, windows, ready = (sim.instant(n) for n in ("qemu_started", "windows_started", "server_ready"))
-    assert windows - qemu == pytest.approx(6.0, abs=0.5)  # slow_boot=6
-    assert ready - windows == pytest.approx(3.0, abs=0.5)  # WAA_SIM_SERVER_DELAY default
+    assert_waited(windows - qemu, 6.0)  # slow_boot=6
+    assert_waited(ready - windows, 3.0)  # WAA_SIM_SERVER_DELAY default
 
 
 def test_kvm_n_boots_slower_without_kvm_errors(fleet):
     sim = fleet["kvm_n"]
     log = sim.wait_log(READY, timeout=60)
     assert "KVM acceleration" not in log
-    assert sim.instant("windows_started") - sim.instant("qemu_started") == pytest.approx(4.0, abs=0.5)
+    assert_waited(sim.instant("windows_started") - sim.instant("qemu_started"), 4.0)
 
 
 # -- failure signatures ----------------------------------------------------------------------------
@@ -215,7 +223,8 @@ def test_no_kvm_device_keeps_the_container_running_with_port_5000_dead(fleet):
     stamps = [line.split(" ", 1)[0] for line in sim.logs(timestamps=True).splitlines() if WAITING in line]
     assert len(stamps) >= 2
     t = [time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + s[20:29]) for s in stamps]
-    assert all(4.8 < b - a < 8 for a, b in zip(t, t[1:])), t  # 5 s sleep + the probe's own time
+    for a, b in zip(t, t[1:]):
+        assert_waited(b - a, 5.0)  # 5 s sleep + the probe's own time
 
 
 @pytest.mark.parametrize("scenario,reason", [("kvm_ro", "(no write access)"), ("kvm_null", "(vmx/svm disabled)")])
@@ -311,7 +320,7 @@ def test_fault_stop_answering_after_seconds(fleet):
     while get(sim, "/probe", timeout=1.0) == 200:
         assert time.monotonic() < deadline, "the server kept answering"
         time.sleep(0.3)
-    assert sim.instant("stopped_answering") - ready == pytest.approx(3.0, abs=0.5)
+    assert_waited(sim.instant("stopped_answering") - ready, 3.0)
 
 
 def test_fault_stop_answering_refuse_mode(fleet):
