@@ -125,6 +125,18 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def freeze_waa_server(container: str) -> None:
+    """SIGSTOP the simulator's Windows guest in ``container``, which serves WAA: from now on the
+    server accepts connections and never answers, while the container runs on (a hung server)."""
+    # The script's own command line would match the name it looks for: split it.
+    freeze = ("import os, signal\nfor pid in filter(str.isdigit, os.listdir('/proc')):\n"
+              "    if int(pid) != os.getpid() and b'guest' + b'.py' in open('/proc/%s/cmdline' % pid, 'rb').read():\n"
+              "        os.kill(int(pid), signal.SIGSTOP); print(pid)\n")
+    frozen = subprocess.run(["docker", "exec", container, "python3", "-c", freeze], capture_output=True, text=True,
+                            timeout=30)
+    assert frozen.returncode == 0 and frozen.stdout.strip(), (frozen.stdout, frozen.stderr)
+
+
 # Secrets travel in argument files, environments, logs and JSON: all far below this. The files above
 # it are disk images (golden disks are 30 GB sparse files, one in every test storage folder), ISOs
 # and image layers, which a scan would read in full: gigabytes of zeros per test, more with each

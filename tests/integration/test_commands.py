@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
-from conftest import docker_rm, unique_ports
+from conftest import docker_rm, freeze_waa_server, unique_ports
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1}
 
@@ -49,15 +48,10 @@ def test_server_start_restarts_a_container_whose_server_stopped_answering(waa_cl
     name = "waa-cmds-hung"
     docker_rm(name)
     hv = dict(unique_ports(), waa_container_name=name, waa_skip_smoke_test=True, **FAST)
-    # The server answers for 30 s after it starts, then never again while the container runs on.
-    hv["waa_container_env"] = {"WAA_SIM_FAULT": "stop_answering_after=30"}
     setup = waa_cli(hostvars=hv)
     assert setup.rc == 0, setup.output
-    deadline = time.monotonic() + 90
-    probe = waa_cli(hostvars=hv, command="probe")
-    while probe.rc == 0 and time.monotonic() < deadline:
-        time.sleep(5)
-        probe = waa_cli(hostvars=hv, command="probe")
+    freeze_waa_server(name)  # the server accepts connections and never answers; the container runs on
+    probe = waa_cli(hostvars=dict(hv, waa_server_timeout=8), command="probe")
     assert probe.rc == 6, probe.output  # the server layer, not the container, is what broke
     before = _started_at(name)
     start = waa_cli(hostvars=hv, command="server-start")

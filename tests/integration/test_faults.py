@@ -16,7 +16,7 @@ import local_vm
 import pytest
 import yaml
 
-from conftest import REPO, WAA, WORKER, docker_rm, files_holding, unique_ports, vm_state_dir, write_inventory
+from conftest import REPO, WAA, WORKER, docker_rm, files_holding, freeze_waa_server, unique_ports, vm_state_dir, write_inventory
 from conftest import wait_for as _wait_for
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1,
@@ -673,13 +673,7 @@ def test_a_ready_host_that_changed_is_found_on_the_re_run(waa_cli, standin):
         assert re.search(rf"✓ Container {name}: created \(ID: [0-9a-f]{{12}}\)", again.stdout), again.output
 
         # The server stops answering on the ready host: found by the survey, and its phase fails.
-        # SIGSTOP the simulator's Windows guest, which serves WAA (the script's words would match itself: split them).
-        freeze = ("import os, signal\nfor pid in filter(str.isdigit, os.listdir('/proc')):\n"
-                  "    if int(pid) != os.getpid() and b'guest' + b'.py' in open('/proc/%s/cmdline' % pid, 'rb').read():\n"
-                  "        os.kill(int(pid), signal.SIGSTOP); print(pid)\n")
-        frozen = subprocess.run(["docker", "exec", name, "python3", "-c", freeze], capture_output=True, text=True,
-                                timeout=30)
-        assert frozen.returncode == 0 and frozen.stdout.strip(), (frozen.stdout, frozen.stderr)
+        freeze_waa_server(name)
         hv_short = dict(hv, waa_server_timeout=8)
         stopped = waa_cli(hostvars=hv_short)
         assert stopped.rc == 6, stopped.output
