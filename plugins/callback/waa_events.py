@@ -103,6 +103,23 @@ def _internal(task) -> bool:
     return "waa_internal" in (getattr(task, "tags", None) or [])
 
 
+# The phase lists that walk the setup's nine phases (run_waa's does with waa_run_setup).
+SETUP_PHASE_FILES = ("vm_setup_phases.yml", "up_phases.yml")
+
+
+def _is_setup_play(play) -> bool:
+    """Whether ``play`` runs the setup's phases, from its phase list (a literal play variable) and,
+    for a benchmark run, --setup (an extra variable)."""
+    try:
+        phases_file = str((play.vars or {}).get("waa_phases_file") or "")
+        extra = play.get_variable_manager().extra_vars or {}
+    except Exception:  # an unknown play: number its phases as before
+        return True
+    if phases_file == "run_waa_phases.yml":
+        return str(extra.get("waa_run_setup", "")).lower() in ("true", "1", "yes")
+    return phases_file in SETUP_PHASE_FILES or not phases_file
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
@@ -124,6 +141,9 @@ class CallbackModule(CallbackBase):
         self.unreachable = {}
         self.last_boot = {}
         self.multi_host = False
+        # Whether the run goes through the setup's nine phases (vm-setup, up, run --setup): only then
+        # is a phase "Phase N/9"; a benchmark run or a reset shows its phases by their titles.
+        self.setup_run = True
         self.changed = {}  # host -> tasks that reported a change
         self.ssh_proven = {}  # host -> seconds the first remote task took (it proved SSH works)
         self.bench = {}  # host -> BenchmarkRelay
@@ -264,7 +284,8 @@ class CallbackModule(CallbackBase):
     def _start_phase(self, name, phase) -> None:
         """End the current phase, start ``phase``; the pre-flight phase says what the run's survey checked."""
         self._end_phase(name)
-        self.emit("phase_start", name, phase=phase, number=PHASE_NUMBER.get(phase), title=PHASE_TITLE.get(phase, phase))
+        self.emit("phase_start", name, phase=phase, number=PHASE_NUMBER.get(phase) if self.setup_run else None,
+                  title=PHASE_TITLE.get(phase, phase))
         if phase != "preflight":
             return
         if name in self.ssh_proven:
@@ -351,8 +372,9 @@ class CallbackModule(CallbackBase):
         except Exception:  # the host list is informative only
             hosts = []
         self.multi_host = len(hosts) > 1
+        self.setup_run = _is_setup_play(play)
         if self.seq == 0:
-            self.emit("run_start", None, playbook=self.playbook, hosts=hosts)
+            self.emit("run_start", None, playbook=self.playbook, hosts=hosts, setup=self.setup_run)
 
     def v2_runner_on_start(self, host, task):
         self._remember_host(host)

@@ -74,6 +74,7 @@ CHECKS = {
     'waa_benchmark_results_dest': v.validate_results_dest,
     'waa_benchmark_model': lambda x: v.validate_plain_name(x, 'model name'),
     'waa_benchmark_agent': lambda x: v.validate_plain_name(x, 'agent name'),
+    'waa_benchmark_shard': lambda x: x and v.parse_shard(x),
 }
 
 

@@ -65,6 +65,8 @@ class Run(object):
         self.stderr_tail = []
         self.stdout_tail = []
         self.tasks_in_list = None
+        self.sample = None  # {'seed', 'tasks'} when num_tasks sampled the list
+        self.share = None  # {'index', 'count', 'of', 'domains'} when a fleet splits the tasks
         # --reset-between-tasks: one client per task, so no client's "Left tasks" is the run's total.
         self.total_override = None
         self.last_reset = None  # seconds the reset before the running task took
@@ -131,6 +133,7 @@ class Run(object):
         fields = dict((k, summary[k]) for k in ('total_tasks', 'tasks_in_list', 'already_done', 'success_count',
                                                 'error_count', 'average_score'))
         fields['status'] = self.status
+        fields.update((k, v) for k, v in (('sample', self.sample), ('share', self.share)) if v is not None)
         if fields != self.last_benchmark:
             self.last_benchmark = fields
             self.add_event('benchmark', **fields)
@@ -301,7 +304,7 @@ class Run(object):
             'exit_code': self.exit_code, 'argv': self.argv, 'results_dir': self.p['results_dest'],
             'result_root': self.root or self.result_root(), 'log_file': self.p['log_file'],
             'deadline_exceeded': self.deadline_exceeded, 'timed_out': self.timed_out,
-            'duration': round(time.monotonic() - self.start_mono, 1),
+            'duration': round(time.monotonic() - self.start_mono, 1), 'share': self.share, 'sample': self.sample,
             'tasks': [{k: t.get(k) for k in ('domain', 'task_id', 'index', 'status', 'score', 'success', 'steps',
                                              'error', 'duration')} for t in self.tasks],
         })

@@ -45,6 +45,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import 
     read_container_file,
     task_list_json,
     select_tasks,
+    share_of,
     as_task_list,
     tar_one_file,
 )
@@ -132,8 +133,26 @@ def run_module(p, run, check_mode=False, warn=None):
         base = task_list_json(json.loads(raw.decode('utf-8')))
     except ValueError as exc:
         raise BenchmarkError('The task list %s is not valid: %s' % (list_path, exc), 1)
-    pairs = select_tasks(base, p['domain'], p['tasks'], p['num_tasks'])
+    pairs = select_tasks(base, p['domain'], p['tasks'], p['num_tasks'], p['sample_seed'])
+    if p['num_tasks'] is not None:
+        run.sample = {'seed': p['sample_seed'], 'tasks': len(pairs)}
+    if p['shard'] and p['shard']['count'] > 1:
+        selected = len(pairs)
+        pairs = share_of(pairs, p['shard']['index'], p['shard']['count'])
+        run.share = {'index': p['shard']['index'], 'count': p['shard']['count'], 'of': selected,
+                     'domains': dict((d, len(ids)) for d, ids in as_task_list(pairs).items())}
     run.tasks_in_list = len(pairs)
+    if not pairs:
+        run.total_override = 0
+        result = run.result()
+        result.update(changed=False, msg='No task in this host\'s share (shard %d of %d: %d task(s) for %d hosts).' % (
+            run.share['index'] + 1, run.share['count'], run.share['of'], run.share['count']) if run.share
+            else 'No task selected.')
+        run.status = 'complete'
+        run.benchmark_event()
+        if run.progress is not None:
+            run.progress.final(dict(run.record(), result=result, message=result['msg']), failed=False)
+        return result
     selection = as_task_list(pairs)
     meta_path = p['task_list']
     custom = None

@@ -7,6 +7,7 @@ destination), reading a file in it, and the task list a run selects."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import io
 import os
 import posixpath
@@ -124,8 +125,9 @@ def task_list_json(data):
     return data
 
 
-def select_tasks(base, domain='all', tasks=None, num_tasks=None):
-    """The tasks to run, in the list's order: [(domain, id), ...]."""
+def select_tasks(base, domain='all', tasks=None, num_tasks=None, sample_seed=0):
+    """The tasks to run, in the list's order: [(domain, id), ...]; ``num_tasks`` samples them across
+    the domains (sample_tasks)."""
     # The task list is the container's file: entries that are no WAA task reference are left out.
     pairs = [(d, str(i)) for d, ids in base.items() for i in ids if valid_task_ref(d, str(i))]
     if domain and domain != 'all':
@@ -151,8 +153,57 @@ def select_tasks(base, domain='all', tasks=None, num_tasks=None):
     if num_tasks is not None:
         if num_tasks < 1:
             raise BenchmarkError('num_tasks must be at least 1.', 1)
-        pairs = pairs[:num_tasks]
+        pairs = sample_tasks(pairs, num_tasks, sample_seed)
     return pairs
+
+
+def _rank(seed, *parts):
+    """A stable pseudo-random rank: the same on every host and Python (no `random`, whose
+    algorithms may change between the VMs' and the controller's versions)."""
+    return hashlib.sha256('/'.join([str(seed)] + [str(p) for p in parts]).encode('utf-8')).hexdigest()
+
+
+def _by_domain(pairs):
+    domains = {}
+    for d, i in pairs:
+        domains.setdefault(d, []).append(i)
+    return domains
+
+
+def sample_tasks(pairs, count, seed=0):
+    """``count`` of ``pairs`` stratified by domain: each domain's share in proportion to its size
+    (largest remainder, ties by a seeded rank), its tasks chosen by a seeded rank; in the list's
+    order. The same seed gives the same sample on every host."""
+    if count >= len(pairs):
+        return list(pairs)
+    domains = _by_domain(pairs)
+    total = len(pairs)
+    quota = dict((d, count * len(ids) // total) for d, ids in domains.items())
+    left = count - sum(quota.values())
+    by_remainder = sorted(domains, key=lambda d: (-(count * len(domains[d]) % total), _rank(seed, d)))
+    for d in by_remainder[:left]:
+        quota[d] += 1
+    chosen = set()
+    for d, ids in domains.items():
+        chosen.update((d, i) for i in sorted(ids, key=lambda i: _rank(seed, d, i))[:quota[d]])
+    return [p for p in pairs if p in chosen]
+
+
+def share_of(pairs, index, count):
+    """Shard ``index`` of ``count`` of ``pairs``: the tasks dealt out one by one across the shards,
+    domain after domain, with one running counter, so each shard holds every domain's tasks in
+    proportion and the shards' sizes differ by one at most. In the list's order."""
+    if count < 1 or not 0 <= index < count:
+        raise BenchmarkError('Shard %s of %s does not exist: the index is 0 to %s.' % (index, count, count - 1), 1,
+                             'Give waa_benchmark_shard as INDEX/COUNT with 0 <= INDEX < COUNT.')
+    dealt = 0
+    mine = set()
+    for d, ids in _by_domain(pairs).items():
+        for i in ids:
+            if dealt % count == index:
+                mine.add((d, i))
+            dealt += 1
+    return [p for p in pairs if p in mine]
 
 
 def as_task_list(pairs):

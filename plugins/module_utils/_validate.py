@@ -334,6 +334,15 @@ def refuse_template(value, what):
 _RE_PLAIN_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}\Z')
 
 
+def parse_shard(value):
+    """A host's share of a fleet's tasks, "INDEX/COUNT" (0 <= INDEX < COUNT): {'index', 'count'}."""
+    match = re.match(r'^\s*(\d{1,6})\s*/\s*(\d{1,6})\s*\Z', str(value))
+    if not match or not int(match.group(1)) < int(match.group(2)):
+        raise ValueError('%s is not a shard: give INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 2/8 for the third of '
+                         'eight hosts.' % _printable(value))
+    return {'index': int(match.group(1)), 'count': int(match.group(2))}
+
+
 def validate_plain_name(value, what='name'):
     """Validate a model or agent name: letters, digits and _ . : + - (no "/", no spaces), and return it."""
     if isinstance(value, str) and _RE_PLAIN_NAME.match(value) and value not in ('.', '..'):

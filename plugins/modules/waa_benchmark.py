@@ -64,8 +64,31 @@ options:
     type: list
     elements: str
   num_tasks:
-    description: Run only the first this many tasks of O(task_list) (after O(domain) and O(tasks)).
+    description:
+      - Run only this many tasks of O(task_list) (after O(domain) and O(tasks)), sampled across the domains in
+        proportion to their sizes (stratified), the tasks of each domain chosen by O(sample_seed).
+      - The same seed gives the same sample on every host, so the sample is split across a fleet (O(shard)).
     type: int
+  sample_seed:
+    description: The seed of the O(num_tasks) sample.
+    type: int
+    default: 0
+  shard:
+    description:
+      - This host's share of the selected tasks when a fleet splits them, as O(shard.index) of O(shard.count).
+        The tasks are dealt out one by one across the shards, domain after domain, so each shard holds every
+        domain's tasks in proportion; sizes differ by one at most.
+      - A share with no task (more hosts than tasks) runs nothing and succeeds.
+    type: dict
+    suboptions:
+      index:
+        description: This host's shard, from 0.
+        type: int
+        required: true
+      count:
+        description: The number of shards (hosts) the tasks are split over.
+        type: int
+        required: true
   domain:
     description: Run only the tasks of this domain (V(all) for every domain).
     type: str
@@ -340,6 +363,9 @@ def main():
             task_list=dict(type='str', default='evaluation_examples_windows/test_all.json'),
             tasks=dict(type='list', elements='str'),
             num_tasks=dict(type='int'),
+            sample_seed=dict(type='int', default=0),
+            shard=dict(type='dict', options=dict(index=dict(type='int', required=True),
+                                                 count=dict(type='int', required=True))),
             domain=dict(type='str', default='all'),
             model=dict(type='str', default='gpt-4o-mini'),
             agent=dict(type='str', default='navi'),

@@ -65,6 +65,28 @@ def write_piece(results_dir: str, piece: dict) -> str | None:
     return "complete" if piece.get("complete") else "partial"
 
 
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10 ** 6 else None
+
+
+def fleet_share(share) -> dict | None:
+    """The module's report of this host's share ({index, count, of, domains}), as plain checked values:
+    it comes from the VM."""
+    if not isinstance(share, dict) or _count(share.get("index")) is None or not _count(share.get("count")):
+        return None
+    domains = share.get("domains") if isinstance(share.get("domains"), dict) else {}
+    return {"index": share["index"], "count": share["count"], "of": _count(share.get("of")),
+            "domains": {safe_name(str(d))[:64]: n for d, n in list(domains.items())[:200] if _count(n) is not None}}
+
+
+def task_sample(sample) -> dict | None:
+    """The module's report of a --num-tasks sample ({seed, tasks}), checked."""
+    if not isinstance(sample, dict) or _count(sample.get("tasks")) is None:
+        return None
+    seed = sample.get("seed")
+    return {"seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None, "tasks": sample["tasks"]}
+
+
 class BenchmarkRelay:
     """Relays one host's benchmark: ``feed`` each progress_watch result, ``flush(force=True)`` at the end.
 
@@ -150,6 +172,7 @@ class BenchmarkRelay:
         self.ended = self.ended or final
         fields = {k: event.get(k) for k in ("total_tasks", "tasks_in_list", "already_done", "success_count",
                                             "error_count", "average_score")}
+        fields.update(share=fleet_share(event.get("share")), sample=task_sample(event.get("sample")))
         self.emit("benchmark", status="running" if status in BENCH_RUNNING else status, stage=stage,
                   results_dir="results/%s" % self.host, **fields)
 

@@ -64,7 +64,7 @@ def atomic_write(path: str, text, mode: int = 0o600) -> None:
 
 
 def new_state() -> dict:
-    return {"status": "initializing", "started": None, "updated": None, "playbook": None,
+    return {"status": "initializing", "started": None, "updated": None, "playbook": None, "setup": True,
             "hosts": {}, "exit_code": None, "benchmark": {"status": "idle"}}
 
 
@@ -84,7 +84,8 @@ def apply_event(state: dict, event: dict) -> dict:
     kind = event.get("type")
     state["updated"] = event.get("ts")
     if kind == "run_start":
-        state.update(status="running", started=event.get("ts"), playbook=event.get("playbook"))
+        state.update(status="running", started=event.get("ts"), playbook=event.get("playbook"),
+                     setup=event.get("setup") is not False)
         for name in event.get("hosts") or []:
             _host(state, name)
         return state
@@ -263,8 +264,8 @@ def _human_lines(event: dict, prefix: str, multi_host: bool) -> list:
     if kind == "phase_start":
         if event.get("phase") == "docker":
             return []  # part of phase 1 in the spec's numbering
-        if event.get("phase") in UNNUMBERED_PHASES:
-            return ["[%s] %s%s" % (prefix, tag, PHASE_TITLE[event["phase"]])]
+        if event.get("phase") in UNNUMBERED_PHASES or event.get("number") is None:
+            return ["[%s] %s%s" % (prefix, tag, PHASE_TITLE.get(event.get("phase"), event.get("title") or ""))]
         return ["[%s] %sPhase %s/9: %s" % (prefix, tag, event.get("number"), event.get("title"))]
     if kind == "check":
         mark = "\u2713" if event.get("ok") else "\u2717"
@@ -328,6 +329,12 @@ def _benchmark_lines(event: dict, tag: str) -> list:
     if event.get("stage") == "start":
         done = event.get("already_done")
         extra = " (%s already done, kept)" % done if done else ""
+        share, sample = event.get("share"), event.get("sample")
+        if share:
+            extra += "; share %s/%s of %s: %s" % (share["index"] + 1, share["count"], share.get("of"), ", ".join(
+                "%s %s" % (d, n) for d, n in sorted((share.get("domains") or {}).items())) or "nothing")
+        if sample:
+            extra += "; %s task(s) sampled across the domains (seed %s)" % (sample["tasks"], sample.get("seed"))
         return ["  %s\u2192 Benchmark: %s task(s) to run%s" % (tag, "?" if total is None else total, extra)]
     if event.get("stage") == "end":
         average = event.get("average_score")

@@ -105,7 +105,13 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--task-list", help="task list inside the container (default evaluation_examples_windows/test_all.json)")
     g.add_argument("--task", action="append", dest="tasks", metavar="DOMAIN/ID",
                    help="run this task (repeatable), e.g. --task notepad/366de66e-cbae-4d72-b042-26390db2b145-WOS")
-    g.add_argument("--num-tasks", type=int, help="run at most this many tasks")
+    g.add_argument("--num-tasks", type=int,
+                   help="run this many tasks, sampled across the domains in proportion to their sizes")
+    g.add_argument("--sample-seed", type=int, metavar="N",
+                   help="seed of the --num-tasks sample (default 0: the same sample each time and on every host)")
+    g.add_argument("--shard-by", choices=["host", "none"],
+                   help="host (default): each host of the inventory runs its share of the tasks, each task once "
+                        "across the fleet; none: every host runs the whole list")
     g.add_argument("--domain", help="only tasks of this domain (e.g. notepad)")
     g.add_argument("--model", help="model the agent uses (default gpt-4o-mini)")
     g.add_argument("--agent", help="agent (default navi)")

@@ -258,7 +258,7 @@ class Hub:
                 steps[-1]["screenshot_url"] = screenshot_url(run.name, steps[-1]["screenshot_url"])
 
     def _run_state(self) -> dict:
-        return {k: self.state.get(k) for k in ("status", "exit_code", "started", "updated", "playbook")}
+        return {k: self.state.get(k) for k in ("status", "exit_code", "started", "updated", "playbook", "setup")}
 
     # reads
     def records_after(self, since: int) -> list[Record] | None:

@@ -66,6 +66,14 @@ def benchmark_vars(args) -> dict:
         if args.num_tasks < 1:
             raise UsageError("--num-tasks must be at least 1.")
         extravars["waa_benchmark_num_tasks"] = args.num_tasks
+    if args.sample_seed is not None:
+        if args.num_tasks is None:
+            raise UsageError("--sample-seed chooses the --num-tasks sample: add --num-tasks N.")
+        if args.sample_seed < 0:
+            raise UsageError("--sample-seed must be 0 or more.")
+        extravars["waa_benchmark_sample_seed"] = args.sample_seed
+    if args.shard_by is not None:
+        extravars["waa_benchmark_shard_by"] = args.shard_by
     for option, (var, check) in BENCHMARK_TEXT.items():
         value = getattr(args, option)
         if value is not None:

@@ -189,6 +189,22 @@ def golden_summary(out, head: str, doc: dict, where: str, command: str) -> None:
     out(f"  2. Run the benchmark: waa run {where} --setup --num-tasks 3 --monitor")
 
 
+def benchmark_summary(out, head: str, doc: dict, where: str, results) -> None:
+    """`waa run`'s closing block: the score, and what to do with the result (not "run the benchmark")."""
+    out(f"{head}SUCCESS: {doc.get('message')}")
+    out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
+    if doc.get("costs"):
+        out(f"  Estimated cost: {describe_costs(doc['costs'])} for this run")
+    for warning in doc.get("warnings") or []:
+        out(f"  Warning: {warning}")
+    out()
+    out("Next steps:")
+    out(f"  1. Open the results: {results} (one folder per task: result.txt, traj.jsonl, screenshots)")
+    out(f"  2. Finish what has no result: run the same `waa run {where} ...` again (finished tasks are kept and skipped)")
+    out("  3. Stop paying for the VM when you are done: az vm deallocate --resource-group <group> --name <vm> "
+        "(its disks and the golden image stay)")
+
+
 def summary(printer: Printer, result, command: str = "vm-setup", target: str = "") -> None:
     """The closing block: SUCCESS with next steps, or what broke and how to fix it."""
     out = printer.line
@@ -203,6 +219,8 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
                 out(f"  Fix: {doc['fix']}")
         elif code == 0 and command in ("prepare-image", "golden"):
             golden_summary(out, head, doc, target or f"--host {shlex.quote(name)}", command)
+        elif code == 0 and command == "run":
+            benchmark_summary(out, head, doc, target or f"--host {shlex.quote(name)}", result.run_dir / "results" / name)
         elif code == 0:
             container = doc.get("container") or {}
             out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")

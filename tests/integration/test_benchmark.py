@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import select_tasks
 from conftest import REPO, docker_rm, write_inventory
 
 NAME = "waa-bench-e2e"
@@ -70,8 +72,9 @@ def run_waa(bench_host, name: str, extra: dict) -> tuple[subprocess.CompletedPro
 
 def test_run_three_tasks_live_then_resume(bench_host):
     # -- first run: 3 tasks from a clean slate, 1 s of agent "thinking" per step ----------------
+    first_three = ["microsoft_paint/" + PAINT, "notepad/" + NOTEPAD, "chrome/" + CHROME]
     proc, run_dir, took = run_waa(bench_host, "run-1", {
-        "waa_benchmark_num_tasks": 3, "waa_benchmark_clean_results": True,
+        "waa_benchmark_tasks": first_three, "waa_benchmark_clean_results": True,
         "waa_benchmark_env": {"WAA_SIM_STEP_SECONDS": "1.0"}})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     events = _events(run_dir)
@@ -143,7 +146,7 @@ def test_run_three_tasks_live_then_resume(bench_host):
     vm_before = (vm / ROOT / "microsoft_paint" / PAINT / "result.txt").stat().st_mtime
 
     # -- second run, no clean: 4 tasks, the 2 finished ones are kept and skipped --------------
-    proc, run2, took2 = run_waa(bench_host, "run-2", {"waa_benchmark_num_tasks": 4})
+    proc, run2, took2 = run_waa(bench_host, "run-2", {"waa_benchmark_tasks": first_three + ["settings/" + SETTINGS]})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     events2 = [e for e in _events(run2) if e["host"] == HOST]
     start = next(e for e in events2 if e["type"] == "benchmark" and e["stage"] == "start")
@@ -159,3 +162,40 @@ def test_run_three_tasks_live_then_resume(bench_host):
     assert (results2 / ROOT / "settings" / SETTINGS / "result.txt").read_text() == "0.0\n"
     assert not (results2 / ROOT / "microsoft_paint").exists()
     assert took + took2 < 150, (took, took2)
+
+
+def _fleet_inventory(standin, bench_host, names: tuple[str, ...]) -> Path:
+    """An inventory of several hosts that are this one VM and container: a fleet whose hosts run one at a time."""
+    path = bench_host["base"] / "fleet.yml"
+    data = yaml.safe_load(Path(bench_host["inventory"]).read_text())
+    hosts = data["all"]["children"]["waa_vms"]["hosts"]
+    vm = dict(hosts.pop(HOST), waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "0"})
+    hosts.update({name: dict(vm) for name in names})
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_fleet_splits_the_sampled_tasks_each_once_whatever_limit_runs_them(standin, bench_host, waa_cli):
+    """Each host runs its share of the --num-tasks sample, from its place among the inventory's hosts: two
+    runs with --limit (as AWX slices or two controllers would) run disjoint shares that cover the sample.
+    --shard-by none gives a host the whole list."""
+    inventory = _fleet_inventory(standin, bench_host, ("vm-b", "vm-a"))
+    args = ["--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "4", "--sample-seed", "1",
+            "--clean-results", "--timeout", "240"]
+    ran = {}
+    for index, host in enumerate(("vm-a", "vm-b")):
+        run = waa_cli(*args, "--limit", host, inventory=inventory, command="run", timeout=300)
+        assert run.rc == 0, run.output
+        assert f"share {index + 1}/2 of 4: " in run.stdout, run.output
+        assert "4 task(s) sampled across the domains (seed 1)" in run.stdout, run.output
+        ran[host] = [(e["domain"], e["task_id"]) for e in run.events() if e["type"] == "task_start"]
+        assert len(ran[host]) == 2, ran
+    small = json.loads((REPO / "tests/sim/rootfs/client/evaluation_examples_windows/test_small.json").read_text())
+    assert not set(ran["vm-a"]) & set(ran["vm-b"]), ran
+    assert sorted(ran["vm-a"] + ran["vm-b"]) == sorted(select_tasks(small, "all", None, 4, 1)), ran
+
+    whole = waa_cli("--task", "notepad/" + NOTEPAD, "--clean-results", "--shard-by", "none", "--limit", "vm-b",
+                    inventory=inventory, command="run", timeout=300)
+    assert whole.rc == 0, whole.output
+    assert "share" not in whole.stdout.split("Benchmark:")[1].splitlines()[0], whole.output
+    assert [e["task_id"] for e in whole.events() if e["type"] == "task_start"] == [NOTEPAD]

@@ -122,6 +122,11 @@ def test_setup_then_benchmark_live_in_a_browser(standin, hub_fault, fresh_image,
                                    timeout=WAIT_MS)
             # The tasks are done before the playbook is: stop the viewer only once it lingers after the run.
             expect(tid(tid(page, "host-local-vm"), "result")).to_have_attribute("data-exit-code", "0", timeout=WAIT_MS)
+            # A benchmark run lists the phases it went through, not setup phases left "pending" for ever.
+            card = tid(page, "host-local-vm")
+            expect(tid(card, "phase-validate")).to_be_visible()
+            for phase in ("preflight", "image", "container", "windows_boot", "smoke"):
+                expect(tid(card, f"phase-{phase}")).to_be_hidden()
             out = _stop_when_lingering(bench)
             assert "SUCCESS" in out and bench.returncode == 0, out
         finally:

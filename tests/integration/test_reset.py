@@ -46,12 +46,16 @@ def test_a_benchmark_changes_only_the_overlay_and_reset_returns_to_the_golden_di
 
         run = waa_cli("--task", NOTEPAD, hostvars=hv, command="run")
         assert run.rc == 0, run.output
+        # A benchmark run is no setup: its phases by their titles, and next steps about its result.
+        assert "Phase 9/9" not in run.stdout and "[run] Final validation" in run.stdout, run.output
+        assert "Finish what has no result" in run.stdout and "Run the benchmark:" not in run.stdout, run.output
         changed = _overlay.state(str(storage), str(overlay_dir))["bytes"]
         assert changed > overlay["bytes"], "the boot and the task wrote into the overlay"
         assert _golden.fingerprint(str(disk)) == golden, "the benchmark must not change the golden disk"
 
         reset = waa_cli("--json", hostvars=hv, command="reset")
         assert reset.rc == 0, reset.output
+        assert not any(e.get("number") for e in reset.events() if e["type"] == "phase_start"), "no Phase N/9"
         assert reset.doc["message"].startswith("Windows reset to the golden disk ("), reset.doc
         assert [p["role"] for p in reset.doc["phases"]][:3] == ["preflight", "docker", "reset"], reset.doc["phases"]
         assert all(layer["healthy"] for layer in reset.doc["health_layers"]), reset.doc

@@ -303,6 +303,8 @@
       const records = group.roles.map((role) => host.phases[role]);
       const st = groupStatus(records, finished);
       setAttr(row, "data-status", st);
+      // A run that does not set the host up (a benchmark run, a reset) shows only the phases it went through.
+      show(row, st !== "pending" || !model.state || model.state.setup !== false);
       setText(status, STATUS_TEXT[st] || st);
       const durations = records.map(phaseDuration).filter((d) => d !== null);
       setText(duration, durations.length ? fmtDuration(durations.reduce((a, b) => a + b, 0)) : "");
