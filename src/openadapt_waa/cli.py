@@ -192,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("monitor", help="open the live viewer on runs (the newest, and those started later)",
                        description="Serve the live viewer on 127.0.0.1 for run directories, or for every run "
                                    "started under ~/.local/state/openadapt-waa/runs.")
+    r = sub.add_parser("results", help="merge the benchmark results of run directories into one summary",
+                       description="Merge the results of `waa run` directories (a fleet's hosts, AWX slices, earlier runs) "
+                                   "into one summary: per domain, overall, per host, the slowest tasks and the cost; a task "
+                                   "with results in several places is reported and counted once (its newest result).")
+    r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a run directory (with results/<host>/...)")
+    r.add_argument("--output", metavar="FILE", help="also write the summary (JSON) to this file")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
     m.add_argument("--run-dir", action="append", default=[], help="a run directory to show (repeatable)")
     m.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     m.add_argument("--no-browser", action="store_true", help="print the URL only")
@@ -292,13 +299,21 @@ def report_result(args: argparse.Namespace, printer, result, command: str, limit
     """The closing block (human) or the result document (--json)."""
     from openadapt_waa.output import summary
 
+    merged = None
+    if command == "run":  # one score for the run's hosts, on success and on failure
+        from openadapt_waa import summary as bench_summary
+
+        merged = bench_summary.merge([result.run_dir])
+        bench_summary.write(result.run_dir, merged)
     if args.json:
         if len(result.hosts) == 1 and not result.message:
-            doc = next(iter(result.hosts.values()))
+            doc = dict(next(iter(result.hosts.values())))
         else:
             doc = result.overall()
             if result.message:
                 doc["message"] = result.message
+        if merged is not None:
+            doc["summary"] = merged
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         if args.inventory:
@@ -306,6 +321,29 @@ def report_result(args: argparse.Namespace, printer, result, command: str, limit
         else:
             where = f"--host {shlex.quote(args.host)}"
         summary(printer, result, command, where)
+        if merged is not None:
+            from openadapt_waa import summary as bench_summary
+
+            for line in bench_summary.lines(merged):
+                printer.line(line)
+            printer.line(f"Summary: {result.run_dir / 'results' / bench_summary.SUMMARY_FILE}")
+
+
+def merge_results(args: argparse.Namespace) -> int:
+    """`waa results RUN_DIR...`: one summary of several run directories (exit 1 when one is no run directory)."""
+    from openadapt_waa import summary
+
+    dirs = [Path(d).expanduser().resolve() for d in args.run_dirs]
+    bad = [str(d) for d in dirs if not (d / "results").is_dir()]
+    if bad:
+        raise UsageError(f"{', '.join(bad)}: no results/ folder here; give the run directories of `waa run` "
+                         "(printed as 'Run directory:' at its start).")
+    merged = summary.merge(dirs)
+    if args.output:
+        out = Path(args.output).expanduser()
+        out.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(merged, indent=2, sort_keys=True) if args.json else "\n".join(summary.lines(merged)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_ARGS
     try:
         refuse_templates(args)
+        if args.command == "results":
+            return merge_results(args)
         if args.command == "monitor":
             from openadapt_waa import viewer
 

@@ -169,7 +169,8 @@ def _fleet_inventory(standin, bench_host, names: tuple[str, ...]) -> Path:
     path = bench_host["base"] / "fleet.yml"
     data = yaml.safe_load(Path(bench_host["inventory"]).read_text())
     hosts = data["all"]["children"]["waa_vms"]["hosts"]
-    vm = dict(hosts.pop(HOST), waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "0"})
+    # No task raises here (the simulator's chrome task would): every task of the sample gets a result.
+    vm = dict(hosts.pop(HOST), waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "0", "WAA_SIM_RAISE_TASKS": ""})
     hosts.update({name: dict(vm) for name in names})
     path.write_text(yaml.safe_dump(data))
     return path
@@ -182,7 +183,7 @@ def test_a_fleet_splits_the_sampled_tasks_each_once_whatever_limit_runs_them(sta
     inventory = _fleet_inventory(standin, bench_host, ("vm-b", "vm-a"))
     args = ["--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "4", "--sample-seed", "1",
             "--clean-results", "--timeout", "240"]
-    ran = {}
+    ran, dirs = {}, []
     for index, host in enumerate(("vm-a", "vm-b")):
         run = waa_cli(*args, "--limit", host, inventory=inventory, command="run", timeout=300)
         assert run.rc == 0, run.output
@@ -190,12 +191,35 @@ def test_a_fleet_splits_the_sampled_tasks_each_once_whatever_limit_runs_them(sta
         assert "4 task(s) sampled across the domains (seed 1)" in run.stdout, run.output
         ran[host] = [(e["domain"], e["task_id"]) for e in run.events() if e["type"] == "task_start"]
         assert len(ran[host]) == 2, ran
+        dirs.append(str(run.run_dir))
+        assert json.loads((run.run_dir / "results" / "summary.json").read_text())["hosts"].keys() == {host}
+        assert "Benchmark summary: " in run.stdout and "Finish what has no result" in run.stdout, run.output
     small = json.loads((REPO / "tests/sim/rootfs/client/evaluation_examples_windows/test_small.json").read_text())
     assert not set(ran["vm-a"]) & set(ran["vm-b"]), ran
     assert sorted(ran["vm-a"] + ran["vm-b"]) == sorted(select_tasks(small, "all", None, 4, 1)), ran
 
-    whole = waa_cli("--task", "notepad/" + NOTEPAD, "--clean-results", "--shard-by", "none", "--limit", "vm-b",
+    # The whole list on one host (--shard-by none): here a task vm-a ran already, in a run of its own.
+    again = "%s/%s" % ran["vm-a"][0]
+    whole = waa_cli("--task", again, "--clean-results", "--shard-by", "none", "--limit", "vm-b", "--json",
                     inventory=inventory, command="run", timeout=300)
     assert whole.rc == 0, whole.output
-    assert "share" not in whole.stdout.split("Benchmark:")[1].splitlines()[0], whole.output
-    assert [e["task_id"] for e in whole.events() if e["type"] == "task_start"] == [NOTEPAD]
+    assert whole.doc["summary"]["tasks"] == 1 and list(whole.doc["summary"]["hosts"]) == ["vm-b"], whole.doc
+    assert [e["task_id"] for e in whole.events() if e["type"] == "task_start"] == [ran["vm-a"][0][1]]
+    start = next(e for e in whole.events() if e["type"] == "benchmark" and e.get("stage") == "start")
+    assert start.get("share") is None and start["total_tasks"] == 1, start
+
+    # One score from the three runs: each task once, the one with two results reported, not counted twice.
+    dirs.append(str(whole.run_dir))
+    merged = subprocess.run([sys.executable, "-m", "openadapt_waa.cli", "results", *dirs, "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert merged.returncode == 0, merged.stderr
+    doc = json.loads(merged.stdout)
+    assert doc["tasks"] == 4 and set(doc["hosts"]) == {"vm-a", "vm-b"}, doc
+    assert [d["task"] for d in doc["duplicates"]] == [again] and len(doc["duplicates"][0]["results"]) == 2, doc
+    assert sum(entry["tasks"] for entry in doc["domains"].values()) == 4
+    human = subprocess.run([sys.executable, "-m", "openadapt_waa.cli", "results", *dirs], capture_output=True,
+                           text=True, timeout=60).stdout
+    assert "Benchmark summary: 4 task(s) with a result" in human and "has 2 results (counted once" in human, human
+    bad = subprocess.run([sys.executable, "-m", "openadapt_waa.cli", "results", str(bench_host["base"])],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "no results/ folder" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
