@@ -167,13 +167,18 @@ def log_command(doc: dict, name: str) -> str:
     return f"ssh{port} {shlex.quote(target)} {remote}"
 
 
+def success_head(out, head: str, doc: dict, what: str) -> None:
+    """The first lines of every success block: the message, the time and the cost of ``what``."""
+    out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")
+    out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
+    if doc.get("costs"):
+        out(f"  Estimated cost: {describe_costs(doc['costs'])} for this {what}")
+
+
 def golden_summary(out, head: str, doc: dict, where: str, command: str) -> None:
     """`waa prepare-image`'s and `waa golden push`'s closing block: the golden disk and what to do with it."""
     golden = doc.get("golden") or {}
-    out(f"{head}SUCCESS: {doc.get('message')}")
-    out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
-    if doc.get("costs"):
-        out(f"  Estimated cost: {describe_costs(doc['costs'])} for this {command}")
+    success_head(out, head, doc, command)
     out(f"  Image: {golden.get('image')} {golden.get('image_digest') or ''}".rstrip())
     out(f"  ISO: {golden.get('iso_source')} (sha256 {golden.get('iso_sha256')})")
     out(f"  Fingerprint: {golden.get('fingerprint')} (recorded in the manifest beside the disk)")
@@ -191,10 +196,7 @@ def golden_summary(out, head: str, doc: dict, where: str, command: str) -> None:
 
 def benchmark_summary(out, head: str, doc: dict, where: str, results) -> None:
     """`waa run`'s closing block: the score, and what to do with the result (not "run the benchmark")."""
-    out(f"{head}SUCCESS: {doc.get('message')}")
-    out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
-    if doc.get("costs"):
-        out(f"  Estimated cost: {describe_costs(doc['costs'])} for this run")
+    success_head(out, head, doc, "run")
     for warning in doc.get("warnings") or []:
         out(f"  Warning: {warning}")
     out()
@@ -223,10 +225,7 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
             benchmark_summary(out, head, doc, target or f"--host {shlex.quote(name)}", result.run_dir / "results" / name)
         elif code == 0:
             container = doc.get("container") or {}
-            out(f"{head}SUCCESS: {doc.get('message') or 'WAA container ready for evaluation'}")
-            out(f"  Total time: {format_duration(doc.get('duration_seconds'))}")
-            if doc.get("costs"):
-                out(f"  Estimated cost: {describe_costs(doc['costs'])} for this {command}")
+            success_head(out, head, doc, command)
             out(f"  Container: {container.get('name')} ({container.get('id')})")
             out(f"  Server: {doc.get('server_url')} on the VM's loopback (reach it through the tunnel below)")
             out("  Status: \u2713 Ready")
