@@ -15,7 +15,10 @@
 from __future__ import annotations
 
 import fcntl
+import os
+import resource
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,24 @@ def pytest_configure(config):
 LONG_FIRST = ["test_soak.py", "test_faults.py", "test_ecosystem_molecule.py", "test_commands.py", "test_vm_setup.py",
               "test_golden.py", "test_reset.py", "test_hostile_input.py", "test_ecosystem_sanity.py",
               "test_monitor_e2e.py", "test_engine_versions.py", "test_golden_blob.py"]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """WAA_TEST_CPU_LOG=FILE: one line per test with the CPU seconds of the processes it ran and
+    waited for (the CLI, ansible-playbook, ssh; fixtures included), to see where the suite's time goes on 2 cores."""
+    path = os.environ.get("WAA_TEST_CPU_LOG")
+    if not path:
+        return (yield)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    try:
+        return (yield)
+    finally:
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        with open(path, "a") as handle:
+            handle.write("%.1f %.1f %s\n" % (cpu, time.monotonic() - start, item.nodeid))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,6 +8,7 @@ healthy-path test runs against it too.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import struct
 import time
@@ -96,6 +97,11 @@ if not os.path.exists("/dev/kvm"):
     while True:
         say("Waiting for a response from the windows server. This might take a while...")
         time.sleep(1)
+# FAKE_BOOT_GATE: the boot waits (at most 2 min) for this file, which the test makes once it has seen the wait begin.
+GATE = os.environ.get("FAKE_BOOT_GATE")
+gate_ends = time.time() + 120
+while GATE and not os.path.exists(GATE) and time.time() < gate_ends:
+    time.sleep(0.1)
 say(A + "Booting Windows using QEMU v8.1.5..." + Z)
 time.sleep(BOOT)
 say(A + "Windows started succesfully, visit http://localhost:8006/ to view the screen..." + Z)
@@ -159,10 +165,16 @@ def png_size(data: bytes):
 
 
 def test_waits_until_healthy_then_smoke(fake_image, containers, tmp_path):
-    c = containers(fake_image, env={"FAKE_BOOT_SECONDS": "1.5", "FAKE_SERVER_DELAY": "1.5"})
+    # The boot goes on only once the module has polled and written its progress: it waits, whatever the load.
+    c = containers(fake_image, env={"FAKE_BOOT_GATE": "/tmp/boot", "FAKE_BOOT_SECONDS": "1", "FAKE_SERVER_DELAY": "1"})
     progress = tmp_path / "boot.json"
     shot = tmp_path / "shot.png"
-    r = run_module("waa_probe", probe_args(c, wait_timeout=60, progress_file=str(progress)), tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(run_module, "waa_probe", probe_args(c, wait_timeout=60, progress_file=str(progress)),
+                              tmp_path)
+        assert wait_for(progress.exists, 60), "the module never polled"
+        docker("exec", c["name"], "touch", "/tmp/boot")
+        r = waiting.result(timeout=120)
     assert not r["failed"], r["msg"]
     assert r["healthy"] is True and r["waa_exit_code"] == 0 and r["changed"] is False
     assert [layer["layer"] for layer in r["layers"]] == ["docker_daemon", "container", "windows_boot", "waa_server", "accessibility"]

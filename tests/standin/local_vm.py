@@ -67,7 +67,7 @@ DOCKER_SOCK = "/var/run/docker.sock"
 PUBLISH_VERSION = "2"
 # Random data in :latest, so that a first pull (make demo) shows minutes-long Docker Hub pulls in
 # miniature: every layer downloaded with byte progress for a few seconds.
-LATEST_PAD_MB = int(os.environ.get("WAA_STANDIN_LATEST_PAD_MB") or 256)
+LATEST_PAD_MB = int(os.environ.get("WAA_STANDIN_LATEST_PAD_MB") or 64)
 SIM_ENV = {"WAA_SIM_BOOT_SECONDS": "2", "WAA_SIM_SERVER_DELAY": "3"}
 
 # Binaries `up` needs -> Debian package that provides them.
