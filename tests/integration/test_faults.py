@@ -243,7 +243,12 @@ def _vm_files_holding(secret: str, *exclude: Path) -> list[str]:
     image store, the stand-in's state), the given controller-side paths excluded."""
     roots = ["/home", "/root", "/tmp", "/var/tmp", "/etc", "/var/lib/openadapt-waa", "/var/log", local_vm.STATE]
     # The stand-in keeps the registry's credentials for the tests (acr-credentials.json): not the VM's.
-    return files_holding([secret], roots, skip_dirs=("docker", *(p.name for p in exclude)),
+    # Package managers' caches and toolchains (pip, npm, pyenv, rustup, virtualenvs: gigabytes here)
+    # are written by installs, never by a run; the stand-in's registries and Azurite are the cloud's
+    # storage, not the VM's.
+    caches = ("docker", ".cache", ".npm", ".pyenv", ".venv", "node_modules", ".rustup", ".cargo", ".m2",
+              "registry-hub", "registry-acr", "azurite")
+    return files_holding([secret], roots, skip_dirs=(*caches, *(p.name for p in exclude)),
                          skip_names=("acr-credentials.json",))
 
 
