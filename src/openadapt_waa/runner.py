@@ -190,7 +190,8 @@ def _read_results(run_dir: Path) -> dict[str, dict]:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             continue
-        results[doc.get("host", path.stem)] = doc
+        if isinstance(doc, dict) and isinstance(doc.get("host"), str):  # not the merged summary.json
+            results[doc["host"]] = doc
     return results
 
 

@@ -191,7 +191,8 @@ def waa_cli(standin, tmp_path):
         results = {}
         for path in sorted((run_dir / "results").glob("*.json")) if (run_dir / "results").exists() else []:
             doc = json.loads(path.read_text())
-            results[doc["host"]] = doc
+            if "host" in doc:  # a host's result document, not the benchmark's merged summary.json
+                results[doc["host"]] = doc
         return CliRun(proc.returncode, out, err, run_dir, time.monotonic() - start, results)
 
     yield run
