@@ -337,7 +337,7 @@ _RE_PLAIN_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}\Z')
 def parse_shard(value):
     """A host's share of a fleet's tasks, "INDEX/COUNT" (0 <= INDEX < COUNT): {'index', 'count'}."""
     match = re.match(r'^\s*(\d{1,6})\s*/\s*(\d{1,6})\s*\Z', str(value))
-    if not match or not int(match.group(1)) < int(match.group(2)):
+    if not match or int(match.group(1)) >= int(match.group(2)):
         raise ValueError('%s is not a shard: give INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 2/8 for the third of '
                          'eight hosts.' % _printable(value))
     return {'index': int(match.group(1)), 'count': int(match.group(2))}

@@ -108,10 +108,13 @@ def unique_ports() -> dict:
 
 
 def docker_rm(name: str) -> None:
-    """Remove a test's container and its results directory on the VM (they outlive containers)."""
+    """Remove a test's container and what the VM keeps for it beyond the container (its results
+    directory, its overlay over the golden disk, whose /storage also holds the simulator's marks):
+    no test starts from what an earlier run left."""
     subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=180)
     if name and "/" not in name and name not in (".", ".."):
-        shutil.rmtree(vm_state_dir() / "client-results" / name, ignore_errors=True)
+        for kept in ("client-results", "overlay"):
+            shutil.rmtree(vm_state_dir() / kept / name, ignore_errors=True)
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):

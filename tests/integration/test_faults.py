@@ -210,7 +210,7 @@ def test_no_secret_reaches_a_file_after_a_failure_or_an_interrupt(waa_cli, stand
 
 
 def test_stalled_pull_is_detected_retried_and_completes(standin, standin_ctl, hub_fault, fresh_image, tmp_path):
-    published = fresh_image(24)
+    published = fresh_image(8)
     name = "waa-f-stall"
     window = 3
     hub_fault("stall", image=published, stall_after_bytes=2 * 1024 * 1024, targets="blobs")
@@ -257,7 +257,7 @@ def test_registry_password_is_on_no_disk_while_the_pull_is_stalled_nor_after_ctr
     """The pull runs in the background (async), whose module arguments Ansible leaves in a file on
     the VM for as long as it runs. The password now travels in a private file that the module
     removes at its start: it is on no disk while the pull stalls, nor after a Ctrl-C during it."""
-    published = fresh_image(24)
+    published = fresh_image(8)
     name = "waa-f-pull-secret"
     hub_fault("stall", image=published, stall_after_bytes=2 * 1024 * 1024, targets="blobs")
     tmpdir = tmp_path / "controller-tmp"  # the CLI's own private secret files (0600) live here
@@ -314,8 +314,8 @@ def test_interrupted_run_leaves_no_half_state_and_the_next_run_succeeds(standin,
     # The same command runs again after the interrupt: it converges from whatever was left.
     hv = slow = dict(unique_ports(), waa_container_name=name, waa_container_env={"WAA_SIM_BOOT_SECONDS": "15"},
                      **FAST)
-    if phase == "image":  # a pull of 24 MB at 1 MB/s: interrupted while its bytes come in
-        published = fresh_image(24)
+    if phase == "image":  # a pull of 10 MB at 1 MB/s: interrupted while its bytes come in
+        published = fresh_image(10)
         hub_fault("none", image=published, rate_bps=1_000_000)
         hv["waa_image"] = published.hub_image
     proc, run_dir = _background(standin, tmp_path, name, slow)
