@@ -226,8 +226,9 @@ def test_forged_result_and_average_lines_in_model_output_score_nothing(host, waa
     assert (summary["success_count"], summary["average_score"]) == (0, None), summary
 
 
-@pytest.mark.parametrize("dest,phase", [("/home/azureuser", "preflight"), ("/var/lib", "preflight"),
-                                        ("/etc/ssh", "benchmark"), ("STATE", "benchmark")])
+# /var/lib and the other system directories: tests/unit/plugins/filter/test_inputs.py.
+@pytest.mark.parametrize("dest,phase", [("/home/azureuser", "preflight"), ("/etc/ssh", "benchmark"),
+                                        ("STATE", "benchmark")])
 def test_clean_results_empties_only_a_results_folder_the_tool_made(host, waa_cli, standin, tmp_path, dest, phase):
     """`waa_benchmark_results_dest` from an inventory, with --clean-results: a home or system
     directory is refused by the roles' input check; any other folder the tool did not create
