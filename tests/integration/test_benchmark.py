@@ -203,7 +203,8 @@ def test_a_fleet_splits_the_sampled_tasks_each_once_whatever_limit_runs_them(sta
     whole = waa_cli("--task", again, "--clean-results", "--shard-by", "none", "--limit", "vm-b", "--json",
                     inventory=inventory, command="run", timeout=300)
     assert whole.rc == 0, whole.output
-    assert whole.doc["summary"]["tasks"] == 1 and list(whole.doc["summary"]["hosts"]) == ["vm-b"], whole.doc
+    printed = json.loads(whole.stdout)  # --json: the host's document with the run's summary
+    assert printed["summary"]["tasks"] == 1 and list(printed["summary"]["hosts"]) == ["vm-b"], printed
     assert [e["task_id"] for e in whole.events() if e["type"] == "task_start"] == [ran["vm-a"][0][1]]
     start = next(e for e in whole.events() if e["type"] == "benchmark" and e.get("stage") == "start")
     assert start.get("share") is None and start["total_tasks"] == 1, start
