@@ -16,12 +16,13 @@ help:
 	@echo "make local-vm-down  stop what local-vm started"
 	@echo "make bench          regenerate docs/benchmarks.md"
 
-# The virtual environment; re-installed only when pyproject.toml changes.
+# The virtual environment; re-installed only when pyproject.toml changes. --no-compile: Python compiles
+# what a run imports, not ansible's ~40k files up front (CPU that a 2-core CI lacks).
 venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-compile -e '.[test]'
 	@mkdir -p .collections/ansible_collections/openadapt
 	@ln -sfn ../../.. .collections/ansible_collections/openadapt/waa
 	@touch $(STAMP)

@@ -108,7 +108,8 @@ def test_the_controllers_environment_stays_out_of_run_files(standin, tmp_path):
     assert not list(tmpdir.glob("waa-secret-*")), "the private secret files are removed"
 
 
-@pytest.mark.parametrize("second", [signal.SIGHUP, signal.SIGTERM])
+# SIGHUP: the signal ansible-runner's own handler never covered (SIGTERM takes the same handler).
+@pytest.mark.parametrize("second", [signal.SIGHUP])
 def test_a_signal_during_the_release_still_removes_the_secret_files(standin, tmp_path, second):
     """SIGINT ends the playbook and starts the release run; a SIGHUP while the release ran killed
     the CLI with its default action and left $TMPDIR/waa-secret-* (SIGTERM was caught only by
