@@ -163,20 +163,13 @@ def _rank(seed, *parts):
     return hashlib.sha256('/'.join([str(seed)] + [str(p) for p in parts]).encode('utf-8')).hexdigest()
 
 
-def _by_domain(pairs):
-    domains = {}
-    for d, i in pairs:
-        domains.setdefault(d, []).append(i)
-    return domains
-
-
 def sample_tasks(pairs, count, seed=0):
     """``count`` of ``pairs`` stratified by domain: each domain's share in proportion to its size
     (largest remainder, ties by a seeded rank), its tasks chosen by a seeded rank; in the list's
     order. The same seed gives the same sample on every host."""
     if count >= len(pairs):
         return list(pairs)
-    domains = _by_domain(pairs)
+    domains = as_task_list(pairs)
     total = len(pairs)
     quota = dict((d, count * len(ids) // total) for d, ids in domains.items())
     left = count - sum(quota.values())
@@ -198,7 +191,7 @@ def share_of(pairs, index, count):
                              'Give waa_benchmark_shard as INDEX/COUNT with 0 <= INDEX < COUNT.')
     dealt = 0
     mine = set()
-    for d, ids in _by_domain(pairs).items():
+    for d, ids in as_task_list(pairs).items():
         for i in ids:
             if dealt % count == index:
                 mine.add((d, i))

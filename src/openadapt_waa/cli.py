@@ -297,12 +297,11 @@ def _execute(command: str, playbook: str, args, extravars: dict, inventory, limi
 
 def report_result(args: argparse.Namespace, printer, result, command: str, limit: str | None) -> None:
     """The closing block (human) or the result document (--json)."""
+    from openadapt_waa import summary as bench_summary
     from openadapt_waa.output import summary
 
     merged = None
     if command == "run":  # one score for the run's hosts, on success and on failure
-        from openadapt_waa import summary as bench_summary
-
         merged = bench_summary.merge([result.run_dir])
         bench_summary.write(result.run_dir, merged)
     if args.json:
@@ -322,8 +321,6 @@ def report_result(args: argparse.Namespace, printer, result, command: str, limit
             where = f"--host {shlex.quote(args.host)}"
         summary(printer, result, command, where)
         if merged is not None:
-            from openadapt_waa import summary as bench_summary
-
             for line in bench_summary.lines(merged):
                 printer.line(line)
             printer.line(f"Summary: {result.run_dir / 'results' / bench_summary.SUMMARY_FILE}")

@@ -10,11 +10,11 @@ the hosts' result documents. A task with results in several places is reported a
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import valid_task_ref
+from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
 from ansible_collections.openadapt.waa.plugins.module_utils._waa_log import parse_result
 
 SUMMARY_FILE = "summary.json"
@@ -165,13 +165,7 @@ def merge(run_dirs: list[Path]) -> dict:
 def write(run_dir: Path, summary: dict) -> Path:
     """``<run_dir>/results/summary.json`` (private, as every run file)."""
     path = Path(run_dir) / "results" / SUMMARY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(SUMMARY_FILE + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
+    atomic_write(str(path), json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return path
 
 
