@@ -67,6 +67,7 @@ CHECKS = {
     'waa_ram_size': v.validate_ram_size,
     'waa_cpu_cores': _cpu_cores,
     'waa_benchmark_tasks': _tasks,
+    'waa_benchmark_task_plan': _tasks,  # this host's entry
     'waa_golden_iso_url': lambda x: x and v.validate_download_url(x),
     'waa_golden_url': lambda x: x and split_golden_url(x),
     'waa_golden_iso_sha256': lambda x: x and v.validate_sha256(x),

@@ -67,6 +67,8 @@ class Run(object):
         self.tasks_in_list = None
         self.sample = None  # {'seed', 'tasks'} when num_tasks sampled the list
         self.share = None  # {'index', 'count', 'of', 'domains'} when a fleet splits the tasks
+        # The tasks selected before a fleet's split, sent once: the controller finds a failed host's tasks in it.
+        self.selection = None
         # --reset-between-tasks: one client per task, so no client's "Left tasks" is the run's total.
         self.total_override = None
         self.last_reset = None  # seconds the reset before the running task took
@@ -136,6 +138,9 @@ class Run(object):
         fields.update((k, v) for k, v in (('sample', self.sample), ('share', self.share)) if v is not None)
         if fields != self.last_benchmark:
             self.last_benchmark = fields
+            if self.selection is not None:
+                fields = dict(fields, selection=self.selection)
+                self.selection = None
             self.add_event('benchmark', **fields)
 
     def on_parsed(self, event):

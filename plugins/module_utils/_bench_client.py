@@ -41,6 +41,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._bench import (
     build_argv,
 )
 from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import (
+    MAX_SELECTION,
     copy_out,
     read_container_file,
     task_list_json,
@@ -136,6 +137,7 @@ def run_module(p, run, check_mode=False, warn=None):
     pairs = select_tasks(base, p['domain'], p['tasks'], p['num_tasks'], p['sample_seed'])
     if p['num_tasks'] is not None:
         run.sample = {'seed': p['sample_seed'], 'tasks': len(pairs)}
+    run.selection = ['%s/%s' % pair for pair in pairs] if len(pairs) <= MAX_SELECTION else None
     if p['shard'] and p['shard']['count'] > 1:
         selected = len(pairs)
         pairs = share_of(pairs, p['shard']['index'], p['shard']['count'])

@@ -41,6 +41,8 @@ def safe_rel(name):
     return norm
 
 
+# The most tasks a selection may hold and still be reported whole to the controller (WAA has 154).
+MAX_SELECTION = 5000
 PATH_PART_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
 
 

@@ -17,6 +17,8 @@ import re
 import shutil
 from typing import Callable
 
+from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import MAX_SELECTION
+from ansible_collections.openadapt.waa.plugins.module_utils._validate import valid_task_ref
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
 
 # The benchmark's own statuses that the viewer shows as "running".
@@ -85,6 +87,20 @@ def task_sample(sample) -> dict | None:
         return None
     seed = sample.get("seed")
     return {"seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None, "tasks": sample["tasks"]}
+
+
+def task_selection(selection) -> list[str] | None:
+    """The module's report of the tasks selected before the split ("domain/id" each), checked whole:
+    one bad or missing entry and the report is dropped (a partial list would hide tasks)."""
+    if not isinstance(selection, list) or len(selection) > MAX_SELECTION:
+        return None
+    refs = []
+    for ref in selection:
+        parts = ref.split("/") if isinstance(ref, str) else []
+        if len(parts) != 2 or not valid_task_ref(*parts):
+            return None
+        refs.append(ref)
+    return refs
 
 
 class BenchmarkRelay:
@@ -173,6 +189,8 @@ class BenchmarkRelay:
         fields = {k: event.get(k) for k in ("total_tasks", "tasks_in_list", "already_done", "success_count",
                                             "error_count", "average_score")}
         fields.update(share=fleet_share(event.get("share")), sample=task_sample(event.get("sample")))
+        if "selection" in event:
+            fields["selection"] = task_selection(event["selection"])
         self.emit("benchmark", status="running" if status in BENCH_RUNNING else status, stage=stage,
                   results_dir="results/%s" % self.host, **fields)
 

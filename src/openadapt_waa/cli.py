@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from openadapt_waa import __version__
+from openadapt_waa.fleet import DEFAULT_MAX_FAILURES
 from openadapt_waa.options import (UsageError, common_vars, golden_push_vars, prepare_vars, refuse_templates, run_vars,
                                   setup_vars, target)
 
@@ -121,6 +122,12 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--reset-between-tasks", action="store_true", default=None,
                    help="return Windows to the golden disk before each task (a fresh overlay and a boot per task: "
                         "the WAA paper's per-task isolation)")
+    g.add_argument("--resume", metavar="RUN_DIR",
+                   help="finish an earlier run: only its tasks without a result anywhere in the fleet run (with its task "
+                        "list, agent and model); the summary covers both runs")
+    g.add_argument("--max-host-failures", type=int, metavar="K",
+                   help=f"leave out a host after K failed runs in a row (its circuit opens; default "
+                        f"{DEFAULT_MAX_FAILURES}); a later run probes it first and gives it work again when it is healthy")
     g.add_argument("--setup", action="store_true", default=None,
                    help="set the host up first when it needs it (as `waa up`: the setup phases when the container is "
                         "missing, the start phases when it is stopped), then run; the setup options apply")
@@ -262,13 +269,28 @@ def execute(command: str, playbook: str, args, extravars: dict) -> int:
     controller = owners.register(run_id)
     extravars = dict(extravars, waa_run_deadline=deadline, waa_timeout=args.timeout, waa_run_dir=str(run_dir),
                      waa_run_id=run_id, waa_lock_dead_owners=dead, waa_lock_controller=controller)
+    if command == "run":
+        _write_request(args, run_dir)
     try:
         return _execute(command, playbook, args, extravars, inventory, limit, run_dir)
     finally:
         owners.unregister(run_id)
 
 
+def _write_request(args, run_dir: Path) -> None:
+    """<run>/request.json (what --resume repeats) and, for a resumed run, resumes.json (the earlier run)."""
+    from openadapt_waa.fleet import RESUMES_FILE
+    from openadapt_waa.options import run_request
+
+    from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
+
+    atomic_write(str(run_dir / "request.json"), json.dumps(run_request(args), indent=2, sort_keys=True) + "\n")
+    if args.resume:
+        atomic_write(str(run_dir / RESUMES_FILE), json.dumps({"resumes": [str(args.resume)]}) + "\n")
+
+
 def _execute(command: str, playbook: str, args, extravars: dict, inventory, limit, run_dir: Path) -> int:
+    from openadapt_waa import fleet
     from openadapt_waa.output import Printer
     from openadapt_waa.runner import run_playbook
 
@@ -276,15 +298,34 @@ def _execute(command: str, playbook: str, args, extravars: dict, inventory, limi
     if printer:
         printer.line(f"[{command}] Run directory: {run_dir}")
     viewer = start_viewer(run_dir, args.monitor_port) if getattr(args, "monitor", False) else None
-    try:
-        result = run_playbook(
-            playbook, inventory=inventory, extravars=extravars, run_dir=run_dir, limit=limit,
-            # The backstop: waits on the VM stop at the deadline itself, which the roles may extend for a default
-            # timeout on the install or restore path (roles/common/tasks/start.yml).
-            hard_timeout=args.timeout + 30 + (AUTO_TIMEOUT_EXTRA if extravars.get("waa_timeout_auto") else 0),
+    notes: list[str] = []
+
+    def play(playbook: str, variables: dict, where: Path, pattern: str | None):
+        # The backstop: waits on the VM stop at the deadline itself, which the roles may extend for a default
+        # timeout on the install or restore path (roles/common/tasks/start.yml).
+        left = extravars["waa_run_deadline"] - time.time()
+        return run_playbook(
+            playbook, inventory=inventory, extravars=variables, run_dir=where, limit=pattern,
+            hard_timeout=max(left, 1) + 30 + (AUTO_TIMEOUT_EXTRA if extravars.get("waa_timeout_auto") else 0),
             on_event=printer.event if printer else None,
             on_output=printer.output if printer else None,
         )
+
+    def say(line: str) -> None:
+        notes.append(line)
+        if printer:
+            printer.line(line)
+
+    try:
+        if command == "run":
+            breaker = fleet.Breaker(inventory, args.max_host_failures or fleet.DEFAULT_MAX_FAILURES) \
+                if isinstance(inventory, str) else None
+            earlier = fleet.run_dirs_of(Path(args.resume)) if args.resume else []
+            result = fleet.run_benchmark(play, extravars=extravars, run_dir=run_dir, limit=limit, breaker=breaker,
+                                         say=say, earlier=earlier)
+            result.notes = notes
+        else:
+            result = play(playbook, extravars, run_dir, limit)
     except BaseException:
         if viewer:
             linger(viewer, interactive=False, keep=args.monitor_keep)
@@ -300,9 +341,11 @@ def report_result(args: argparse.Namespace, printer, result, command: str, limit
     from openadapt_waa import summary as bench_summary
     from openadapt_waa.output import summary
 
+    from openadapt_waa.fleet import run_dirs_of
+
     merged = None
-    if command == "run":  # one score for the run's hosts, on success and on failure
-        merged = bench_summary.merge([result.run_dir])
+    if command == "run":  # one score for the run's hosts (and the runs it resumes), on success and on failure
+        merged = bench_summary.merge(run_dirs_of(result.run_dir))
         bench_summary.write(result.run_dir, merged)
     if args.json:
         if len(result.hosts) == 1 and not result.message:
@@ -313,6 +356,8 @@ def report_result(args: argparse.Namespace, printer, result, command: str, limit
                 doc["message"] = result.message
         if merged is not None:
             doc["summary"] = merged
+        if result.notes:
+            doc["notes"] = result.notes
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         if args.inventory:
@@ -343,6 +388,46 @@ def merge_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def resume(args) -> int:
+    """--resume RUN_DIR: make ``args`` that run's, for its tasks without a result; the number of those tasks
+    (0: nothing to do, said and summarised)."""
+    from openadapt_waa import fleet, summary
+    from openadapt_waa.options import resume_args
+
+    from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_task_ref
+
+    earlier = Path(args.resume).expanduser().resolve()
+    if not (earlier / "request.json").is_file():
+        raise UsageError(f"{args.resume} is no `waa run` directory (no request.json): give the run directory that "
+                         "`waa run` printed as 'Run directory:'.")
+    try:
+        request = json.loads((earlier / "request.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{earlier / 'request.json'} cannot be read ({err}): run `waa run` again without --resume.")
+    chain = fleet.run_dirs_of(earlier)
+    reading = fleet.read(chain)
+    if not reading.selection:
+        raise UsageError(f"{earlier} has no record of the tasks it selected (no host started the benchmark): "
+                         "run `waa run` again without --resume.")
+    todo = fleet.missing(reading)
+    for ref in todo:
+        try:
+            validate_task_ref(ref)
+        except ValueError as err:
+            raise UsageError(f"{earlier}: {err}: run `waa run` again without --resume.")
+    args.resume = str(earlier)
+    if not todo:
+        merged = summary.merge(chain)
+        print(json.dumps({"exit_code": 0, "summary": merged, "notes": ["nothing to resume"]}, indent=2, sort_keys=True)
+              if args.json else "\n".join([f"Nothing to resume: each of the {len(reading.selection)} task(s) of "
+                                           f"{earlier} has a result."] + summary.lines(merged)))
+        return 0
+    resume_args(args, request if isinstance(request, dict) else {}, todo)
+    if not args.json:
+        print(f"Resuming {earlier}: {len(todo)} of its {len(reading.selection)} task(s) have no result.")
+    return len(todo)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -362,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("vm-setup", "up"):
             extravars = setup_vars(args)
         elif args.command == "run":
+            if args.resume:
+                left = resume(args)
+                if not left:
+                    return 0
             extravars = run_vars(args)
         elif args.command == "prepare-image":
             extravars = prepare_vars(args)

@@ -95,8 +95,40 @@ def benchmark_vars(args) -> dict:
     return extravars
 
 
+# What a `waa run` keeps in <run>/request.json for a later --resume: the options that name its tasks'
+# results (task list, agent, model, results folder) and how it split them.
+RESUMED_OPTIONS = ("task_list", "model", "agent", "result_dir", "shard_by", "reset_between_tasks")
+# Options that choose the tasks: --resume takes the earlier run's instead.
+SELECTION_OPTIONS = ("tasks", "num_tasks", "sample_seed", "domain", "clean_results") + RESUMED_OPTIONS
+
+
+def run_request(args) -> dict:
+    """The options of a `waa run` that its --resume repeats."""
+    return {name: getattr(args, name) for name in RESUMED_OPTIONS if getattr(args, name) is not None}
+
+
+def resume_args(args, request: dict, tasks: list[str]) -> None:
+    """Make ``args`` the earlier run's (``request``, its request.json) for ``tasks``, the tasks it left without
+    a result; the values are checked again as the options they came from."""
+    given = [name for name in SELECTION_OPTIONS if getattr(args, name) not in (None, False, [])]
+    if given:
+        raise UsageError(f"--resume runs the earlier run's tasks with its options: leave out --{given[0].replace('_', '-')}.")
+    for name in RESUMED_OPTIONS:
+        value = request.get(name)
+        if name == "reset_between_tasks":
+            value = True if value is True else None
+        elif name == "shard_by":
+            value = value if value in ("host", "none") else None
+        elif value is not None and not isinstance(value, str):
+            raise UsageError(f"The earlier run's request.json holds a bad {name}: run `waa run` again without --resume.")
+        setattr(args, name, value)
+    args.tasks = list(tasks)
+
+
 def run_vars(args) -> dict:
     """`waa run`: the benchmark's variables, and with --setup the setup's too."""
+    if args.max_host_failures is not None and args.max_host_failures < 1:
+        raise UsageError("--max-host-failures must be at least 1.")
     if not args.setup:
         # The setup options only act through --setup: refuse them rather than ignore them.
         env_default = {"image": os.environ.get("WAA_IMAGE"), "azure_cr": os.environ.get("WAA_AZURE_CR")}

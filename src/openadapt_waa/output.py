@@ -194,15 +194,17 @@ def golden_summary(out, head: str, doc: dict, where: str, command: str) -> None:
     out(f"  2. Run the benchmark: waa run {where} --setup --num-tasks 3 --monitor")
 
 
-def benchmark_summary(out, head: str, doc: dict, where: str, results) -> None:
+def benchmark_summary(out, head: str, doc: dict, where: str, run_dir) -> None:
     """`waa run`'s closing block: the score, and what to do with the result (not "run the benchmark")."""
     success_head(out, head, doc, "run")
     for warning in doc.get("warnings") or []:
         out(f"  Warning: {warning}")
     out()
     out("Next steps:")
-    out(f"  1. Open the results: {results} (one folder per task: result.txt, traj.jsonl, screenshots)")
-    out(f"  2. Finish what has no result: run the same `waa run {where} ...` again (finished tasks are kept and skipped)")
+    out(f"  1. Open the results: {run_dir / 'results'} (summary.json; a folder per host, one per task: result.txt, "
+        "traj.jsonl, screenshots)")
+    out(f"  2. Finish what has no result: waa run {where} --resume {shlex.quote(str(run_dir))} (only the tasks "
+        "without a result run)")
     out("  3. Stop paying for the VM when you are done: az vm deallocate --resource-group <group> --name <vm> "
         "(its disks and the golden image stay)")
 
@@ -222,7 +224,7 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
         elif code == 0 and command in ("prepare-image", "golden"):
             golden_summary(out, head, doc, target or f"--host {shlex.quote(name)}", command)
         elif code == 0 and command == "run":
-            benchmark_summary(out, head, doc, target or f"--host {shlex.quote(name)}", result.run_dir / "results" / name)
+            benchmark_summary(out, head, doc, target or f"--host {shlex.quote(name)}", result.run_dir)
         elif code == 0:
             container = doc.get("container") or {}
             success_head(out, head, doc, command)

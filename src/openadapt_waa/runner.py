@@ -40,6 +40,7 @@ class RunResult:
     run_dir: Path
     hosts: dict[str, dict] = field(default_factory=dict)  # host -> result document
     message: str = ""
+    notes: list[str] = field(default_factory=list)  # what the CLI said of the run (a fleet's second pass...)
 
     def overall(self) -> dict:
         return {"exit_code": self.exit_code, "exit_code_rule": OVERALL_RULE, "run_dir": str(self.run_dir),

@@ -39,7 +39,7 @@ def _is_name(text: str) -> bool:
     return bool(text) and text not in (".", "..") and "/" not in text and "\0" not in text
 
 
-def _results(run_dir: Path) -> list[TaskResult]:
+def read_results(run_dir: Path) -> list[TaskResult]:
     """The readable result.txt files of ``run_dir`` (links and unparsable values are left out)."""
     found = []
     root = run_dir / "results"
@@ -62,7 +62,7 @@ def _results(run_dir: Path) -> list[TaskResult]:
     return found
 
 
-def _events(run_dir: Path) -> list[dict]:
+def read_events(run_dir: Path) -> list[dict]:
     path = run_dir / "events.jsonl"
     events = []
     if not path.is_file():
@@ -99,7 +99,7 @@ def _number(value) -> float | None:
 def merge(run_dirs: list[Path]) -> dict:
     """The merged summary of ``run_dirs``: per domain, overall, per host, the slowest tasks, the
     duplicates and the fleet's cost."""
-    results = [r for run_dir in run_dirs for r in _results(Path(run_dir))]
+    results = [r for run_dir in run_dirs for r in read_results(Path(run_dir))]
     by_task: dict[tuple, list[TaskResult]] = {}
     for result in results:
         by_task.setdefault((result.domain, result.task_id), []).append(result)
@@ -113,7 +113,7 @@ def merge(run_dirs: list[Path]) -> dict:
     cost = 0.0
     costed = False
     for run_dir in map(Path, run_dirs):
-        for event in _events(run_dir):
+        for event in read_events(run_dir):
             if event.get("type") != "task_end" or not isinstance(event.get("host"), str):
                 continue
             host = hosts.setdefault(event["host"], {"tasks": 0, "seconds": 0.0, "failures": {}})

@@ -224,3 +224,69 @@ def test_a_fleet_splits_the_sampled_tasks_each_once_whatever_limit_runs_them(sta
     bad = subprocess.run([sys.executable, "-m", "openadapt_waa.cli", "results", str(bench_host["base"])],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "no results/ folder" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_a_dead_host_loses_no_task_its_circuit_opens_and_a_healthy_probe_closes_it(standin, bench_host, waa_cli,
+                                                                                  tmp_path):
+    """A fleet of a working host and one whose SSH port is closed (unreachable from the start). A run limited
+    to the working host leaves the other share without a result; --resume runs just those tasks, over the
+    fleet: the dead host's share goes to the working host in a second pass, and its circuit opens
+    (--max-host-failures 1). The next run probes it, leaves it out and gives its share to the working host;
+    once the host answers again, the probe lets it work (half-open) and its success closes the circuit."""
+    inventory = _fleet_inventory(standin, bench_host, ("vm-a", "vm-dead"))
+    data = yaml.safe_load(inventory.read_text())
+    dead = data["all"]["children"]["waa_vms"]["hosts"]["vm-dead"]
+    real_port = dead.get("ansible_port")
+    dead["ansible_port"] = 1  # nothing listens: connection refused
+    inventory.write_text(yaml.safe_dump(data))
+    env = {"WAA_STATE_HOME": str(tmp_path / "state")}  # this test's circuit breakers only
+    breaker = tmp_path / "state" / "breaker.json"
+    small = json.loads((REPO / "tests/sim/rootfs/client/evaluation_examples_windows/test_small.json").read_text())
+    sample = ["%s/%s" % pair for pair in select_tasks(small, "all", None, 4, 1)]
+
+    first = waa_cli("--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "4", "--sample-seed",
+                    "1", "--clean-results", "--limit", "vm-a", inventory=inventory, command="run", env=env, timeout=300)
+    assert first.rc == 0, first.output
+    done = ["%s/%s" % (e["domain"], e["task_id"]) for e in first.events() if e["type"] == "task_start"]
+    assert len(done) == 2 and "Second pass" not in first.stdout, first.output
+    assert f"--resume {first.run_dir}" in first.stdout, first.output  # the next step names the run to finish
+
+    refused = waa_cli("--resume", str(first.run_dir), "--num-tasks", "2", inventory=inventory, command="run", env=env)
+    assert refused.rc == 1 and "leave out --num-tasks" in refused.stderr and "Traceback" not in refused.output
+
+    resumed = waa_cli("--resume", str(first.run_dir), "--max-host-failures", "1", "--timeout", "240",
+                      inventory=inventory, command="run", env=env, timeout=300)
+    assert resumed.rc == 0, resumed.output
+    assert f"Resuming {first.run_dir}: 2 of its 4 task(s) have no result." in resumed.stdout, resumed.output
+    assert "Second pass: 1 task(s) without a result (failed hosts: vm-dead (exit 1)) run on vm-a 1" in resumed.stdout
+    second = resumed.run_dir / "pass-2"
+    ran = [("%s/%s" % (e["domain"], e["task_id"]), e["host"]) for d in (resumed.run_dir, second)
+           for e in _events(d) if e["type"] == "task_start"]
+    assert sorted(ref for ref, _host in ran) == sorted(set(sample) - set(done)) and {h for _r, h in ran} == {"vm-a"}
+    summary = json.loads((resumed.run_dir / "results" / "summary.json").read_text())
+    assert summary["tasks"] == 4 and summary["duplicates"] == [] and summary["without_result"] == [], summary
+    assert "exit 1" in summary["hosts"]["vm-dead"]["failures"], summary["hosts"]
+    assert json.loads(breaker.read_text())[str(inventory)]["vm-dead"]["failures"] == 1
+
+    nothing = waa_cli("--resume", str(resumed.run_dir), inventory=inventory, command="run", env=env)
+    assert nothing.rc == 0 and "Nothing to resume: each of the 4 task(s)" in nothing.stdout, nothing.output
+
+    # The circuit is open: a probe first; it fails, so the whole sample goes to vm-a in one pass.
+    opened = waa_cli("--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "2", "--sample-seed",
+                     "3", "--clean-results", "--max-host-failures", "1", "--json", inventory=inventory, command="run", env=env, timeout=300)
+    assert opened.rc == 0, opened.output
+    doc = json.loads(opened.stdout)
+    assert any(note.startswith("vm-dead left out of this run: its circuit is open (1 failed run(s) in a row, "
+                               "--max-host-failures 1) and its probe failed (exit 1") for note in doc["notes"]), doc
+    assert doc["summary"]["tasks"] == 2 and list(doc["summary"]["hosts"]) == ["vm-a"], doc["summary"]
+    assert len([e for e in opened.events() if e["type"] == "task_start"]) == 2
+    assert not (opened.run_dir / "pass-2").exists()
+
+    # The host answers again: its probe lets it work, and its success closes the circuit.
+    dead["ansible_port"] = real_port
+    inventory.write_text(yaml.safe_dump(data))
+    healed = waa_cli("--task", sample[0], "--clean-results", "--max-host-failures", "1", "--limit", "vm-dead", inventory=inventory,
+                     command="run", env=env, timeout=300)
+    assert healed.rc == 0, healed.output
+    assert "vm-dead: circuit half-open after 1 failed run(s) in a row: its probe is healthy" in healed.stdout
+    assert json.loads(breaker.read_text()) == {}

@@ -45,3 +45,14 @@ def test_a_step_waits_for_its_screenshot_then_events_go_out_in_order(tmp_path):
     shot = sent[1][1]["screenshot"]
     assert shot == "screenshots/vm/%s/step_0.png" % safe_name("../t1") and ".." not in shot.split("/")
     assert (tmp_path / shot).read_bytes() == b"\x89PNG"
+
+
+def test_a_selection_from_the_vm_is_taken_whole_or_not_at_all():
+    from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import MAX_SELECTION
+    from ansible_collections.openadapt.waa.plugins.plugin_utils._bench_relay import task_selection
+
+    good = "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
+    assert task_selection([good, good.replace("notepad", "chrome")]) == [good, good.replace("notepad", "chrome")]
+    for hostile in ([good, "../etc/x"], [good, 7], [good, "notepad/a/b"], "notepad/x", None, [good] * (MAX_SELECTION + 1)):
+        assert task_selection(hostile) is None, hostile
+    assert task_selection([]) == []
