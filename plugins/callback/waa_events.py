@@ -77,7 +77,7 @@ QUIET_ACTIONS = {
 }
 # The CLI command behind each playbook: the prefix of its human lines.
 COMMAND_OF = {"vm_setup": "vm-setup", "server_start": "server-start", "up": "up", "probe": "probe", "run_waa": "run",
-              "prepare_image": "prepare-image", "reset": "reset", "golden_push": "golden"}
+              "prepare_image": "prepare-image", "reset": "reset", "golden_push": "golden", "down": "down"}
 # Events whose lines Ansible's own output lacks (display_progress): task results it prints itself.
 DISPLAYED = {"pull_progress", "transfer_progress", "boot", "server_ready", "warning", "task_start", "task_end", "benchmark"}
 # Modules whose rounds (an until loop) report progress: each round's result is relayed.

@@ -49,8 +49,10 @@ BENCHMARK = ('benchmark', 10, 'Benchmark run', EXIT_UNKNOWN)
 GOLDEN = ('golden', 11, 'Golden disk', EXIT_BOOT)
 # `waa reset`: Windows back to the golden disk (a fresh overlay), before the container is created again.
 RESET = ('reset', 12, 'Reset to the golden disk', EXIT_CONTAINER)
+# `waa down` (and `waa run --deallocate-after`): the Azure VM deallocated, unless another run holds it.
+DEALLOCATE = ('deallocate', 13, 'Deallocate the Azure VM', EXIT_PREFLIGHT)
 # The phases outside the setup's nine: shown by their title, without "Phase N/9".
-UNNUMBERED = (BENCHMARK, GOLDEN, RESET)
+UNNUMBERED = (BENCHMARK, GOLDEN, RESET, DEALLOCATE)
 UNNUMBERED_PHASES = tuple(role for role, _number, _title, _code in UNNUMBERED)
 PHASE_NUMBER = dict((role, number) for role, number, _title, _code in PHASES + UNNUMBERED)
 PHASE_TITLE = dict((role, title) for role, _number, title, _code in PHASES + UNNUMBERED)

@@ -39,6 +39,7 @@ SPEC_PHASE_NAME = {
     "container": "container_creation", "windows_boot": "windows_boot", "waa_server": "waa_server_init",
     "accessibility": "accessibility_tree", "smoke": "smoke_test", "persist": "persist_results",
     "validate": "final_validation", "golden": "golden_image_preparation", "reset": "reset_to_golden",
+    "deallocate": "deallocate_vm",
 }
 SPEC_HEALTH_NAME = {
     "docker_daemon": "docker_daemon", "container": "container_status", "windows_boot": "windows_vm_boot",

@@ -128,6 +128,9 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-host-failures", type=int, metavar="K",
                    help=f"leave out a host after K failed runs in a row (its circuit opens; default "
                         f"{DEFAULT_MAX_FAILURES}); a later run probes it first and gives it work again when it is healthy")
+    g.add_argument("--deallocate-after", action="store_true", default=None,
+                   help="deallocate each Azure VM once the fleet no longer needs it (after the first pass for hosts the "
+                        "second pass does not use, at the end for the others), as `waa down` does")
     g.add_argument("--setup", action="store_true", default=None,
                    help="set the host up first when it needs it (as `waa up`: the setup phases when the container is "
                         "missing, the start phases when it is stopped), then run; the setup options apply")
@@ -158,6 +161,8 @@ COMMANDS = {
             ("benchmark", "setup", "monitor")),
     "prepare-image": ("prepare_image.yml", "prepare the golden Windows disk once from a Windows 11 ISO (~20 min)",
                       ("golden", "setup", "monitor")),
+    "down": ("down.yml", "deallocate the Azure VMs (no compute billed; disks kept), refusing one another run holds",
+             ()),
     "reset": ("reset.yml", "return Windows to the golden disk (a fresh overlay, O(1)), then wait for the WAA server",
               ("monitor",)),
 }
@@ -322,7 +327,7 @@ def _execute(command: str, playbook: str, args, extravars: dict, inventory, limi
                 if isinstance(inventory, str) else None
             earlier = fleet.run_dirs_of(Path(args.resume)) if args.resume else []
             result = fleet.run_benchmark(play, extravars=extravars, run_dir=run_dir, limit=limit, breaker=breaker,
-                                         say=say, earlier=earlier)
+                                         say=say, earlier=earlier, deallocate_after=bool(args.deallocate_after))
             result.notes = notes
         else:
             result = play(playbook, extravars, run_dir, limit)

@@ -213,10 +213,34 @@ def _merge_results(first, second):
 
 
 def run_benchmark(play, *, extravars: dict, run_dir: Path, limit: str | None, breaker: Breaker | None,
-                  say, earlier: list[Path] = ()):
+                  say, earlier: list[Path] = (), deallocate_after: bool = False):
     """`waa run` over a fleet: the half-open probes of hosts whose circuit is open, the first pass, and a
     second pass for what failed hosts (and tasks that raised) left; ``play(playbook, extravars, run_dir, limit)``
-    runs one playbook (runner.run_playbook), ``say`` prints a line. Returns the run's result."""
+    runs one playbook (runner.run_playbook), ``say`` prints a line. With ``deallocate_after``, each host's VM
+    is deallocated once no pass needs it. Returns the run's result."""
+    result, idle = _passes(play, extravars, run_dir, limit, breaker, say, earlier, deallocate_after)
+    if deallocate_after:
+        _deallocate(play, extravars, run_dir / "down-2", idle, say)
+    return result
+
+
+def _deallocate(play, extravars: dict, where: Path, hosts: list[str], say) -> None:
+    """`waa down` on ``hosts`` (one run for all); what failed is said, not hidden: the VM still costs."""
+    hosts = sorted(h for h in hosts if is_plain_host(h))
+    if not hosts:
+        return
+    down = play("down.yml", dict(extravars, waa_run_dir=str(where)), where, ":".join(hosts))
+    for host in hosts:
+        doc = down.hosts.get(host) or {}
+        if doc.get("exit_code") == 0:
+            say(f"{host}: {doc.get('message')}")
+        else:
+            say(f"{host}: NOT deallocated (exit {doc.get('exit_code')}: {doc.get('message') or down.message}); it "
+                "still costs: waa down -i INVENTORY --limit " + host)
+
+
+def _passes(play, extravars, run_dir, limit, breaker, say, earlier, deallocate_after):
+    """The passes; returns the run's result and the hosts still up for the final deallocation."""
     if breaker is not None:
         left_out = _probe_open_hosts(play, breaker, extravars, run_dir, limit, say)
         if left_out:
@@ -225,7 +249,7 @@ def run_benchmark(play, *, extravars: dict, run_dir: Path, limit: str | None, br
     first = play("run_waa.yml", extravars, run_dir, limit)
     _record(breaker, first.hosts)
     if first.exit_code >= 128 or first.status in ("timeout", "canceled") or not first.hosts:
-        return first
+        return first, [] if first.exit_code >= 128 else list(first.hosts)
     # This run's selection and shares (a resumed run's selection is what the earlier runs left), and the
     # results of every run it continues.
     reading = read([run_dir])
@@ -236,10 +260,12 @@ def run_benchmark(play, *, extravars: dict, run_dir: Path, limit: str | None, br
         say(f"{plan.unattributed} failed host(s) never reported their share, and hosts outside this run (--limit) "
             f"hold some of the shares nobody reported: `waa run --resume {run_dir}` finishes those tasks.")
     if not plan.tasks:
-        return first
+        return first, list(first.hosts)
     failed = ", ".join(f"{h} (exit {first.hosts[h].get('exit_code')})" for h in plan.failed_hosts) or "none"
     say(f"Second pass: {plan.total} task(s) without a result (failed hosts: {failed}) run on "
         + ", ".join(f"{host} {len(refs)}" for host, refs in sorted(plan.tasks.items())))
+    if deallocate_after:  # the hosts the second pass does not use are done now
+        _deallocate(play, extravars, run_dir / "down-1", [h for h in first.hosts if h not in plan.tasks], say)
     second_dir = run_dir / SECOND_PASS_DIR
     second_vars = {k: v for k, v in extravars.items()
                    if k not in ("waa_benchmark_num_tasks", "waa_benchmark_tasks", "waa_benchmark_domain")}
@@ -247,7 +273,7 @@ def run_benchmark(play, *, extravars: dict, run_dir: Path, limit: str | None, br
                        waa_benchmark_fleet_exclude=[], waa_run_dir=str(second_dir))
     second = play("run_waa.yml", second_vars, second_dir, ":".join(sorted(plan.tasks)))
     _record(breaker, second.hosts)
-    return _merge_results(first, second)
+    return _merge_results(first, second), [] if second.exit_code >= 128 else list(plan.tasks)
 
 
 def _record(breaker: Breaker | None, docs: dict[str, dict]) -> None:

@@ -205,8 +205,8 @@ def benchmark_summary(out, head: str, doc: dict, where: str, run_dir) -> None:
         "traj.jsonl, screenshots)")
     out(f"  2. Finish what has no result: waa run {where} --resume {shlex.quote(str(run_dir))} (only the tasks "
         "without a result run)")
-    out("  3. Stop paying for the VM when you are done: az vm deallocate --resource-group <group> --name <vm> "
-        "(its disks and the golden image stay)")
+    out(f"  3. Stop paying for the VM when you are done: waa down {where} (its disks and the golden image stay; "
+        "--deallocate-after does it at the end of a run)")
 
 
 def summary(printer: Printer, result, command: str = "vm-setup", target: str = "") -> None:
@@ -223,6 +223,11 @@ def summary(printer: Printer, result, command: str = "vm-setup", target: str = "
                 out(f"  Fix: {doc['fix']}")
         elif code == 0 and command in ("prepare-image", "golden"):
             golden_summary(out, head, doc, target or f"--host {shlex.quote(name)}", command)
+        elif code == 0 and command == "down":
+            success_head(out, head, doc, "down")
+            for warning in doc.get("warnings") or []:
+                out(f"  Warning: {warning}")
+            out(f"  Start it again (and set it up when it needs it): waa up {target or '--host ' + shlex.quote(name)}")
         elif code == 0 and command == "run":
             benchmark_summary(out, head, doc, target or f"--host {shlex.quote(name)}", result.run_dir)
         elif code == 0:

@@ -5,7 +5,9 @@
 - Microsoft Entra ID's token endpoint (client credentials) on the same server.
 - The instance metadata service over HTTP: a managed identity's token.
 - The "VM": a second sshd of the stand-in (same keys and users) on a port of its own. It is not
-  running while the VM is deallocated; ``POST .../start`` starts it after ``start_delay``.
+  running while the VM is deallocated; ``POST .../start`` starts it after ``start_delay``, and
+  ``POST .../deallocate`` stops it after as long.
+- The OpenID configuration of the authority, which MSAL (under azure-identity) reads first.
 
 Standard library only, like local_vm.py. Used by tests/integration/test_azure_up.py.
 """
@@ -111,13 +113,22 @@ class FakeAzure:
         time.sleep(self.start_delay)
         self._start_vm()
 
+    def _stop_vm(self) -> None:
+        if self.sshd and self.sshd.poll() is None:
+            self.sshd.terminate()
+            self.sshd.wait(timeout=20)
+        self.sshd = None
+        self.power = "deallocated"
+
+    def _deallocate_later(self) -> None:
+        time.sleep(self.start_delay)
+        self._stop_vm()
+
     def close(self) -> None:
         for server in (self.arm, self.imds):
             server.shutdown()
             server.server_close()
-        if self.sshd and self.sshd.poll() is None:
-            self.sshd.terminate()
-            self.sshd.wait(timeout=20)
+        self._stop_vm()
 
     # -- the endpoints ----------------------------------------------------------------------
     def _answer(self, method: str, path: str, query: dict, headers, body: bytes) -> tuple[int, dict, dict]:
@@ -132,6 +143,11 @@ class FakeAzure:
             if headers.get("Metadata") != "true":
                 return 400, {}, {"error": "invalid_request", "error_description": "Required metadata header not specified"}
             return 200, {}, {"access_token": self.token, "token_type": "Bearer", "expires_in": "3599"}
+        if path == f"/{self.tenant}/v2.0/.well-known/openid-configuration" and method == "GET":
+            # What MSAL (under azure-identity) reads first, to find the token endpoint of the authority.
+            base = f"{self.arm_endpoint}/{self.tenant}"
+            return 200, {}, {"token_endpoint": f"{base}/oauth2/v2.0/token", "issuer": f"{base}/v2.0",
+                             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize"}
         if path == f"/{self.tenant}/oauth2/v2.0/token" and method == "POST":
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
@@ -152,6 +168,11 @@ class FakeAzure:
             if self.power != "running":
                 self.power = "starting"
                 threading.Thread(target=self._start_later, daemon=True).start()
+            return 202, {}, {}
+        if path == self.vm_id + "/deallocate" and method == "POST":
+            if self.power != "deallocated":
+                self.power = "deallocating"
+                threading.Thread(target=self._deallocate_later, daemon=True).start()
             return 202, {}, {}
         if path == nic_id and method == "GET":
             return 200, {}, {"id": nic_id, "properties": {"ipConfigurations": [{"properties": {
