@@ -51,6 +51,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import parse_shard
+from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
 
 
 def benchmark_shard(host, fleet, override='', shard_by='host'):
@@ -70,6 +71,21 @@ def benchmark_shard(host, fleet, override='', shard_by='host'):
     return {'index': hosts.index(str(host)), 'count': len(hosts)}
 
 
+def benchmark_budget(max_cost, hosts, sizes=(), hourly_rate='', spent_seconds=0):
+    """{seconds, problem} for M(openadapt.waa.waa_benchmark)'s budget: seconds until this host's share of
+    ``max_cost`` (USD, split evenly over ``hosts``) is spent, at the VM's hourly rate (``hourly_rate``, else the
+    list price of the first size of ``sizes`` given), after ``spent_seconds`` of this run (the setup counts); or,
+    when the rate is unknown, the problem (the module fails with it, exit 1)."""
+    size = next((str(s) for s in sizes or () if s), '')
+    costs = estimate(size, 3600, hourly_rate)
+    if not costs:
+        return {'seconds': None, 'problem': '--max-cost needs what an hour of the VM costs, and %s: give --hourly-rate '
+                'USD or --vm-size SIZE (waa_hourly_rate, waa_vm_size).'
+                % ('its size %s has no list price here' % size if size else 'its size is unknown')}
+    share = float(max_cost) / max(int(hosts), 1)
+    return {'seconds': round(share / costs['hourly_rate_usd'] * 3600 - float(spent_seconds), 1), 'problem': ''}
+
+
 class FilterModule(object):
     def filters(self):
-        return {'benchmark_shard': benchmark_shard}
+        return {'benchmark_shard': benchmark_shard, 'benchmark_budget': benchmark_budget}

@@ -69,6 +69,10 @@ class Run(object):
         self.share = None  # {'index', 'count', 'of', 'domains'} when a fleet splits the tasks
         # The tasks selected before a fleet's split, sent once: the controller finds a failed host's tasks in it.
         self.selection = None
+        # --max-cost: when this host's share is spent (monotonic), and whether the client was stopped for it.
+        seconds = (p.get('budget') or {}).get('seconds')
+        self.budget_at = self.start_mono + seconds if seconds is not None else None
+        self.budget_stopped = False
         # --reset-between-tasks: one client per task, so no client's "Left tasks" is the run's total.
         self.total_override = None
         self.last_reset = None  # seconds the reset before the running task took
@@ -112,7 +116,7 @@ class Run(object):
         return event
 
     def summary(self):
-        ended = [t for t in self.tasks if t.get('status')]
+        ended = [t for t in self.tasks if t.get('status') and t['status'] != 'not_run']
         finished = [t for t in ended if t['status'] == 'finished']
         # From result.txt alone (task_success): the client's "Average score:" line is not read.
         scores = [t['score'] for t in finished if t.get('score') is not None]
@@ -128,13 +132,23 @@ class Run(object):
             'success_count': sum(1 for t in finished if t.get('success')),
             'error_count': sum(1 for t in ended if t['status'] != 'finished'),
             'average_score': average,
+            'budget_stopped': self.budget_stopped,
         }
+
+    def next_task_past_budget(self, now):
+        """True when a task begun ``now`` would end past the budget, at the mean duration of the tasks so far."""
+        if self.budget_at is None:
+            return False
+        durations = [t['duration'] for t in self.tasks if t.get('duration') is not None]
+        return now + (sum(durations) / len(durations) if durations else 0.0) > self.budget_at
 
     def benchmark_event(self):
         summary = self.summary()
         fields = dict((k, summary[k]) for k in ('total_tasks', 'tasks_in_list', 'already_done', 'success_count',
                                                 'error_count', 'average_score'))
         fields['status'] = self.status
+        if self.budget_stopped:
+            fields['budget_stopped'] = True
         fields.update((k, v) for k, v in (('sample', self.sample), ('share', self.share)) if v is not None)
         if fields != self.last_benchmark:
             self.last_benchmark = fields
@@ -167,6 +181,8 @@ class Run(object):
                                 step_idx=event['step_idx'], action=event['action'], screenshot=None, settled=False)
             self.task['step_events'].append(ev)
         elif kind == 'task_end':
+            if self.budget_stopped and event['status'] != 'finished':  # begun as the client was stopped
+                event = dict(event, status='not_run', error='not run: the host\'s share of --max-cost was spent')
             task = self.task if self.task is not None and self.task['task_id'] == event['task_id'] else None
             if task is None:  # an end without a start we saw
                 task = {'domain': event['domain'], 'task_id': event['task_id'], 'instruction': None,

@@ -164,6 +164,10 @@ def run_module(p, run, check_mode=False, warn=None):
         custom = (posixpath.dirname(list_path), name, data)
         meta_path = posixpath.join(posixpath.dirname(list_path), name)
 
+    if p['budget'] and p['budget'].get('seconds') is None:
+        raise BenchmarkError(p['budget'].get('problem') or '--max-cost needs the VM\'s hourly rate.', 1,
+                             'Give --hourly-rate USD or --vm-size SIZE with --max-cost.')
+
     # Time limit: the smaller of timeout and the run deadline.
     limit = p['timeout'] if p['timeout'] and p['timeout'] > 0 else None
     if p['deadline_in'] is not None:
@@ -183,7 +187,9 @@ def run_module(p, run, check_mode=False, warn=None):
     mark_results_dest(p['results_dest'])
     if p['clean_results']:
         clean(engine, run, p)
-    if p['reset_between_tasks']:
+    if run.next_task_past_budget(time.monotonic()):
+        run.budget_stopped = True  # the setup spent this host's share of --max-cost: no task starts
+    elif p['reset_between_tasks']:
         _run_isolated(p, run, pairs, posixpath.dirname(list_path), limit)
     else:
         if custom is not None:
@@ -251,6 +257,8 @@ def _stream_client(p, run, argv, limit):
                     run.copy_pending = True
             for event in events:
                 run.on_parsed(event)
+            if any(e['type'] == 'task_end' for e in events) and _stop_for_budget(run, now):
+                stop_clients(engine, run, p)
             if run.task is not None and run.copy_pending:
                 run.copy_task(run.task)
             run.copy_logs()
@@ -267,6 +275,17 @@ def _stream_client(p, run, argv, limit):
     if limit is not None and run.exit_code in (124, 137) and time.monotonic() - started >= limit - 1:
         run.timed_out = True
     run.deadline_exceeded = run.timed_out and run.limit_is_deadline
+
+
+def _stop_for_budget(run, now):
+    """After a task's end: whether to stop the client because the next task would pass the budget (and
+    tasks are left). Marks the run stopped for it."""
+    ended = run.summary()['tasks_completed']
+    left = run.total - ended if run.total is not None else 1
+    if run.budget_stopped or left <= 0 or not run.next_task_past_budget(now):
+        return False
+    run.budget_stopped = True
+    return True
 
 
 def _reset_windows(run, p, ends):
@@ -312,6 +331,9 @@ def _run_isolated(p, run, pairs, list_dir, limit):
         if left is not None and left <= 0:
             run.timed_out = True
             break
+        if run.next_task_past_budget(time.monotonic()):
+            run.budget_stopped = True
+            break
         boot_ends = time.monotonic() + p['reset_between_tasks']['boot_timeout']
         _reset_windows(run, p, min(boot_ends, ends) if ends is not None else boot_ends)
         data = (json.dumps({domain: [task_id]}, indent=2) + '\n').encode('utf-8')
@@ -340,6 +362,12 @@ def _verdict(run, s, p, limit):
         what = 'the run deadline' if run.deadline_exceeded else 'its time limit'
         return dict(failed=True, waa_exit_code=8, fix='Increase --timeout, or run again: finished tasks are kept and skipped.',
                     msg='Benchmark stopped at %s (%ss): %s.' % (what, int(limit or 0), done))
+    if run.budget_stopped:
+        return dict(failed=True, waa_exit_code=EXIT_BENCHMARK_INCOMPLETE, tasks_without_result=missing,
+                    fix='Resume with a larger budget: waa run --resume RUN_DIR --max-cost USD (only the tasks without a '
+                        'result run).',
+                    msg='Stopped handing out tasks at --max-cost: this host\'s share of the budget would be spent '
+                        'before another task ended; %d task(s) not run; %s.' % (missing, done))
     if missing:
         return dict(failed=True, waa_exit_code=EXIT_BENCHMARK_INCOMPLETE, tasks_without_result=missing,
                     fix='Run the same waa run again: finished tasks are kept and skipped, the rest run.',

@@ -89,6 +89,22 @@ options:
         description: The number of shards (hosts) the tasks are split over.
         type: int
         required: true
+  budget:
+    description:
+      - This host's share of the run's cost limit (C(waa run --max-cost)), as the C(openadapt.waa.benchmark_budget)
+        filter gives it. After each task the client is stopped when the next task would end past O(budget.seconds)
+        from now (at the mean duration of the tasks so far), so no new task is handed out; the task it had just
+        begun is reported as V(not_run). Zero or less means no task starts. The result is then RV(budget_stopped)
+        with exit code 10.
+    type: dict
+    suboptions:
+      seconds:
+        description: Seconds from now until the share is spent; V(None) when the VM's hourly rate is unknown.
+        type: float
+      problem:
+        description: Why the seconds are unknown; the module fails with it (exit code 1).
+        type: str
+        default: ''
   domain:
     description: Run only the tasks of this domain (V(all) for every domain).
     type: str
@@ -298,6 +314,10 @@ tasks_in_list:
   description: Tasks selected from the task list (before resume and the worker split).
   returned: always
   type: int
+budget_stopped:
+  description: True when the client was stopped because the next task would have passed O(budget.seconds).
+  returned: always
+  type: bool
 tasks_completed:
   description: Tasks that ended (finished or raised) in this run.
   returned: always
@@ -364,6 +384,7 @@ def main():
             tasks=dict(type='list', elements='str'),
             num_tasks=dict(type='int'),
             sample_seed=dict(type='int', default=0),
+            budget=dict(type='dict', options=dict(seconds=dict(type='float'), problem=dict(type='str', default=''))),
             shard=dict(type='dict', options=dict(index=dict(type='int', required=True),
                                                  count=dict(type='int', required=True))),
             domain=dict(type='str', default='all'),

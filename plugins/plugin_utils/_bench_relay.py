@@ -191,6 +191,8 @@ class BenchmarkRelay:
         fields.update(share=fleet_share(event.get("share")), sample=task_sample(event.get("sample")))
         if "selection" in event:
             fields["selection"] = task_selection(event["selection"])
+        if event.get("budget_stopped") is True:
+            fields["budget_stopped"] = True
         self.emit("benchmark", status="running" if status in BENCH_RUNNING else status, stage=stage,
                   results_dir="results/%s" % self.host, **fields)
 

@@ -128,6 +128,9 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-host-failures", type=int, metavar="K",
                    help=f"leave out a host after K failed runs in a row (its circuit opens; default "
                         f"{DEFAULT_MAX_FAILURES}); a later run probes it first and gives it work again when it is healthy")
+    g.add_argument("--max-cost", type=float, metavar="USD",
+                   help="what the run may cost across its hosts (VM time at --hourly-rate or the size's list price, "
+                        "setup included), split evenly: no task is handed out that would end past a host's share")
     g.add_argument("--deallocate-after", action="store_true", default=None,
                    help="deallocate each Azure VM once the fleet no longer needs it (after the first pass for hosts the "
                         "second pass does not use, at the end for the others), as `waa down` does")

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openadapt_waa import summary
 from openadapt_waa.owners import state_home
 from openadapt_waa.summary import read_events, read_results
 
@@ -50,6 +51,7 @@ class Reading:
     shares: dict[str, tuple[int, int]] = field(default_factory=dict)  # host -> (index, count)
     done: set[str] = field(default_factory=set)  # tasks with a result
     raised: dict[str, str] = field(default_factory=dict)  # task without a result -> host it ended on
+    budget_stopped: set[str] = field(default_factory=set)  # hosts that stopped at their share of --max-cost
 
 
 def read(run_dirs: list[Path]) -> Reading:
@@ -65,6 +67,8 @@ def read(run_dirs: list[Path]) -> Reading:
                     if ref not in seen:
                         seen.add(ref)
                         reading.selection.append(ref)
+                if event.get("budget_stopped") is True:
+                    reading.budget_stopped.add(host)
                 share = event.get("share")
                 if isinstance(share, dict) and isinstance(share.get("index"), int) and isinstance(share.get("count"), int):
                     reading.shares[host] = (share["index"], share["count"])
@@ -131,7 +135,10 @@ def deal(tasks: list[str], hosts: list[str], avoid: dict[str, str]) -> dict[str,
 
 
 def second_pass(reading: Reading, docs: dict[str, dict]) -> Plan:
-    """Who runs what in the second pass, from the first pass's reading and the hosts' result documents."""
+    """Who runs what in the second pass, from the first pass's reading and the hosts' result documents. A host
+    that stopped at its share of --max-cost did not fail, and then the fleet's budget allows no second pass."""
+    if reading.budget_stopped:
+        return Plan({}, [])
     failed = sorted(h for h, doc in docs.items() if host_failed(doc))
     healthy = [h for h, doc in docs.items() if not host_failed(doc) and doc.get("exit_code") == 0 and is_plain_host(h)]
     orphans, unattributed = orphaned(reading, failed) if failed else ([], 0)
@@ -259,8 +266,19 @@ def _passes(play, extravars, run_dir, limit, breaker, say, earlier, deallocate_a
     if plan.unattributed:
         say(f"{plan.unattributed} failed host(s) never reported their share, and hosts outside this run (--limit) "
             f"hold some of the shares nobody reported: `waa run --resume {run_dir}` finishes those tasks.")
+    if reading.budget_stopped:
+        say(f"--max-cost reached on {', '.join(sorted(reading.budget_stopped))}: no more tasks were handed out. "
+            f"waa run --resume {run_dir} --max-cost USD finishes the rest.")
     if not plan.tasks:
         return first, list(first.hosts)
+    if extravars.get("waa_benchmark_max_cost"):
+        spent = summary.merge([run_dir])["cost_usd"] or 0.0
+        left = float(extravars["waa_benchmark_max_cost"]) - spent
+        if left <= 0:
+            say(f"No second pass: the first cost ${spent:.2f} of --max-cost. waa run --resume {run_dir} --max-cost USD "
+                "finishes the rest.")
+            return first, list(first.hosts)
+        extravars = dict(extravars, waa_benchmark_max_cost=round(left, 4))
     failed = ", ".join(f"{h} (exit {first.hosts[h].get('exit_code')})" for h in plan.failed_hosts) or "none"
     say(f"Second pass: {plan.total} task(s) without a result (failed hosts: {failed}) run on "
         + ", ".join(f"{host} {len(refs)}" for host, refs in sorted(plan.tasks.items())))

@@ -74,6 +74,10 @@ def benchmark_vars(args) -> dict:
         extravars["waa_benchmark_sample_seed"] = args.sample_seed
     if args.shard_by is not None:
         extravars["waa_benchmark_shard_by"] = args.shard_by
+    if args.max_cost is not None:
+        if not args.max_cost > 0:
+            raise UsageError("--max-cost must be more than 0 (USD for the whole run).")
+        extravars["waa_benchmark_max_cost"] = args.max_cost
     for option, (var, check) in BENCHMARK_TEXT.items():
         value = getattr(args, option)
         if value is not None:

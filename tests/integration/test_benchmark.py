@@ -290,3 +290,40 @@ def test_a_dead_host_loses_no_task_its_circuit_opens_and_a_healthy_probe_closes_
     assert healed.rc == 0, healed.output
     assert "vm-dead: circuit half-open after 1 failed run(s) in a row: its probe is healthy" in healed.stdout
     assert json.loads(breaker.read_text()) == {}
+
+
+def test_max_cost_hands_out_no_task_past_the_budget_and_needs_the_rate(bench_host, waa_cli):
+    """--max-cost: a budget the setup alone spends (at 10 cents a second) lets no task start: exit 10, said, and the
+    summary carries what the run cost. Without a rate (the stand-in names no VM size), exit 1 naming the options."""
+    args = ["--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "2", "--clean-results"]
+    spent = waa_cli(*args, "--max-cost", "0.001", "--hourly-rate", "360", inventory=bench_host["inventory"],
+                    command="run", timeout=300)
+    assert spent.rc == 10, spent.output
+    assert "Stopped handing out tasks at --max-cost" in spent.stdout and "2 task(s) not run" in spent.stdout, spent.output
+    assert not [e for e in spent.events() if e["type"] == "task_start"]
+    end = [e for e in spent.events() if e["type"] == "benchmark"][-1]
+    assert end["budget_stopped"] is True, end
+    summary = json.loads((spent.run_dir / "results" / "summary.json").read_text())
+    assert summary["tasks"] == 0 and summary["cost_usd"] > 0.001, summary
+
+    unknown = waa_cli(*args, "--max-cost", "5", inventory=bench_host["inventory"], command="run", timeout=300)
+    assert unknown.rc == 1, unknown.output
+    assert "--max-cost needs what an hour of the VM costs, and its size is unknown" in unknown.stdout, unknown.output
+    bad = waa_cli(*args, "--max-cost", "0", inventory=bench_host["inventory"], command="run")
+    assert bad.rc == 1 and "--max-cost must be more than 0" in bad.stderr, bad.output
+
+
+def test_the_budget_stops_the_client_between_tasks_and_the_task_it_began_is_not_run(bench_host, tmp_path):
+    """The module with a budget of 14 s and tasks of 8 s or more: the first task (3 steps of 4 s) runs whole;
+    when it ends, a second would end past the budget, so the client is stopped and the task it had just
+    begun is reported not run (exit 10, budget_stopped)."""
+    from test_modules_support import run_module
+
+    result = run_module("waa_benchmark", {
+        "container_name": NAME, "task_list": "evaluation_examples_windows/test_small.json",
+        "tasks": ["microsoft_paint/" + PAINT, "notepad/" + NOTEPAD], "clean_results": True,
+        "results_dest": str(tmp_path / "results"), "run_id": "budget-test", "budget": {"seconds": 14},
+        "env": {"WAA_SIM_STEP_SECONDS": "4.01"}}, tmp_path, timeout=120)
+    assert result["failed"] and result["waa_exit_code"] == 10 and result["budget_stopped"], result
+    assert [(t["task_id"], t["status"]) for t in result["tasks"]] == [(PAINT, "finished"), (NOTEPAD, "not_run")], result
+    assert result["msg"].startswith("Stopped handing out tasks at --max-cost") and "1 task(s) not run" in result["msg"]

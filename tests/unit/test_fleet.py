@@ -111,3 +111,13 @@ def test_read_takes_selection_shares_results_and_raised_tasks_from_run_dirs(tmp_
     reading = fleet.read([tmp_path])
     assert reading.selection == SELECTION[:3] and reading.shares == {"a": (0, 2), "b": (1, 2)}
     assert reading.done == {"notepad/" + n0} and reading.raised == {"notepad/n1": "a"}
+
+
+def test_a_host_stopped_at_its_share_of_max_cost_is_no_failure_and_allows_no_second_pass(tmp_path):
+    events = [{"type": "benchmark", "host": "a", "selection": SELECTION, "share": {"index": 0, "count": 2},
+               "budget_stopped": True}]
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    reading = fleet.read([tmp_path])
+    assert reading.budget_stopped == {"a"}
+    plan = second_pass(reading, {"a": {"exit_code": 10}, "b": {"exit_code": 1}})
+    assert plan.tasks == {} and plan.failed_hosts == []
