@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 INVENTORY := .standin/inventory.yml
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser local-vm local-vm-down demo test lint docs sanity molecule ee bench clean
+.PHONY: help venv browser local-vm local-vm-down local-fleet demo test lint docs sanity molecule ee bench clean
 
 help:
 	@echo "make demo           bring up the stand-in VM and run 'waa vm-setup' against it"
 	@echo "make test           run every test (brings the stand-in VM up first)"
 	@echo "make local-vm       bring up the stand-in VM (sshd 127.0.0.1:2222, dockerd, registries)"
-	@echo "make local-vm-down  stop what local-vm started"
+	@echo "make local-vm-down  stop what local-vm started (the fleet too)"
+	@echo "make local-fleet N=4  N more stand-in VMs in network namespaces, inventory .standin/fleet.yml"
 	@echo "make bench          regenerate docs/benchmarks.md"
 
 # The virtual environment; re-installed only when pyproject.toml changes. --no-compile: Python compiles
@@ -32,6 +33,12 @@ local-vm: venv
 
 local-vm-down:
 	$(PY) tests/standin/local_vm.py down
+
+# A fleet of N stand-in VMs (network namespaces, each with its own sshd; they share the stand-in's
+# dockerd and registries): .standin/fleet.yml, hosts vm-1 ... vm-N. `make local-vm-down` removes it.
+N ?= 4
+local-fleet: local-vm
+	$(PY) tests/standin/local_vm.py fleet up --count $(N)
 
 demo: local-vm
 	$(VENV)/bin/waa vm-setup -i $(INVENTORY)

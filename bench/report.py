@@ -12,6 +12,8 @@ TARGETS = {
     "cpu": 1.5, "fleet": 1.5, "fleet_cpu": 6.0, "pull": 1.03, "stall": 2.0, "sessions": 12.0, "viewer": 1.0,
     # Issue 23: a reset is O(1) in the golden disk's size, and costs at most 2 s beyond the boot.
     "reset_ratio": 1.5, "reset_beyond": 2.0, "restore_ratio": 0.8,
+    # Issue 24: a benchmark split over 8 hosts, against its ideal wall (overhead + task time / 8).
+    "fleet_split": 1.15, "fleet_killed": 1.5,
 }
 
 
@@ -399,6 +401,7 @@ class Report:
                 self.add(f"Observed: with `waa_publish_address: {sample['publish_address']}` the result document still says "
                          f"`server_url: {sample['server_url']}` and the tunnel command forwards to 127.0.0.1 "
                          f"(`{sample.get('tunnel_command')}`), where nothing listens (see Other findings).", "")
+        self.fleet_run()
         pl = self.data("pull")
         self.add("### 5. Pull and stall detection", f"_{self.when('pull')}_", "")
         if pl:
@@ -533,6 +536,33 @@ class Report:
             "2. **Cold setup** — `docker_container` (community.docker) is the heaviest remote task of a cold run; "
             "creating the container with the collection's own Docker client (issue 13) would drop its import and "
             "the `python3-requests` install on a fresh VM.", "")
+
+    def fleet_run(self):
+        fr = self.data("fleet_run")
+        self.add("### 9. A benchmark split over a fleet", f"_{self.when('fleet_run')}_", "")
+        if not fr:
+            self.add("Not measured yet: `bench/run.py --only fleet_run` (root: network namespaces).", "")
+            return
+        self.add(f"`waa run` of {fr['tasks']} simulator tasks of {fr['task_seconds']:g} s each over the stand-in's fleet "
+                 f"(`make local-fleet N={fr['hosts']}`: network namespaces, azureuser with sudo, one dockerd), after one "
+                 f"`waa vm-setup` of the fleet ({s(fr.get('setup_wall'), 1)}). Ideal = the same run's wall with tasks of no "
+                 f"time ({s(fr['overhead']['wall'], 1)}) + {fr['tasks']} × {fr['task_seconds']:g} s ÷ {fr['hosts']} = "
+                 f"{s(fr['ideal'], 1)}.", "",
+                 "| run | wall | ÷ ideal | target | tasks with a result | duplicates | without a result | second pass | exit |",
+                 "|---|---|---|---|---|---|---|---|---|")
+        for label, key, ratio, target in (("split over the fleet", "split", fr.get("ratio_split"), "fleet_split"),
+                                          ("one host killed mid-run", "killed", fr.get("ratio_killed"), "fleet_killed")):
+            x = fr.get(key) or {}
+            self.add(f"| {label} | {s(x.get('wall'), 1)} | {r(ratio)} | ≤ {TARGETS[target]:g} {met(ratio, TARGETS[target])} | "
+                     f"{x.get('tasks')} | {x.get('duplicates')} | {x.get('without_result')} | {x.get('second_pass')} | {x.get('rc')} |")
+        single = fr.get("single") or {}
+        self.add("", f"Merged score over the fleet: average {fr['split'].get('average_score')}, success rate "
+                     f"{fr['split'].get('success_rate')}; one host (vm-1, `--shard-by none`) on the same tasks: average "
+                     f"{single.get('average_score')}, success rate {single.get('success_rate')} "
+                     f"({'the same' if fr.get('same_score') else 'DIFFERENT'}). Killed: "
+                     f"{(fr['killed'].get('killed') or {}).get('container')} after "
+                     f"{(fr['killed'].get('killed') or {}).get('after_task_ends')} task ends; tasks per host after the "
+                     f"second pass: {fr['killed'].get('hosts')}.", "")
 
     def other(self):
         self.add("## Other findings", "")

@@ -10,6 +10,7 @@ Benchmarks (names for --only / --skip):
   readiness    1+2  readiness lag (p50/p95 over >= 10 fresh containers) and cold setup on a cached image
   rerun        3    re-run on a ready host vs no-op playbooks of as many tasks; profile of the re-run
   fleet        4    1, 4 and 8 hosts (network namespaces with their own sshd)
+  fleet_run    9    `waa run` split over the stand-in's 8-VM fleet: wall vs ideal, one host killed mid-run
   pull         5    docker_pull_progress vs docker pull of a 1.2 GB image; stall detection latency
   sessions     6    SSH sessions per minute of waiting (60 s boot)
   viewer       7    live viewer, event to DOM (headless Chromium)
@@ -41,7 +42,7 @@ import common  # noqa: E402
 from common import REPO, WORK, load_average, log  # noqa: E402
 
 RESULTS = HERE / "results"
-ORDER = ["viewer", "readiness", "rerun", "sessions", "pull", "fleet", "golden", "micro", "experiments"]
+ORDER = ["viewer", "readiness", "rerun", "sessions", "pull", "fleet", "fleet_run", "golden", "micro", "experiments"]
 
 
 def _module(name: str):
@@ -102,9 +103,10 @@ def main(argv=None) -> int:
         ap.error(f"unknown benchmark(s) {unknown}; choose from {ORDER}")
     names = [n for n in ORDER if n in names and n not in skip]
     if not args.report_only:
-        if os.geteuid() != 0 and "fleet" in names:
-            log("fleet needs root (ip netns); skipping it")
-            names.remove("fleet")
+        for name in ("fleet", "fleet_run"):
+            if os.geteuid() != 0 and name in names:
+                log(f"{name} needs root (ip netns); skipping it")
+                names.remove(name)
         WORK.mkdir(parents=True, exist_ok=True)
         log(f"stand-in VM: up ({len(names)} benchmarks: {', '.join(names)}; work dir {WORK})")
         common.standin_up()

@@ -9,7 +9,7 @@ import time
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import left_out_artifact, run_artifact
+from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import left_out_artifact, recorded_key, run_artifact
 
 
 class ActionModule(ActionBase):
@@ -34,6 +34,10 @@ class ActionModule(ActionBase):
         # set_stats' own shape: the strategy adds it to the run's custom stats (AWX artifacts, the callback).
         # Every host's result comes from here, so that the aggregated values are of one type (the stats
         # drop a value whose type differs from the first one's).
-        result.update(changed=False, result=artifact, ansible_stats={
-            "data": {"waa_results": {host: artifact}}, "per_host": False, "aggregate": True})
+        data = {"waa_results": {host: artifact}}
+        if artifact.get("benchmark"):
+            # AWX merges a sliced job's slices' artifacts key by key (the last slice's waa_results would hide the
+            # others'): a benchmark's host is recorded under a key of its own too, for the merge step.
+            data[recorded_key(host)] = {host: artifact}
+        result.update(changed=False, result=artifact, ansible_stats={"data": data, "per_host": False, "aggregate": True})
         return result

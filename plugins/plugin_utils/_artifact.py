@@ -11,9 +11,14 @@ decided, and tested, in one place.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any, Callable
 
+from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import MAX_SELECTION
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import phase_info
+from ansible_collections.openadapt.waa.plugins.module_utils._validate import valid_task_ref
+from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import VM_SIZE_RE
 
 # What of the pull's result goes into the document (the rest is the module's bookkeeping).
 PULL_KEYS = ("digest", "bytes_total", "bytes_downloaded", "layers_total", "layers_already_present", "attempts",
@@ -48,7 +53,9 @@ def vm_size(get: Getter) -> str:
     """The VM size for the cost estimate: waa_vm_size, the azure_rm inventory's, or Azure's metadata service's."""
     survey = get("waa_survey", None)
     from_imds = ((survey or {}).get("host") or {}).get("azure_vm_size") if _ran(survey) else ""
-    return str(get("waa_vm_size", "") or get("virtual_machine_size", "") or from_imds or "")
+    size = str(get("waa_vm_size", "") or get("virtual_machine_size", "") or from_imds or "")
+    # Azure's metadata service answers from the VM: a recorded value is a size's name or nothing.
+    return size if VM_SIZE_RE.match(size) else ""
 
 
 def golden(get: Getter) -> dict:
@@ -57,6 +64,41 @@ def golden(get: Getter) -> dict:
     if manifest and get("waa_golden_url", ""):
         manifest["url"] = get("waa_golden_url", "")
     return manifest
+
+
+# A benchmark host's own artifact key (waa_benchmark_host_<12 hex>): AWX's merge of sliced jobs' artifacts is
+# key by key, so the hosts of different slices must not share one.
+RECORDED_KEY_PREFIX = "waa_benchmark_host_"
+
+
+def recorded_key(host: str) -> str:
+    return RECORDED_KEY_PREFIX + hashlib.sha256(host.encode("utf-8")).hexdigest()[:12]
+
+
+# A task's status as the module names them (finished, error, incomplete, not_run): a word, never a template.
+STATUS_RE = re.compile(r"^[a-z_]{1,32}$")
+
+
+def benchmark(get: Getter) -> dict:
+    """`waa run`: each task's outcome ({task, status, score, success, duration}), what an AWX merge step makes the
+    fleet's summary of (plugin_utils/_summary.merge_recorded); {} for the other commands. The module's result comes
+    from the VM: only plain values pass."""
+    result = get("waa_benchmark_result", None)
+    tasks = result.get("tasks") if isinstance(result, dict) else None
+    if not isinstance(tasks, list):
+        return {}
+    out = []
+    for task in tasks[:MAX_SELECTION]:
+        if not isinstance(task, dict) or not valid_task_ref(task.get("domain"), task.get("task_id")):
+            continue
+        score, duration = task.get("score"), task.get("duration")
+        status = str(task.get("status") or "")
+        out.append({"task": "%s/%s" % (task["domain"], task["task_id"]),
+                    "status": status if STATUS_RE.match(status) else "unknown",
+                    "score": score if isinstance(score, (int, float)) and not isinstance(score, bool) else None,
+                    "success": task.get("success") is True,
+                    "duration": duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None})
+    return {"tasks": out}
 
 
 def run_artifact(get: Getter, now: float) -> dict:
@@ -92,6 +134,7 @@ def run_artifact(get: Getter, now: float) -> dict:
         "health_layers": list(layers or []),
         # `waa prepare-image`: the golden disk's manifest (empty for the other commands).
         "golden": golden(get),
+        "benchmark": benchmark(get),
         # Where the ports listen on the VM (the SSH tunnel's target), whatever level set them.
         "ports": {
             "server": int(get("waa_server_port", 5000)),

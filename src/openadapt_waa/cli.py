@@ -346,7 +346,7 @@ def _execute(command: str, playbook: str, args, extravars: dict, inventory, limi
 
 def report_result(args: argparse.Namespace, printer, result, command: str, limit: str | None) -> None:
     """The closing block (human) or the result document (--json)."""
-    from openadapt_waa import summary as bench_summary
+    from ansible_collections.openadapt.waa.plugins.plugin_utils import _summary as bench_summary
     from openadapt_waa.output import summary
 
     from openadapt_waa.fleet import run_dirs_of
@@ -381,7 +381,7 @@ def report_result(args: argparse.Namespace, printer, result, command: str, limit
 
 def merge_results(args: argparse.Namespace) -> int:
     """`waa results RUN_DIR...`: one summary of several run directories (exit 1 when one is no run directory)."""
-    from openadapt_waa import summary
+    from ansible_collections.openadapt.waa.plugins.plugin_utils import _summary as summary
 
     dirs = [Path(d).expanduser().resolve() for d in args.run_dirs]
     bad = [str(d) for d in dirs if not (d / "results").is_dir()]
@@ -399,7 +399,8 @@ def merge_results(args: argparse.Namespace) -> int:
 def resume(args) -> int:
     """--resume RUN_DIR: make ``args`` that run's, for its tasks without a result; the number of those tasks
     (0: nothing to do, said and summarised)."""
-    from openadapt_waa import fleet, summary
+    from openadapt_waa import fleet
+    from ansible_collections.openadapt.waa.plugins.plugin_utils import _summary as summary
     from openadapt_waa.options import resume_args
 
     from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_task_ref

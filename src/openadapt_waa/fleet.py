@@ -19,12 +19,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openadapt_waa import summary
 from openadapt_waa.owners import state_home
-from openadapt_waa.summary import read_events, read_results
 
 from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import share_of
+from ansible_collections.openadapt.waa.plugins.plugin_utils import _summary as summary
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
+from ansible_collections.openadapt.waa.plugins.plugin_utils._summary import read_events, read_results
 
 # Host names the CLI puts in a --limit pattern: an inventory name with none of the pattern's
 # operators (',', ':', '!', '&', '*', '~', '[').

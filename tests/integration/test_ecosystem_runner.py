@@ -154,3 +154,46 @@ def test_ara_records_a_probe(ready, standin, tmp_path, via):
     assert host["name"] == standin.host
     assert host["failed"] == 0 and host["unreachable"] == 0 and host["ok"] > 0, host
     assert "openadapt.waa.validate : All health checks passing" in data["tasks"], data["tasks"]
+
+
+def test_a_sliced_benchmark_and_its_merge_step_give_one_summary(ready, standin, collections, tmp_path):
+    """docs/awx.md's workflow: a sliced job template runs run_waa.yml (two slices: two ansible-runner jobs with
+    disjoint limits on one inventory), then playbooks/benchmark_summary.yml gets the slices' artifacts, merged
+    key by key as AWX merges them, and records one summary. The slices' tasks are disjoint and cover the sample."""
+    r, _pdd, extravars = ready
+    assert r.status == "successful"
+    from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import select_tasks
+
+    bench = dict(extravars, waa_benchmark_task_list="evaluation_examples_windows/test_small.json",
+                 waa_benchmark_num_tasks=4, waa_benchmark_sample_seed=2, waa_benchmark_clean_results=True,
+                 waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "0", "WAA_SIM_RAISE_TASKS": ""})
+    combined, ran = {}, {}
+    for index, host in enumerate(("slice-a", "slice-b")):
+        pdd = _private_data_dir(tmp_path / host, standin, collections, bench)
+        inv = pdd / "inventory" / "hosts.yml"
+        data = yaml.safe_load(inv.read_text())
+        hosts = data["all"]["children"]["waa_vms"]["hosts"]
+        vm = hosts.pop(standin.host)
+        hosts.update({"slice-a": dict(vm), "slice-b": dict(vm)})  # one VM twice: the slices run one after the other
+        inv.write_text(yaml.safe_dump(data))
+        job = ansible_runner.run(private_data_dir=str(pdd), playbook="playbooks/run_waa.yml", limit=host, quiet=True,
+                                 timeout=600)
+        assert (job.status, job.rc) == ("successful", 0), job.stdout.read()[-6000:]
+        combined.update(_artifacts(job))  # AWX's merge of a sliced job's artifacts: key by key
+        events = [json.loads(line) for line in (pdd / "waa-run" / "events.jsonl").read_text().splitlines()]
+        ran[host] = [(e["domain"], e["task_id"]) for e in events if e["type"] == "task_start"]
+        assert len(ran[host]) == 2, (index, ran)
+    small = json.loads((eco.REPO / "tests/sim/rootfs/client/evaluation_examples_windows/test_small.json").read_text())
+    assert not set(ran["slice-a"]) & set(ran["slice-b"])
+    assert sorted(ran["slice-a"] + ran["slice-b"]) == sorted(select_tasks(small, "all", None, 4, 2))
+    assert list(combined["waa_results"]) == ["slice-b"]  # the last slice's: why each host has a key of its own
+
+    merge = _private_data_dir(tmp_path / "merge", standin, collections, combined)
+    job = ansible_runner.run(private_data_dir=str(merge), playbook="playbooks/benchmark_summary.yml", quiet=True,
+                             timeout=300)
+    stdout = job.stdout.read()
+    assert (job.status, job.rc) == ("successful", 0), stdout[-6000:]
+    summary = _artifacts(job)["waa_benchmark_summary"]
+    assert summary["tasks"] == 4 and summary["duplicates"] == [] and summary["without_result"] == [], summary
+    assert {h: v["tasks"] for h, v in summary["hosts"].items()} == {"slice-a": 2, "slice-b": 2}, summary["hosts"]
+    assert "Benchmark summary: 4 task(s) with a result" in stdout, stdout[-3000:]

@@ -1101,18 +1101,26 @@ def write_inventory() -> bool:
         f"          ansible_ssh_common_args: {_q(common)}\n"
         "          ansible_ssh_pipelining: true\n"
         "          ansible_python_interpreter: /usr/bin/python3\n"
-        # Not an Azure VM, and nothing leaves loopback: Azure's metadata service is not asked.
-        "          waa_imds_url: \"\"\n"
-        f"          waa_image: {_q(f'{LOOPBACK}:{HUB_PORT}/{IMAGE_REPO}:latest')}\n"
-        f"          waa_azure_cr: {_q(f'{LOOPBACK}:{ACR_PORT}')}\n"
         f"          waa_storage_path: {_q(str(STORAGE))}\n"
         f"          waa_state_dir: {_q(str(STATE / 'vm-state'))}\n"
-        # The simulator, like the real image, ignores SIGTERM: keep its stop wait short here (2 s, not 120).
-        "          waa_stop_timeout: 2\n"
-        "          waa_container_env:\n"
+        + "".join(f"          {key}: {json.dumps(value)}\n" for key, value in vm_vars().items() if key != "waa_container_env")
+        + "          waa_container_env:\n"
         f"{env_lines}"
     )
     return _write_if_changed(INVENTORY, text)
+
+
+def vm_vars() -> dict:
+    """What every stand-in VM's inventory entry says beyond its connection, storage and state (the fleet's too)."""
+    return {
+        # Not an Azure VM, and nothing leaves loopback: Azure's metadata service is not asked.
+        "waa_imds_url": "",
+        "waa_image": f"{LOOPBACK}:{HUB_PORT}/{IMAGE_REPO}:latest",
+        "waa_azure_cr": f"{LOOPBACK}:{ACR_PORT}",
+        # The simulator, like the real image, ignores SIGTERM: keep its stop wait short here (2 s, not 120).
+        "waa_stop_timeout": 2,
+        "waa_container_env": dict(SIM_ENV),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1182,7 +1190,9 @@ def down(keep_docker: bool = False) -> None:
                 _engine("DELETE", f"/containers/{cid}?force=1&v=1", timeout=60)
             say(f"containers labelled {LABEL} ... removed {len(ids)}")
         import azurite
+        import fleet_vms
 
+        fleet_vms.down()  # the fleet's VMs need the stand-in: they go first
         say(f"azurite ... {azurite.stop()}")
         say(f"hub fault proxy ... {_stop(PROXY_PID, str(FAULT_PROXY), HUB_PORT)}")
         say(f"registry acr ... {_stop(RUN_DIR / 'registry-acr.pid', str(ACR_DIR / 'config.yml'), ACR_PORT)}")
@@ -1317,6 +1327,9 @@ def main(argv=None) -> int:
     p_fault.add_argument("--targets", choices=["all", "manifests", "blobs"])
     p_fault.add_argument("--release", action="store_true", help="also end responses stalled right now")
     p_fault.add_argument("--repository", help="only this repository's requests get the fault")
+    p_fleet = sub.add_parser("fleet", help="the stand-in's fleet: N more VMs in network namespaces (fleet_vms.py)")
+    p_fleet.add_argument("action", choices=["up", "down"])
+    p_fleet.add_argument("--count", type=int, default=4, help="how many VMs (default 4)")
     p_pad = sub.add_parser("push-padded", help="publish a fresh windowsarena/fresh-<random>:pad<MB>")
     p_pad.add_argument("pad_mb", type=float)
     args = ap.parse_args(argv)
@@ -1341,6 +1354,10 @@ def main(argv=None) -> int:
             print(json.dumps(set_hub_fault(args.mode, args.stall_after_bytes, args.stall_seconds, args.rate_bps,
                                            targets=args.targets, release=args.release,
                                            repository=args.repository)))
+        elif args.cmd == "fleet":
+            import fleet_vms
+
+            fleet_vms.up(args.count) if args.action == "up" else fleet_vms.down()
         elif args.cmd == "push-padded":
             print(json.dumps(dataclasses.asdict(push_padded(args.pad_mb))))
     except StandInError as exc:

@@ -1,8 +1,8 @@
-"""The merged benchmark summary (openadapt_waa.summary) over run directories laid out as `waa run` leaves them."""
+"""The merged benchmark summary (plugin_utils/_summary.py) over run directories laid out as `waa run` leaves them."""
 import json
 import os
 
-from openadapt_waa import summary
+from ansible_collections.openadapt.waa.plugins.plugin_utils import _summary as summary
 
 ROOT = "pyautogui/a11y_tree/gpt-4o-mini/0"
 A = "409f0043-6c4a-5eba-88f1-9940648d32f9-WOS"
@@ -80,3 +80,25 @@ def test_the_summary_file_is_private(tmp_path):
     assert path == tmp_path / "results" / "summary.json" and (path.stat().st_mode & 0o777) == 0o600
     assert json.loads(path.read_text())["tasks"] == 0
     assert summary.merge([tmp_path])["tasks"] == 0, "summary.json itself is no host document"
+
+
+def test_recorded_results_merge_like_run_directories(tmp_path):
+    """An AWX merge step's input: each host's recorded result (set_stats waa_results) with its benchmark part."""
+    recorded = {
+        "vm-a": {"exit_code": 0, "vm_size": "Standard_D8s_v3", "duration_seconds": 3600, "benchmark": {"tasks": [
+            {"task": "notepad/" + B, "status": "finished", "score": 1.0, "success": True, "duration": 30},
+            {"task": "chrome/" + C, "status": "error", "score": None, "success": False, "duration": 5}]}},
+        "vm-b": {"exit_code": 10, "hourly_rate": "1.0", "duration_seconds": 1800, "benchmark": {"tasks": [
+            {"task": "notepad/" + B, "status": "finished", "score": 0.0, "success": False, "duration": 40},
+            {"task": "settings/" + D, "status": "finished", "score": 7, "success": True},  # no score is 7
+            {"task": "../x/" + D, "status": "finished", "score": 1.0}]}},
+        "bad/host": {"exit_code": 0}, "vm-c": "not a result"}
+    merged = summary.merge_recorded(recorded)
+    # notepad ran on both: reported, counted once; a score of 7 is no result; a bad name is left out.
+    assert merged["tasks"] == 1 and [d["task"] for d in merged["duplicates"]] == ["notepad/" + B], merged
+    assert set(merged["hosts"]) == {"vm-a", "vm-b"} and merged["domains"] == {
+        "notepad": {"tasks": 1, "successes": merged["successes"], "average_score": merged["average_score"]}}
+    assert merged["hosts"]["vm-b"]["failures"] == {"exit 10": 1} and merged["hosts"]["vm-a"]["failures"] == {"error": 1}
+    assert merged["without_result"] == ["chrome/" + C]
+    assert merged["cost_usd"] == round(0.384 + 0.5, 4)
+    assert summary.merge_recorded(None)["tasks"] == 0 and summary.merge_recorded("x")["tasks"] == 0

@@ -4,7 +4,8 @@ Every outcome is deterministic, so tests can predict each task's steps, score an
 The six tasks of test_small.json are pinned (see evaluation_examples_windows/generate_examples.py);
 every other task gets an outcome from a hash of its id. Exactly one task of test_all.json
 raises (chrome #3, the third task of test_small.json), like a task whose VM stopped answering.
-Knobs: WAA_SIM_STEP_SECONDS (agent "thinking" time per step, default 0.3) and
+Knobs: WAA_SIM_STEP_SECONDS (agent "thinking" time per step, default 0.3), WAA_SIM_TASK_SECONDS
+(instead, the thinking time of a whole task, split over its steps: every task lasts as long), and
 WAA_SIM_RAISE_TASKS (comma-separated ids that raise instead; empty string: none), and
 WAA_SIM_MODEL_ECHO (text the agent's "model" appends to its first action, "\\n" for a newline:
 model output that the client logs verbatim).
@@ -27,7 +28,10 @@ PINNED = {
 HASHED = [1, 1.0, True, 0.0, 0, False, 0.5, 1.0]
 
 
-def step_seconds():
+def step_seconds(example_id=""):
+    task = os.environ.get("WAA_SIM_TASK_SECONDS", "").strip()
+    if task:
+        return float(task) / num_steps(example_id)
     value = os.environ.get("WAA_SIM_STEP_SECONDS", "").strip()
     return float(value) if value else 0.3
 

@@ -53,3 +53,19 @@ def test_a_host_left_out_for_its_stopped_vm_says_how_to_start_it():
                                                    "waa_azure_power_state": "deallocated"}.get(name, default), "vm2")
     assert doc["exit_code"] == 0 and doc["skipped"] is True and doc["phase"] == "preflight"
     assert "the Azure VM waa-vm-2 is deallocated" in doc["message"] and "waa up" in doc["fix"] and "vm2" in doc["fix"]
+
+
+def test_a_benchmark_records_each_tasks_outcome_as_plain_checked_values():
+    ok = "aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS"
+    result = {"tasks": [
+        {"domain": "notepad", "task_id": ok, "status": "finished", "score": 1.0, "success": True, "duration": 12.5},
+        {"domain": "notepad", "task_id": ok, "status": "{{ lookup('pipe', 'id') }}", "score": "1", "success": "yes"},
+        {"domain": "../etc", "task_id": ok, "status": "finished"}, "not a task"]}
+    doc = _artifact(waa_benchmark_result=result)
+    assert doc["benchmark"] == {"tasks": [
+        {"task": "notepad/" + ok, "status": "finished", "score": 1.0, "success": True, "duration": 12.5},
+        {"task": "notepad/" + ok, "status": "unknown", "score": None, "success": False, "duration": None}]}
+    assert _artifact()["benchmark"] == {}  # not a benchmark run
+    # The metadata service's answer is a size's name or nothing.
+    survey = dict(SURVEY, host=dict(SURVEY["host"], azure_vm_size="{{ lookup('pipe', 'id') }}"))
+    assert _artifact(waa_survey=survey)["vm_size"] == ""

@@ -1,5 +1,5 @@
 """The Navi agent, simulated: no model is called. predict() waits WAA_SIM_STEP_SECONDS (the
-model's latency) and returns the task's next scripted action, multi-line Python as the real
+model's latency; or WAA_SIM_TASK_SECONDS split over the task's steps) and returns the task's next scripted action, multi-line Python as the real
 agent writes it, then WAIT/DONE/FAIL."""
 import logging
 import os
@@ -24,7 +24,7 @@ class NaviAgent:
         self.step = 0
 
     def predict(self, instruction, obs):
-        time.sleep(waa_sim_plan.step_seconds())
+        time.sleep(waa_sim_plan.step_seconds(self.example_id or ""))
         self.step += 1
         total = waa_sim_plan.num_steps(self.example_id or "")
         x, y = 200 + 37 * self.step, 150 + 23 * self.step

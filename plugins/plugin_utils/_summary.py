@@ -1,11 +1,14 @@
 """One benchmark result from many: the merged summary of run directories (a fleet's hosts, AWX slices,
-earlier runs).
+earlier runs), or of the hosts' recorded results (set_stats ``waa_results``, an AWX workflow's artifacts).
 
-The scores are the result files on the controller (``<run>/results/<host>/.../<domain>/<task id>/result.txt``,
-WAA's own layout), read by the same rule as the benchmark module (``_waa_log.parse_result``); the
-task times and the failures without a result come from the runs' ``task_end`` events; the cost from
-the hosts' result documents. A task with results in several places is reported and counted once
-(its newest result).
+From run directories, the scores are the result files on the controller
+(``<run>/results/<host>/.../<domain>/<task id>/result.txt``, WAA's own layout), read by the same rule as
+the benchmark module (``_waa_log.parse_result``); the task times and the failures without a result come
+from the runs' ``task_end`` events; the cost from the hosts' result documents. From recorded results,
+all of it comes from each host's ``benchmark`` part. A task with results in several places is reported
+and counted once (its newest result).
+
+Pure Python, no Ansible imports (the CLI, and the benchmark_summary filter of an AWX merge step).
 """
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import valid_task_ref
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
 from ansible_collections.openadapt.waa.plugins.module_utils._waa_log import parse_result
+from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import STATUS_RE
+from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
+from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
 
 SUMMARY_FILE = "summary.json"
 SLOWEST = 5
@@ -100,6 +105,43 @@ def merge(run_dirs: list[Path]) -> dict:
     """The merged summary of ``run_dirs``: per domain, overall, per host, the slowest tasks, the
     duplicates and the fleet's cost."""
     results = [r for run_dir in run_dirs for r in read_results(Path(run_dir))]
+    ends = [event for run_dir in run_dirs for event in read_events(Path(run_dir))
+            if event.get("type") == "task_end" and isinstance(event.get("host"), str)]
+    docs = [doc for run_dir in run_dirs for doc in _host_docs(Path(run_dir)).values()]
+    return summarize(results, ends, docs, [str(d) for d in run_dirs])
+
+
+def merge_recorded(waa_results) -> dict:
+    """The merged summary of the hosts' recorded results: ``{host: result}`` (set_stats ``waa_results``, what AWX
+    keeps of a job), or a list of such (a sliced job's slices, each host under its own artifact key). They come
+    from the VMs: checked here."""
+    recorded_by_host = {}
+    for part in waa_results if isinstance(waa_results, list) else [waa_results]:
+        recorded_by_host.update(part if isinstance(part, dict) else {})
+    results, ends, docs = [], [], []
+    for host, recorded in sorted(recorded_by_host.items(), key=lambda item: str(item[0])):
+        if not isinstance(recorded, dict) or not isinstance(host, str) or not _is_name(host):
+            continue
+        docs.append({"host": host, "exit_code": recorded.get("exit_code"),
+                     "costs": estimate(recorded.get("vm_size"), recorded.get("duration_seconds"),
+                                       recorded.get("hourly_rate"))})
+        tasks = (recorded.get("benchmark") or {}).get("tasks") if isinstance(recorded.get("benchmark"), dict) else None
+        for order, task in enumerate(tasks if isinstance(tasks, list) else []):
+            domain, _sep, task_id = str((task or {}).get("task") if isinstance(task, dict) else "").partition("/")
+            if not valid_task_ref(domain, task_id):
+                continue
+            status = str(task.get("status") or "")
+            status = status if STATUS_RE.match(status) else "unknown"
+            ends.append({"host": host, "domain": domain, "task_id": task_id, "status": status,
+                         "duration": _number(task.get("duration"))})
+            score = _number(task.get("score"))
+            if status == "finished" and score is not None and 0 <= score <= 1:
+                results.append(TaskResult(domain, task_id, host, "recorded", score, task.get("success") is True, order))
+    return summarize(results, ends, docs, [])
+
+
+def summarize(results: list[TaskResult], ends: list[dict], docs: list[dict], run_dirs: list[str]) -> dict:
+    """The summary of task results, task ends (``task_end`` events) and host result documents."""
     by_task: dict[tuple, list[TaskResult]] = {}
     for result in results:
         by_task.setdefault((result.domain, result.task_id), []).append(result)
@@ -112,28 +154,25 @@ def merge(run_dirs: list[Path]) -> dict:
     failed_tasks = set()
     cost = 0.0
     costed = False
-    for run_dir in map(Path, run_dirs):
-        for event in read_events(run_dir):
-            if event.get("type") != "task_end" or not isinstance(event.get("host"), str):
-                continue
-            host = hosts.setdefault(event["host"], {"tasks": 0, "seconds": 0.0, "failures": {}})
-            seconds = _number(event.get("duration")) or 0.0
-            host["seconds"] = round(host["seconds"] + seconds, 1)
-            key = (str(event.get("domain")), str(event.get("task_id")))
-            if event.get("status") != "finished":
-                status = str(event.get("status") or "unknown")[:32]
-                host["failures"][status] = host["failures"].get(status, 0) + 1
-                failed_tasks.add(key)
-            durations.append({"task": "%s/%s" % key, "host": event["host"], "seconds": seconds})
-        for name, doc in _host_docs(run_dir).items():
-            host = hosts.setdefault(name, {"tasks": 0, "seconds": 0.0, "failures": {}})
-            code = doc.get("exit_code")
-            if isinstance(code, int) and code != 0:
-                label = "exit %d" % code
-                host["failures"][label] = host["failures"].get(label, 0) + 1
-            estimate = _number((doc.get("costs") or {}).get("estimated_cost_usd"))
-            if estimate is not None:
-                cost, costed = cost + estimate, True
+    for event in ends:
+        host = hosts.setdefault(event["host"], {"tasks": 0, "seconds": 0.0, "failures": {}})
+        seconds = _number(event.get("duration")) or 0.0
+        host["seconds"] = round(host["seconds"] + seconds, 1)
+        key = (str(event.get("domain")), str(event.get("task_id")))
+        if event.get("status") != "finished":
+            status = str(event.get("status") or "unknown")[:32]
+            host["failures"][status] = host["failures"].get(status, 0) + 1
+            failed_tasks.add(key)
+        durations.append({"task": "%s/%s" % key, "host": event["host"], "seconds": seconds})
+    for doc in docs:
+        host = hosts.setdefault(doc["host"], {"tasks": 0, "seconds": 0.0, "failures": {}})
+        code = doc.get("exit_code")
+        if isinstance(code, int) and code != 0:
+            label = "exit %d" % code
+            host["failures"][label] = host["failures"].get(label, 0) + 1
+        estimate_usd = _number((doc.get("costs") or {}).get("estimated_cost_usd"))
+        if estimate_usd is not None:
+            cost, costed = cost + estimate_usd, True
     for result in kept.values():
         hosts.setdefault(result.host, {"tasks": 0, "seconds": 0.0, "failures": {}})["tasks"] += 1
 
@@ -148,7 +187,7 @@ def merge(run_dirs: list[Path]) -> dict:
     total = len(kept)
     successes = sum(int(r.success) for r in kept.values())
     return {
-        "run_dirs": [str(d) for d in run_dirs],
+        "run_dirs": list(run_dirs),
         "tasks": total,
         "successes": successes,
         "success_rate": round(successes / total, 4) if total else None,
