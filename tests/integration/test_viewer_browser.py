@@ -317,6 +317,46 @@ def test_live_run_in_the_browser(browser, tmp_path):
     print("browser scenario took %.1f s" % (time.monotonic() - started))
 
 
+def test_a_fleets_benchmark_shows_a_column_per_host_and_the_merged_score_live(browser, tmp_path):
+    """`waa run` over three hosts: the fleet panel has a column per host (status, tasks, successes, average,
+    the running task) and the merged score over every host's tasks, updated as each task ends."""
+    run_dir = tmp_path / "20260101T020000Z-run"
+    viewer = Viewer([run_dir], poll_interval=0.05)
+    url = viewer.start()
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        w = Writer(run_dir)
+        w.emit("run_start", playbook="run_waa", hosts=["vm-1", "vm-2", "vm-3"], setup=False)
+        fleet = tid(page, "fleet")
+        for name in ("vm-1", "vm-2"):
+            w.emit("benchmark", name, status="running", total_tasks=2)
+        expect(fleet).to_be_visible(timeout=WAIT_MS)  # two hosts run the benchmark
+        w.emit("benchmark", "vm-3", status="running", total_tasks=2)
+        expect(tid(page, "fleet-host-vm-3")).to_have_text("vm-3", timeout=WAIT_MS)
+        outcomes = {"vm-1": [("n1", True, 1.0), ("n2", True, 1.0)], "vm-2": [("c1", False, 0.0), ("c2", True, 0.5)],
+                    "vm-3": [("k1", True, 1.0)]}
+        for name, tasks in outcomes.items():
+            for index, (task_id, success, score) in enumerate(tasks, 1):
+                w.emit("task_start", name, task_id=task_id, domain="notepad", instruction="do it", index=index, total=2)
+                expect(tid(page, "fleet-running-" + name)).to_have_text("notepad/" + task_id, timeout=WAIT_MS)
+                w.emit("task_end", name, task_id=task_id, success=success, score=score, duration=5.0)
+        summary = tid(page, "fleet-summary")
+        expect(summary).to_have_attribute("data-completed", "5", timeout=WAIT_MS)
+        expect(summary).to_have_attribute("data-success", "4")
+        expect(summary).to_contain_text("Fleet of 3 hosts: tasks completed 5 / 6")
+        expect(summary).to_contain_text("average score 0.70")  # (1 + 1 + 0 + 0.5 + 1) / 5
+        expect(tid(page, "fleet-tasks-vm-2")).to_have_text("2 / 2")
+        expect(tid(page, "fleet-succeeded-vm-2")).to_have_text("1")
+        expect(tid(page, "fleet-average-vm-2")).to_have_text("0.25")
+        expect(tid(page, "fleet-tasks-vm-3")).to_have_text("1 / 2")
+        page.reload()  # the snapshot on connect shows the same
+        expect(tid(page, "fleet-summary")).to_have_attribute("data-completed", "5", timeout=WAIT_MS)
+    finally:
+        page.close()
+        viewer.stop()
+
+
 def test_polling_fallback_when_sse_fails(browser, tmp_path):
     run = tmp_path / "run"
     viewer = Viewer([run], poll_interval=0.05)

@@ -484,18 +484,59 @@
     if (result && ref.autoOpen) { ref.details.open = false; ref.autoOpen = false; }
   }
 
-  function renderBench(refs, host, name) {
+  // A host's benchmark so far: from its benchmark record, else from the tasks seen (null when it runs none).
+  function benchStats(host, name) {
     const bench = host.benchmark || {};
     const tasks = model.tasks[name] || new Map();
-    const visible = bench.status && bench.status !== "idle" || tasks.size > 0;
-    show(refs.bench, visible);
-    if (!visible) return;
+    if (!(bench.status && bench.status !== "idle" || tasks.size > 0)) return null;
     const finished = Array.from(tasks.values()).filter((t) => t.result);
-    const completed = bench.tasks_completed ?? finished.length;
-    const success = bench.success_count ?? finished.filter((t) => t.result.success).length;
     const scores = finished.map((t) => Number(t.result.score)).filter((s) => !isNaN(s));
-    const avg = bench.average_score ?? (scores.length ? scores.reduce((a, b) => a + b, 0) / scores.length : null);
-    const total = bench.total_tasks;
+    const sum = scores.reduce((a, b) => a + b, 0);
+    return {
+      status: bench.status || "running", total: bench.total_tasks, current: bench.current_task || null,
+      completed: bench.tasks_completed ?? finished.length,
+      success: bench.success_count ?? finished.filter((t) => t.result.success).length,
+      avg: bench.average_score ?? (scores.length ? sum / scores.length : null), scored: scores.length, scoreSum: sum,
+    };
+  }
+
+  // The fleet: a column per host that runs the benchmark, and the merged score (each task's score once).
+  function renderFleet() {
+    const panel = document.getElementById("fleet");
+    const stats = Object.keys(model.state.hosts || {}).sort()
+      .map((name) => [name, benchStats(model.state.hosts[name], name)]).filter(([, st]) => st);
+    show(panel, stats.length > 1);
+    if (stats.length < 2) return;
+    const sum = (key) => stats.reduce((a, [, st]) => a + (Number(st[key]) || 0), 0);
+    const scored = sum("scored");
+    const avg = scored ? sum("scoreSum") / scored : null;
+    const summary = document.getElementById("fleet-summary");
+    const total = stats.every(([, st]) => st.total) ? sum("total") : null;
+    setText(summary, "Fleet of " + stats.length + " hosts: tasks completed " + sum("completed") +
+      (total ? " / " + total : "") + " \u00b7 succeeded " + sum("success") + " \u00b7 average score " +
+      (avg === null ? "\u2013" : fmtScore(avg)));
+    setAttr(summary, "data-completed", sum("completed"));
+    setAttr(summary, "data-success", sum("success"));
+    setAttr(summary, "data-average", avg === null ? "" : avg);
+    const rows = [["host", ([name]) => name], ["status", ([, st]) => st.status],
+      ["tasks", ([, st]) => st.completed + (st.total ? " / " + st.total : "")], ["succeeded", ([, st]) => st.success],
+      ["average", ([, st]) => (st.avg === null ? "\u2013" : fmtScore(st.avg))],
+      ["running", ([, st]) => (st.current && st.current.task_id ? st.current.domain + "/" + st.current.task_id : "")]];
+    const key = JSON.stringify(rows.map(([label, cell]) => stats.map((entry) => String(cell(entry)))));
+    const table = document.getElementById("fleet-table");
+    if (table.dataset.key === key) return;
+    table.dataset.key = key;
+    table.replaceChildren(...rows.map(([label, cell], r) => h("tr", {}, [h("th", { text: r ? label : "" })].concat(
+      stats.map((entry) => h(r ? "td" : "th", { testid: "fleet-" + label + "-" + entry[0], text: String(cell(entry)) }))))));
+  }
+
+  function renderBench(refs, host, name) {
+    const st = benchStats(host, name);
+    const tasks = model.tasks[name] || new Map();
+    const bench = host.benchmark || {};
+    show(refs.bench, !!st);
+    if (!st) return;
+    const { completed, success, avg, total } = st;
     setText(refs.benchSummary, "Tasks completed " + completed + (total ? " / " + total : "") +
       " \u00b7 succeeded " + success + " \u00b7 average score " + (avg === null ? "\u2013" : fmtScore(avg)));
     setAttr(refs.benchSummary, "data-completed", completed);
@@ -577,6 +618,7 @@
   function renderAll() {
     renderHeader();
     for (const name of Object.keys(model.state.hosts || {}).sort()) renderHost(name);
+    renderFleet();
     renderLog();
   }
 
