@@ -198,3 +198,22 @@ def vm_from_params(p, env=None):
     auth = p['auth_source'] or env.get('ANSIBLE_AZURE_AUTH_SOURCE') or 'auto'
     cred = credential(auth, p['login_endpoint'], p['imds_endpoint'], p['ca_file'], env)
     return Vm(cred, subscription, p['resource_group'], p['name'], p['arm_endpoint'], p['ca_file'])
+
+
+def power_result(name, before, now, target, verb, check_mode):
+    """A power module's result: changed when the VM was not ``target``; the message says what was done."""
+    changed = before != target
+    return dict(changed=changed, power_state_before=before, power_state=now,
+                msg=('%s the VM %s (it was %s)' % (verb, name, before)) if changed and not check_mode
+                else 'The VM %s is %s' % (name, now))
+
+
+def module_main(run):
+    """main() of a module that calls Azure for one VM: AZURE_VM_ARGS, check mode, an AzureError is exit 1."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    module = AnsibleModule(argument_spec=dict(AZURE_VM_ARGS), supports_check_mode=True)
+    try:
+        run(module)
+    except AzureError as exc:
+        module.fail_json(msg=str(exc), waa_exit_code=1)

@@ -64,25 +64,17 @@ power_state:
   sample: deallocated
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.openadapt.waa.plugins.module_utils import _azure_arm as azure
 
 
 def run(module):
     p = module.params
     before, now = azure.vm_from_params(p).deallocate(p['wait_timeout'], check_mode=module.check_mode)
-    changed = before != 'deallocated'
-    module.exit_json(changed=changed, power_state_before=before, power_state=now,
-                     msg=('Deallocated the VM %s (it was %s)' % (p['name'], before)) if changed and not module.check_mode
-                     else 'The VM %s is %s' % (p['name'], now))
+    module.exit_json(**azure.power_result(p['name'], before, now, 'deallocated', 'Deallocated', module.check_mode))
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(azure.AZURE_VM_ARGS), supports_check_mode=True)
-    try:
-        run(module)
-    except azure.AzureError as exc:
-        module.fail_json(msg=str(exc), waa_exit_code=1)
+    azure.module_main(run)
 
 
 if __name__ == '__main__':

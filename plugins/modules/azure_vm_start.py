@@ -86,7 +86,6 @@ address:
   sample: 20.1.2.3
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.openadapt.waa.plugins.module_utils import _azure_arm as azure
 
 
@@ -95,19 +94,12 @@ def run(module):
     vm = azure.vm_from_params(p)
     before, now = vm.start(p['wait_timeout'], check_mode=module.check_mode)
     public, private = vm.addresses()
-    started = before != 'running'
-    module.exit_json(changed=started, power_state_before=before, power_state=now, public_ip=public,
-                     private_ip=private, address=public or private,
-                     msg=('Started the VM %s (it was %s)' % (p['name'], before)) if started and not module.check_mode
-                     else 'The VM %s is %s' % (p['name'], now))
+    module.exit_json(public_ip=public, private_ip=private, address=public or private,
+                     **azure.power_result(p['name'], before, now, 'running', 'Started', module.check_mode))
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(azure.AZURE_VM_ARGS), supports_check_mode=True)
-    try:
-        run(module)
-    except azure.AzureError as exc:
-        module.fail_json(msg=str(exc), waa_exit_code=1)
+    azure.module_main(run)
 
 
 if __name__ == '__main__':
