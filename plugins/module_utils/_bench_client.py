@@ -460,6 +460,10 @@ def read_env_file(path, keep=False):
     return env
 
 
+# The shortest value of the client's environment that is masked as a secret (API keys are far longer).
+MIN_SECRET_CHARS = 8
+
+
 def benchmark(p, check_mode=False, warn=None, no_log_values=None):
     """Run waa_benchmark for its parameters ``p``; always ends by raising Finished.
 
@@ -470,7 +474,9 @@ def benchmark(p, check_mode=False, warn=None, no_log_values=None):
     try:
         # First of all: the file holds the API key, and must not outlive a refused call.
         secret_env = read_env_file(p['env_file'], check_mode) if p['env_file'] else {}
-        no_log_values.update(v for v in secret_env.values() if v)  # masked in every result
+        # Masked in every result: the values long enough to be a key. A short one is a setting ("0", "true"), and
+        # masking it would blank that text everywhere in the result: every 0 of every task id and score.
+        no_log_values.update(v for v in secret_env.values() if v and len(v) >= MIN_SECRET_CHARS)
         for key in ('results_dest', 'progress_file', 'log_file'):
             if p[key]:
                 validate_abs_path(p[key], key)

@@ -164,6 +164,8 @@ def test_a_sliced_benchmark_and_its_merge_step_give_one_summary(ready, standin, 
     assert r.status == "successful"
     from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import select_tasks
 
+    # (The client's environment holds "0": a short value is a setting, not a secret, and must not be masked in the
+    # results, or every 0 of every task id would be.)
     bench = dict(extravars, waa_benchmark_task_list="evaluation_examples_windows/test_small.json",
                  waa_benchmark_num_tasks=4, waa_benchmark_sample_seed=2, waa_benchmark_clean_results=True,
                  waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "0", "WAA_SIM_RAISE_TASKS": ""})

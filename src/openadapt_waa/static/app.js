@@ -147,6 +147,7 @@
     if (model.log.length > LOG_MAX) model.log.splice(0, model.log.length - LOG_MAX);
     renderHeader();
     for (const name of Object.keys(msg.hosts || {})) renderHost(name);
+    renderFleet();
     renderLog(msg.lines || []);
     const t = performance.timeOrigin + performance.now();
     window.__waaRendered[msg.id] = t;
