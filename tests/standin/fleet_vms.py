@@ -37,8 +37,7 @@ def _hostvars(vm: netns_hosts.NetnsHost, index: int, base: dict) -> dict:
     own = WORK / "vm" / f"vm-{index + 1}"
     make_golden(own / "storage")
     port = PORT_BASE + 10 * index
-    return dict(base, **{k: v for k, v in vm.ansible_vars().items()}, **{
-        "ansible_user": local_vm.LOGIN_USER,
+    return dict(base, **dict(vm.ansible_vars(), ansible_user=local_vm.LOGIN_USER), **{
         "waa_container_name": container_name(index),
         "waa_server_port": port, "waa_vnc_port": port + 1, "waa_rdp_port": port + 2,
         "waa_publish_address": vm.host_side,
