@@ -228,8 +228,8 @@ def lines(summary: dict) -> list[str]:
                                                   _score(entry["average_score"])))
     for name, host in summary["hosts"].items():
         failures = ", ".join("%s %d" % item for item in sorted(host["failures"].items())) or "none"
-        out.append("  host %s: %d task(s), %.0f s of tasks, failures: %s" % (name, host["tasks"], host["seconds"],
-                                                                           failures))
+        out.append("  host %s: %d task(s), %.0f s of tasks, failures: %s" % (
+            name, host["tasks"], host["seconds"], failures))
     if summary["slowest"]:
         out.append("  slowest: " + ", ".join("%s (%.0f s on %s)" % (d["task"], d["seconds"], d["host"])
                                              for d in summary["slowest"][:3]))
@@ -237,9 +237,8 @@ def lines(summary: dict) -> list[str]:
         out.append("  without a result: %d task(s) (run again to finish them): %s" % (
             len(summary["without_result"]), ", ".join(summary["without_result"][:5])))
     for dup in summary["duplicates"]:
-        out.append("  %s has %d results (counted once, the newest): %s" % (
-            dup["task"], len(dup["results"]), "; ".join("%s on %s: %s" % (r["run"], r["host"], r["score"])
-                                                         for r in dup["results"])))
+        where = "; ".join("%s on %s: %s" % (r["run"], r["host"], r["score"]) for r in dup["results"])
+        out.append("  %s has %d results (counted once, the newest): %s" % (dup["task"], len(dup["results"]), where))
     if summary["cost_usd"] is not None:
         out.append("  estimated cost of the fleet: $%.2f" % summary["cost_usd"])
     return out
