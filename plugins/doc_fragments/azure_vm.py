@@ -9,6 +9,9 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     DOCUMENTATION = r"""
+requirements:
+  - azure-identity
+  - azure-mgmt-compute
 options:
   name:
     description: The VM's name.

@@ -37,9 +37,6 @@ options:
     default: 600
 extends_documentation_fragment:
   - openadapt.waa.azure_vm
-requirements:
-  - azure-identity
-  - azure-mgmt-compute
 """
 
 EXAMPLES = r"""
