@@ -209,8 +209,13 @@ class NetnsHost(SshHost):
 
 
 def teardown_all_netns(*, work: Path, prefix: str, subnet: str) -> None:
-    """Remove every <prefix>-h* namespace and <prefix>h* link (ours only), killing our sshds in them."""
-    for line in _run("ip", "netns", "list", check=False).stdout.splitlines():
+    """Remove every <prefix>-h* namespace and <prefix>h* link (ours only), killing our sshds in them. Without
+    iproute2 there are none."""
+    try:
+        listing = _run("ip", "netns", "list", check=False).stdout
+    except FileNotFoundError:
+        return
+    for line in listing.splitlines():
         name = line.split()[0] if line.strip() else ""
         m = re.fullmatch(re.escape(prefix) + r"-h(\d+)", name)
         if m:
