@@ -24,7 +24,6 @@ from openadapt_waa.owners import state_home
 from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import share_of
 from ansible_collections.openadapt.waa.plugins.plugin_utils import _summary as summary
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
-from ansible_collections.openadapt.waa.plugins.plugin_utils._summary import read_events, read_results
 
 # Host names the CLI puts in a --limit pattern: an inventory name with none of the pattern's
 # operators (',', ':', '!', '&', '*', '~', '[').
@@ -58,9 +57,9 @@ def read(run_dirs: list[Path]) -> Reading:
     reading = Reading()
     seen = set()
     for run_dir in run_dirs:
-        reading.done.update("%s/%s" % (r.domain, r.task_id) for r in read_results(Path(run_dir)))
+        reading.done.update("%s/%s" % (r.domain, r.task_id) for r in summary.read_results(Path(run_dir)))
     for run_dir in run_dirs:
-        for event in read_events(Path(run_dir)):
+        for event in summary.read_events(Path(run_dir)):
             host = event.get("host")
             if event.get("type") == "benchmark" and isinstance(host, str):
                 for ref in event.get("selection") or []:

@@ -3,8 +3,6 @@
 metadata service, and a "VM" whose sshd only runs once ARM has started it."""
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from conftest import docker_rm, unique_ports
