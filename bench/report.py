@@ -396,11 +396,9 @@ class Report:
                          f"{x.get('distinct_containers')} | {x.get('cpu_busy_fraction', 0):.0%} | {x.get('controller_cpu_s')} | {x.get('load')} |")
             self.add("")
             sample = next((x.get("sample_result") for x in fl.get("runs", []) if x.get("sample_result")), None)
-            if sample and sample.get("server_url") and sample.get("publish_address") and \
-                    sample["publish_address"] not in str(sample.get("server_url")):
-                self.add(f"Observed: with `waa_publish_address: {sample['publish_address']}` the result document still says "
-                         f"`server_url: {sample['server_url']}` and the tunnel command forwards to 127.0.0.1 "
-                         f"(`{sample.get('tunnel_command')}`), where nothing listens (see Other findings).", "")
+            if _tunnel_misses_publish_address(sample):
+                self.add(f"Observed: with `waa_publish_address: {sample['publish_address']}` the tunnel command forwards "
+                         f"to 127.0.0.1 (`{sample.get('tunnel_command')}`), where nothing listens (see Other findings).", "")
         self.fleet_run()
         pl = self.data("pull")
         self.add("### 5. Pull and stall detection", f"_{self.when('pull')}_", "")
@@ -569,7 +567,7 @@ class Report:
         fl = self.data("fleet")
         items = []
         sample = next((x.get("sample_result") for x in (g(fl, "runs") or []) if x.get("sample_result")), None)
-        if sample and sample.get("publish_address") and sample["publish_address"] not in str(sample.get("tunnel_command")):
+        if _tunnel_misses_publish_address(sample):
             items.append(
                 "- `plugins/plugin_utils/_events.py` `result_document()` builds `server_url`, `vnc_url` and the tunnel "
                 "from `127.0.0.1` regardless of `waa_publish_address`; with a non-loopback publish address the printed "
@@ -581,6 +579,13 @@ class Report:
             items.append(f"- Re-runs on a ready host reported changed tasks: {changed} (expected none).")
         self.add(*(items or ["None."]))
         self.add("")
+
+
+def _tunnel_misses_publish_address(sample: dict | None) -> bool:
+    """A fleet run's result whose SSH tunnel forwards to loopback while the ports are published elsewhere. (Its
+    server_url is the controller's end of the tunnel, 127.0.0.1, and right whatever the publish address.)"""
+    return bool(sample and sample.get("publish_address")
+                and sample["publish_address"] not in str(sample.get("tunnel_command")))
 
 
 HEADLINES = [

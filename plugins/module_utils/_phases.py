@@ -25,7 +25,7 @@ EXIT_BENCHMARK_INCOMPLETE = 10
 EXIT_MEANING = {
     EXIT_OK: 'Success', EXIT_PREFLIGHT: 'Pre-flight check failed', EXIT_DOCKER: 'Docker daemon failure',
     EXIT_PULL: 'Image pull failed', EXIT_CONTAINER: 'Container creation failed', EXIT_BOOT: 'Windows boot failed',
-    EXIT_SERVER: 'WAA server failure', EXIT_SMOKE: 'Smoke test failed', EXIT_DEADLINE: 'Timeout exceeded',
+    EXIT_SERVER: 'WAA server failure', EXIT_SMOKE: 'Accessibility tree or smoke test failed', EXIT_DEADLINE: 'Timeout exceeded',
     EXIT_UNKNOWN: 'Unknown error', EXIT_BENCHMARK_INCOMPLETE: 'Benchmark incomplete',
 }
 

@@ -69,7 +69,7 @@ def add_setup_options(p: argparse.ArgumentParser) -> None:
                    help="image to run (default windowsarena/winarena:latest, or $WAA_IMAGE)")
     g.add_argument("--azure-cr", default=os.environ.get("WAA_AZURE_CR"),
                    help="Azure Container Registry to fall back to on a Docker Hub rate limit, e.g. myacr.azurecr.io; "
-                        "credentials from $WAA_REGISTRY_USERNAME / $WAA_REGISTRY_PASSWORD")
+                        "credentials from $WAA_REGISTRY_USERNAME / $WAA_REGISTRY_PASSWORD (default $WAA_AZURE_CR)")
     g.add_argument("--rebuild", action="store_true", default=None, help="remove the existing container and create it again")
     g.add_argument("--verify-nested-virt", dest="verify_nested_virt", action="store_true", default=None,
                    help="check that /dev/kvm works (default)")
@@ -107,7 +107,7 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--task", action="append", dest="tasks", metavar="DOMAIN/ID",
                    help="run this task (repeatable), e.g. --task notepad/366de66e-cbae-4d72-b042-26390db2b145-WOS")
     g.add_argument("--num-tasks", type=int,
-                   help="run this many tasks, sampled across the domains in proportion to their sizes")
+                   help="run this many tasks, sampled across the domains in proportion to their sizes (default all)")
     g.add_argument("--sample-seed", type=int, metavar="N",
                    help="seed of the --num-tasks sample (default 0: the same sample each time and on every host)")
     g.add_argument("--shard-by", choices=["host", "none"],
@@ -130,7 +130,8 @@ def add_benchmark_options(p: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_MAX_FAILURES}); a later run probes it first and gives it work again when it is healthy")
     g.add_argument("--max-cost", type=float, metavar="USD",
                    help="what the run may cost across its hosts (VM time at --hourly-rate or the size's list price, "
-                        "setup included), split evenly: no task is handed out that would end past a host's share")
+                        "setup included), split evenly: no task is handed out that would end past a host's share "
+                        "(default none: no budget)")
     g.add_argument("--deallocate-after", action="store_true", default=None,
                    help="deallocate each Azure VM once the fleet no longer needs it (after the first pass for hosts the "
                         "second pass does not use, at the end for the others), as `waa down` does")

@@ -132,3 +132,66 @@ def test_argument_specs_document_variables_without_repeating_their_values():
         for key in yaml.safe_load(path.read_text()) or {}:
             assert key not in seen, f"{key} is defined in {seen.get(key)} and {path.relative_to(REPO)}"
             seen[key] = path.relative_to(REPO)
+
+
+def _option_table_rows() -> list[tuple[list[str], str]]:
+    """(options, default cell) of every row of README's option tables (header `| option | default | ...`)."""
+    rows, in_table = [], False
+    for line in README.splitlines():
+        if line.startswith("| option | default |"):
+            in_table = True
+        elif not line.startswith("|"):
+            in_table = False
+        elif in_table and not line.startswith("|---"):
+            cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            rows.append((re.findall(r"`(--?[A-Za-z][\w-]*)", cells[0]), cells[1]))
+    return rows
+
+
+def _actions(option: str) -> list[argparse.Action]:
+    return [action for _path, p in COMMANDS for action in p._actions if option in action.option_strings]
+
+
+def _default_problem(option: str, stated: str) -> str | None:
+    """What is wrong with README stating ``stated`` as the default of ``option``, or None. An option the user
+    did not give is None in the parser (the inventory's or the role's value applies): then its help must
+    begin its "default" with what README states. Subcommands that share the option's name may differ (`waa monitor
+    --run-dir`): one of them must agree."""
+    stated = stated.strip("` ")
+    problems = []
+    for action in _actions(option):
+        default, helptext = action.default, " ".join((action.help or "").split())
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            on = bool(default) if default is not None else helptext.endswith("(default)")
+            expected = {True: "on", False: "off"}[on if isinstance(action, argparse._StoreTrueAction) else not on]
+            if stated != expected:
+                problems.append(f"{option}: README says {stated!r}, the parser's default is {expected!r}")
+        elif default is None or default == []:
+            said = re.escape(stated)
+            if re.fullmatch(r"[\w./:$<>~-]+", stated) and not re.search(
+                    rf"default:?\s+{said}(?![\w.])|^{said} \(default\)", helptext, re.IGNORECASE):
+                problems.append(f"{option}: README says {stated!r}, its help says {helptext!r}")
+        else:
+            text = f"{default:g}" if isinstance(default, float) else str(default)
+            if text not in stated and not (default == 0 and "free" in stated):
+                problems.append(f"{option}: README says {stated!r}, the parser's default is {text!r}")
+    return "; ".join(problems) if len(problems) == len(_actions(option)) else None
+
+
+def test_readme_option_tables_state_the_parsers_defaults():
+    rows = _option_table_rows()
+    assert len(rows) > 30, rows  # the three tables were found
+    problems = []
+    for options, defaults in rows:
+        parts = re.split(r",\s*|;\s*", defaults)
+        for index, option in enumerate(options):
+            if option in ("-i", "-h", "--help") or option.replace("--no-", "--") in options[:index]:
+                continue  # the negative form of the option before it: one switch
+            if not _actions(option):
+                problems.append(f"{option}: in README's table, not in the parser")
+                continue
+            stated = parts[index] if len(options) > 1 and len(parts) == len(options) else defaults
+            problem = _default_problem(option, stated)
+            if problem:
+                problems.append(problem)
+    assert not problems, "\n".join(problems)

@@ -58,3 +58,8 @@ def test_a_task_s_phase_comes_from_its_phase_tag():
     assert _phases.phase_of_tags(["waa_phase_benchmark"]) == "benchmark"
     assert _phases.phase_of_tags(["waa_phase_nonsense", "other"]) is None
     assert _phases.phase_of_tags([]) is None and _phases.phase_of_tags(None) is None
+
+
+def test_exit_7_is_named_for_both_of_its_causes():
+    """Exit 7 is an empty accessibility tree as often as a strict smoke test: its name says both."""
+    assert _phases.EXIT_MEANING[_phases.EXIT_SMOKE] == 'Accessibility tree or smoke test failed'
