@@ -107,7 +107,8 @@ def run_artifact(get: Getter, now: float) -> dict:
     (the failure's, else the final validation's), and where the ports listen on the VM."""
     code = int(get("waa_exit_code", 0) or 0)
     phase = get("waa_phase", None) or get("waa_final_phase", "validate")
-    image_result = get("waa_image_result", None) or {}
+    # A host found ready ran no image phase: what the run's survey found of the image (the same keys).
+    image_result = get("waa_image_result", None) or (get("waa_survey", None) or {}).get("image") or {}
     layers = get("waa_failure_layers", []) if code else (get("waa_validation", None) or {}).get("layers", [])
     message = get("waa_failure_message", None)
     image = get("waa_image_ref", None)

@@ -111,6 +111,11 @@ def apply_event(state: dict, event: dict) -> dict:
     elif kind == "check":
         host["checks"].append({k: event.get(k) for k in ("phase", "name", "ok", "message", "duration")})
         del host["checks"][:-50]
+        record = host["phases"].get(event.get("phase") or "")
+        if record is not None and event.get("ok") and event.get("message"):
+            # What the phase's human line said last: the document's message for a phase that passed, on the
+            # full path and on a ready host's alike (where the survey's findings are the phase's checks).
+            record["detail"] = event["message"]
     elif kind == "warning":
         host["warnings"].append(event.get("message"))
     elif kind == "pull_progress":
@@ -379,7 +384,7 @@ def result_document(host: str, artifact: dict, host_state: dict, connection: dic
         entry = {
             "name": SPEC_PHASE_NAME[name], "role": name, "number": record.get("number"),
             "status": {"ok": "success"}.get(record.get("status"), record.get("status")),
-            "duration_seconds": record.get("duration"), "message": record.get("message", ""),
+            "duration_seconds": record.get("duration"), "message": record.get("message") or record.get("detail", ""),
         }
         if name == "preflight" and isinstance(artifact.get("checks"), dict):
             checks = dict(artifact["checks"])

@@ -114,7 +114,18 @@ def test_setup_succeeds_is_idempotent_and_rebuilds(waa_cli, standin, tmp_path):
     assert (second.run_dir / "screenshots" / "local-vm-smoke.png").read_bytes().startswith(b"\x89PNG")
     events = [json.loads(line) for line in (second.run_dir / "events.jsonl").read_text().splitlines()]
     assert [e["type"] for e in events].count("server_ready") == 1
-    # The document and the events keep their shape (keys and types) whatever moves inside the house.
+    # The document says what the survey found, as the human lines do: a message for each of phases 1-6, the
+    # image's size and registry as on the first run.
+    found = {phase["role"]: phase for phase in second.doc["phases"]}
+    assert all(found[role]["message"] for role in ("docker", "image", "container", "windows_boot", "waa_server",
+                                                   "accessibility")), second.doc["phases"]
+    assert "already present; nothing pulled" in found["image"]["message"], found["image"]
+    image = next(phase for phase in doc["phases"] if phase["role"] == "image")
+    assert found["image"]["image_size_bytes"] == image["image_size_bytes"] > 0, (found["image"], image)
+    assert found["image"]["source"] == image["source"] == "127.0.0.1:5001", (found["image"], image)
+    assert second.doc["image"]["image_size_bytes"] == image["image_size_bytes"], second.doc["image"]
+    # The document and the events keep their shape (keys, types, and the document's values) whatever moves
+    # inside the house.
     assert shapes.check("vm_setup_ready_host", second.doc, events) == []
 
     # Results live on the VM, outside the container (one directory per container).

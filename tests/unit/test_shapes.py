@@ -29,3 +29,10 @@ def test_null_and_empty_lists_match_anything():
 def test_events_are_merged_per_type():
     shapes = event_shapes([{"type": "check", "ok": True}, {"type": "check", "message": "m"}, {"type": "run_end"}])
     assert shapes == {"check": {"message": "str", "ok": "bool", "type": "str"}, "run_end": {"type": "str"}}
+
+
+def test_with_values_a_null_where_the_recorded_run_had_a_value_is_found():
+    golden = shape({"phases": [{"image_size_bytes": 5, "source": "docker.io"}], "costs": None})
+    now = shape({"phases": [{"image_size_bytes": None, "source": "docker.io"}], "costs": {"usd": 1}})
+    assert differences(now, golden, "document") == []  # keys and types only
+    assert differences(now, golden, "document", values=True) == ["document.phases[].image_size_bytes: null, was number"]

@@ -69,3 +69,14 @@ def test_a_benchmark_records_each_tasks_outcome_as_plain_checked_values():
     # The metadata service's answer is a size's name or nothing.
     survey = dict(SURVEY, host=dict(SURVEY["host"], azure_vm_size="{{ lookup('pipe', 'id') }}"))
     assert _artifact(waa_survey=survey)["vm_size"] == ""
+
+
+def test_a_host_found_ready_reports_the_image_its_survey_found():
+    """No image phase ran: the image's size, id and registry come from the run's survey, as the human line's
+    "already present; nothing pulled" does; an image phase's own result wins."""
+    image = {"checked": True, "present": True, "image_id": "sha256:1", "image_size_bytes": 7, "source": "docker.io",
+             "digest": "sha256:d", "msg": "img:1 is already present; nothing pulled."}
+    ready = _artifact(waa_survey=dict(SURVEY, image=image))
+    assert ready["image_source"] == "docker.io" and ready["image_pull"] == {"image_size_bytes": 7, "digest": "sha256:d"}
+    pulled = _artifact(waa_survey=dict(SURVEY, image=image), waa_image_result={"source": "acr.example", "bytes_total": 9})
+    assert pulled["image_source"] == "acr.example" and pulled["image_pull"] == {"bytes_total": 9}
