@@ -14,9 +14,6 @@ run with tasks of no time) plus the total task time divided by the hosts:
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
-import time
 from pathlib import Path
 
 import yaml
@@ -46,7 +43,7 @@ def _inventory(task_seconds: float) -> Path:
 def _run(tag: str, inventory: Path, *extra: str, kill_after: int | None = None) -> dict:
     args = ["--task-list", TASK_LIST, "--num-tasks", str(TASKS), "--clean-results", "--timeout", "3600", *extra]
     run_dir = new_run_dir(tag)
-    killer = _Killer(run_dir, kill_after) if kill_after is not None else None
+    killer = fleet_vms.ContainerKiller(run_dir, 2, kill_after) if kill_after is not None else None
     if killer:
         killer.start()
     run = run_waa(inventory, run_dir, *args, command="run", timeout=3700)
@@ -65,36 +62,6 @@ def _run(tag: str, inventory: Path, *extra: str, kill_after: int | None = None) 
         out["killed"] = killer.killed
     log(f"{tag}: { {k: v for k, v in out.items() if k != 'output'} }")
     return out
-
-
-class _Killer(threading.Thread):
-    """Kill one host's container once ``after`` tasks of the run have ended (from its events)."""
-
-    def __init__(self, run_dir: Path, after: int, victim: int = 2):
-        super().__init__(daemon=True)
-        self.run_dir, self.after, self.victim = run_dir, after, victim
-        self.killed: dict | None = None
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        deadline = time.monotonic() + 3600
-        while not self._halt.is_set() and time.monotonic() < deadline:
-            ends = 0
-            try:
-                with open(self.run_dir / "events.jsonl", encoding="utf-8") as handle:
-                    ends = sum(1 for line in handle if '"task_end"' in line)
-            except OSError:
-                pass
-            if ends >= self.after:
-                name = fleet_vms.container_name(self.victim)
-                subprocess.run(["docker", "kill", name], capture_output=True, timeout=60)
-                self.killed = {"container": name, "after_task_ends": ends, "at": time.time()}
-                return
-            self._halt.wait(0.5)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=10)
 
 
 def bench(quick: bool = False) -> dict:

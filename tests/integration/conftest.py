@@ -170,7 +170,7 @@ def waa_cli(standin, tmp_path):
 
     def run(*args, hostvars: dict | None = None, inventory: Path | None = None, env: dict | None = None,
             timeout: float = 600, host: str | None = None, command: str = "vm-setup", golden: bool = True) -> CliRun:
-        run_dir = tmp_path / f"run-{len(created)}"
+        run_dir = Path(args[args.index("--run-dir") + 1]) if "--run-dir" in args else tmp_path / f"run-{len(created)}"
         inv = inventory or write_inventory(standin, tmp_path / f"inventory-{len(created)}.yml", hostvars, host, golden)
         name = (hostvars or {}).get("waa_container_name")
         if name and name not in created:

@@ -1,6 +1,7 @@
 """`waa up` on a deallocated Azure VM, for real against a loopback stand-in of Azure
 (tests/standin/fake_azure.py): ARM over TLS from a test CA, a managed identity's token from the
-metadata service, and a "VM" whose sshd only runs once ARM has started it."""
+metadata service, and a "VM" whose sshd only runs once ARM has started it. `waa down` and
+--deallocate-after over three VMs are in test_fleet.py."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,6 @@ import pytest
 from conftest import docker_rm, unique_ports
 from fake_azure import FakeAzure
 
-from ansible_collections.openadapt.waa.plugins.module_utils import _lease
 
 FAST = {"waa_boot_timeout": 60, "waa_server_timeout": 60, "waa_accessibility_timeout": 30, "waa_stop_timeout": 1,
         "waa_skip_smoke_test": True}
@@ -60,15 +60,6 @@ def test_up_starts_a_deallocated_vm_connects_to_its_new_address_then_sets_it_up(
     assert len(azure.calls("POST", "/start")) == 1
     assert not any("Started the Azure VM" in w for w in again.doc["warnings"])
 
-    # A benchmark that stops the meter at its end: the VM is deallocated once the run needs it no more.
-    # (The azure_rm inventory gives a running VM's address of now; `up` found it above.)
-    run = waa_cli("--task-list", "evaluation_examples_windows/test_small.json", "--task",
-                  "notepad/aa784f48-0ac0-5d58-9ac8-a64bdb4588a6-WOS", "--deallocate-after",
-                  hostvars=dict(hv, ansible_host="127.0.0.1"), command="run")
-    assert run.rc == 0, run.output
-    assert "Benchmark summary: 1 task(s) with a result" in run.stdout, run.output
-    assert "local-vm: Deallocated the Azure VM waa-vm-1 (it was running)" in run.stdout, run.output
-    assert len(azure.calls("POST", "/deallocate")) == 1 and azure.power == "deallocated" and azure.sshd is None
     docker_rm(name)
 
 
@@ -103,35 +94,6 @@ def test_cost_estimate_takes_the_vm_size_from_the_metadata_service(azure, waa_cl
     assert odd.rc == 0, odd.output
     assert odd.doc["costs"] is None or odd.doc["costs"]["vm_size"] == "", odd.doc["costs"]
     docker_rm(name)
-
-
-@pytest.mark.parametrize("azure", [{"power": "running", "start_delay": 0.5}], indirect=True)
-def test_down_refuses_a_vm_another_run_holds_then_deallocates_it_and_again_does_nothing(azure, waa_cli, tmp_path):
-    """`waa down` through the Azure SDK against the loopback ARM: a running VM whose lease another live
-    run holds is left running (exit 1, phase deallocate, the holder named); once the lease is free it is
-    deallocated (its sshd stops); a deallocated VM is left as it is, without SSH."""
-    state = tmp_path / "vm-state"
-    state.mkdir()
-    lease = str(state / "lock")
-    assert _lease.try_acquire(lease, "other-run-7", 600)[0]
-    hv = _hostvars(azure, "waa-az-down", waa_azure_auth_source="msi", ansible_host="127.0.0.1", waa_state_dir=str(state))
-    refused = waa_cli("--json", hostvars=hv, command="down")
-    assert refused.rc == 1, refused.output
-    assert refused.doc["phase"] == "deallocate", refused.doc
-    assert "Another waa run (other-run-7) holds this VM" in refused.doc["message"], refused.doc["message"]
-    assert azure.calls("POST", "/deallocate") == [] and azure.power == "running"
-
-    assert _lease.release(lease, "other-run-7")
-    down = waa_cli(hostvars=hv, command="down")
-    assert down.rc == 0, down.output
-    assert "SUCCESS: Deallocated the Azure VM waa-vm-1 (it was running): no compute is billed" in down.stdout
-    assert "waa up -i " in down.stdout, down.stdout  # the way back
-    assert len(azure.calls("POST", "/deallocate")) == 1 and azure.power == "deallocated" and azure.sshd is None
-
-    again = waa_cli("--json", hostvars=hv, command="down")
-    assert again.rc == 0, again.output
-    assert again.doc["message"] == "The Azure VM waa-vm-1 is already deallocated", again.doc
-    assert len(azure.calls("POST", "/deallocate")) == 1
 
 
 def test_down_on_a_host_that_names_no_azure_vm_exits_1_naming_the_inventory(waa_cli):

@@ -1,7 +1,8 @@
 """playbooks/run_waa.yml end to end over real SSH against the stand-in VM and the WAA simulator:
 tasks arrive live as events, the score traps are not counted, the task that raises is handled,
-result files reach the controller in the watch round trips, and a second run without clean keeps
-(and skips) the earlier results.
+result files reach the controller in the watch round trips, a second run without clean keeps
+(and skips) the earlier results, and a budget stops the client between tasks. A fleet's runs (shares,
+second pass, circuit breaker, resume, --max-cost) are in test_fleet.py.
 
 The container comes from the real `waa vm-setup` (own name and loopback ports); the playbook runs
 the way the CLI runs it (ansible-playbook, ANSIBLE_CONFIG, WAA_RUN_DIR, cwd = repo).
@@ -16,9 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import select_tasks
 from conftest import REPO, docker_rm, write_inventory
 
 NAME = "waa-bench-e2e"
@@ -162,155 +161,6 @@ def test_run_three_tasks_live_then_resume(bench_host):
     assert (results2 / ROOT / "settings" / SETTINGS / "result.txt").read_text() == "0.0\n"
     assert not (results2 / ROOT / "microsoft_paint").exists()
     assert took + took2 < 150, (took, took2)
-
-
-def _fleet_inventory(standin, bench_host, names: tuple[str, ...]) -> Path:
-    """An inventory of several hosts that are this one VM and container: a fleet whose hosts run one at a time."""
-    path = bench_host["base"] / "fleet.yml"
-    data = yaml.safe_load(Path(bench_host["inventory"]).read_text())
-    hosts = data["all"]["children"]["waa_vms"]["hosts"]
-    # No task raises here (the simulator's chrome task would): every task of the sample gets a result.
-    vm = dict(hosts.pop(HOST), waa_benchmark_env={"WAA_SIM_STEP_SECONDS": "0", "WAA_SIM_RAISE_TASKS": ""})
-    hosts.update({name: dict(vm) for name in names})
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def test_a_fleet_splits_the_sampled_tasks_each_once_whatever_limit_runs_them(standin, bench_host, waa_cli):
-    """Each host runs its share of the --num-tasks sample, from its place among the inventory's hosts: two
-    runs with --limit (as AWX slices or two controllers would) run disjoint shares that cover the sample.
-    --shard-by none gives a host the whole list."""
-    inventory = _fleet_inventory(standin, bench_host, ("vm-b", "vm-a"))
-    args = ["--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "4", "--sample-seed", "1",
-            "--clean-results", "--timeout", "240"]
-    ran, dirs = {}, []
-    for index, host in enumerate(("vm-a", "vm-b")):
-        run = waa_cli(*args, "--limit", host, inventory=inventory, command="run", timeout=300)
-        assert run.rc == 0, run.output
-        assert f"share {index + 1}/2 of 4: " in run.stdout, run.output
-        assert "4 task(s) sampled across the domains (seed 1)" in run.stdout, run.output
-        ran[host] = [(e["domain"], e["task_id"]) for e in run.events() if e["type"] == "task_start"]
-        assert len(ran[host]) == 2, ran
-        dirs.append(str(run.run_dir))
-        assert json.loads((run.run_dir / "results" / "summary.json").read_text())["hosts"].keys() == {host}
-        assert "Benchmark summary: " in run.stdout and "Finish what has no result" in run.stdout, run.output
-    small = json.loads((REPO / "tests/sim/rootfs/client/evaluation_examples_windows/test_small.json").read_text())
-    assert not set(ran["vm-a"]) & set(ran["vm-b"]), ran
-    assert sorted(ran["vm-a"] + ran["vm-b"]) == sorted(select_tasks(small, "all", None, 4, 1)), ran
-
-    # The whole list on one host (--shard-by none): here a task vm-a ran already, in a run of its own.
-    again = "%s/%s" % ran["vm-a"][0]
-    whole = waa_cli("--task", again, "--clean-results", "--shard-by", "none", "--limit", "vm-b", "--json",
-                    inventory=inventory, command="run", timeout=300)
-    assert whole.rc == 0, whole.output
-    printed = json.loads(whole.stdout)  # --json: the host's document with the run's summary
-    assert printed["summary"]["tasks"] == 1 and list(printed["summary"]["hosts"]) == ["vm-b"], printed
-    assert [e["task_id"] for e in whole.events() if e["type"] == "task_start"] == [ran["vm-a"][0][1]]
-    start = next(e for e in whole.events() if e["type"] == "benchmark" and e.get("stage") == "start")
-    assert start.get("share") is None and start["total_tasks"] == 1, start
-
-    # One score from the three runs: each task once, the one with two results reported, not counted twice.
-    dirs.append(str(whole.run_dir))
-    merged = subprocess.run([sys.executable, "-m", "openadapt_waa.cli", "results", *dirs, "--json"],
-                            capture_output=True, text=True, timeout=60)
-    assert merged.returncode == 0, merged.stderr
-    doc = json.loads(merged.stdout)
-    assert doc["tasks"] == 4 and set(doc["hosts"]) == {"vm-a", "vm-b"}, doc
-    assert [d["task"] for d in doc["duplicates"]] == [again] and len(doc["duplicates"][0]["results"]) == 2, doc
-    assert sum(entry["tasks"] for entry in doc["domains"].values()) == 4
-    human = subprocess.run([sys.executable, "-m", "openadapt_waa.cli", "results", *dirs], capture_output=True,
-                           text=True, timeout=60).stdout
-    assert "Benchmark summary: 4 task(s) with a result" in human and "has 2 results (counted once" in human, human
-    bad = subprocess.run([sys.executable, "-m", "openadapt_waa.cli", "results", str(bench_host["base"])],
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1 and "no results/ folder" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
-
-
-def test_a_dead_host_loses_no_task_its_circuit_opens_and_a_healthy_probe_closes_it(standin, bench_host, waa_cli,
-                                                                                  tmp_path):
-    """A fleet of a working host and one whose SSH port is closed (unreachable from the start). A run limited
-    to the working host leaves the other share without a result; --resume runs just those tasks, over the
-    fleet: the dead host's share goes to the working host in a second pass, and its circuit opens
-    (--max-host-failures 1). The next run probes it, leaves it out and gives its share to the working host;
-    once the host answers again, the probe lets it work (half-open) and its success closes the circuit."""
-    inventory = _fleet_inventory(standin, bench_host, ("vm-a", "vm-dead"))
-    data = yaml.safe_load(inventory.read_text())
-    dead = data["all"]["children"]["waa_vms"]["hosts"]["vm-dead"]
-    real_port = dead.get("ansible_port")
-    dead["ansible_port"] = 1  # nothing listens: connection refused
-    inventory.write_text(yaml.safe_dump(data))
-    env = {"WAA_STATE_HOME": str(tmp_path / "state")}  # this test's circuit breakers only
-    breaker = tmp_path / "state" / "breaker.json"
-    small = json.loads((REPO / "tests/sim/rootfs/client/evaluation_examples_windows/test_small.json").read_text())
-    sample = ["%s/%s" % pair for pair in select_tasks(small, "all", None, 4, 1)]
-
-    first = waa_cli("--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "4", "--sample-seed",
-                    "1", "--clean-results", "--limit", "vm-a", inventory=inventory, command="run", env=env, timeout=300)
-    assert first.rc == 0, first.output
-    done = ["%s/%s" % (e["domain"], e["task_id"]) for e in first.events() if e["type"] == "task_start"]
-    assert len(done) == 2 and "Second pass" not in first.stdout, first.output
-    assert f"--resume {first.run_dir}" in first.stdout, first.output  # the next step names the run to finish
-
-    refused = waa_cli("--resume", str(first.run_dir), "--num-tasks", "2", inventory=inventory, command="run", env=env)
-    assert refused.rc == 1 and "leave out --num-tasks" in refused.stderr and "Traceback" not in refused.output
-
-    resumed = waa_cli("--resume", str(first.run_dir), "--max-host-failures", "1", "--timeout", "240",
-                      inventory=inventory, command="run", env=env, timeout=300)
-    assert resumed.rc == 0, resumed.output
-    assert f"Resuming {first.run_dir}: 2 of its 4 task(s) have no result." in resumed.stdout, resumed.output
-    assert "Second pass: 1 task(s) without a result (failed hosts: vm-dead (exit 1)) run on vm-a 1" in resumed.stdout
-    second = resumed.run_dir / "pass-2"
-    ran = [("%s/%s" % (e["domain"], e["task_id"]), e["host"]) for d in (resumed.run_dir, second)
-           for e in _events(d) if e["type"] == "task_start"]
-    assert sorted(ref for ref, _host in ran) == sorted(set(sample) - set(done)) and {h for _r, h in ran} == {"vm-a"}
-    summary = json.loads((resumed.run_dir / "results" / "summary.json").read_text())
-    assert summary["tasks"] == 4 and summary["duplicates"] == [] and summary["without_result"] == [], summary
-    assert "exit 1" in summary["hosts"]["vm-dead"]["failures"], summary["hosts"]
-    assert json.loads(breaker.read_text())[str(inventory)]["vm-dead"]["failures"] == 1
-
-    nothing = waa_cli("--resume", str(resumed.run_dir), inventory=inventory, command="run", env=env)
-    assert nothing.rc == 0 and "Nothing to resume: each of the 4 task(s)" in nothing.stdout, nothing.output
-
-    # The circuit is open: a probe first; it fails, so the whole sample goes to vm-a in one pass.
-    opened = waa_cli("--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "2", "--sample-seed",
-                     "3", "--clean-results", "--max-host-failures", "1", "--json", inventory=inventory, command="run", env=env, timeout=300)
-    assert opened.rc == 0, opened.output
-    doc = json.loads(opened.stdout)
-    assert any(note.startswith("vm-dead left out of this run: its circuit is open (1 failed run(s) in a row, "
-                               "--max-host-failures 1) and its probe failed (exit 1") for note in doc["notes"]), doc
-    assert doc["summary"]["tasks"] == 2 and list(doc["summary"]["hosts"]) == ["vm-a"], doc["summary"]
-    assert len([e for e in opened.events() if e["type"] == "task_start"]) == 2
-    assert not (opened.run_dir / "pass-2").exists()
-
-    # The host answers again: its probe lets it work, and its success closes the circuit.
-    dead["ansible_port"] = real_port
-    inventory.write_text(yaml.safe_dump(data))
-    healed = waa_cli("--task", sample[0], "--clean-results", "--max-host-failures", "1", "--limit", "vm-dead", inventory=inventory,
-                     command="run", env=env, timeout=300)
-    assert healed.rc == 0, healed.output
-    assert "vm-dead: circuit half-open after 1 failed run(s) in a row: its probe is healthy" in healed.stdout
-    assert json.loads(breaker.read_text()) == {}
-
-
-def test_max_cost_hands_out_no_task_past_the_budget_and_needs_the_rate(bench_host, waa_cli):
-    """--max-cost: a budget the setup alone spends (at 10 cents a second) lets no task start: exit 10, said, and the
-    summary carries what the run cost. Without a rate (the stand-in names no VM size), exit 1 naming the options."""
-    args = ["--task-list", "evaluation_examples_windows/test_small.json", "--num-tasks", "2", "--clean-results"]
-    spent = waa_cli(*args, "--max-cost", "0.001", "--hourly-rate", "360", inventory=bench_host["inventory"],
-                    command="run", timeout=300)
-    assert spent.rc == 10, spent.output
-    assert "Stopped handing out tasks at --max-cost" in spent.stdout and "2 task(s) not run" in spent.stdout, spent.output
-    assert not [e for e in spent.events() if e["type"] == "task_start"]
-    end = [e for e in spent.events() if e["type"] == "benchmark"][-1]
-    assert end["budget_stopped"] is True, end
-    summary = json.loads((spent.run_dir / "results" / "summary.json").read_text())
-    assert summary["tasks"] == 0 and summary["cost_usd"] > 0.001, summary
-
-    unknown = waa_cli(*args, "--max-cost", "5", inventory=bench_host["inventory"], command="run", timeout=300)
-    assert unknown.rc == 1, unknown.output
-    assert "--max-cost needs what an hour of the VM costs, and its size is unknown" in unknown.stdout, unknown.output
-    bad = waa_cli(*args, "--max-cost", "0", inventory=bench_host["inventory"], command="run")
-    assert bad.rc == 1 and "--max-cost must be more than 0" in bad.stderr, bad.output
 
 
 def test_the_budget_stops_the_client_between_tasks_and_the_task_it_began_is_not_run(bench_host, tmp_path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import local_vm
@@ -66,6 +68,17 @@ def up(count: int) -> Path:
     return INVENTORY
 
 
+def power_off(index: int) -> None:
+    """VM ``index`` stops answering (its sshd stops; its namespace, container and disks stay): a VM that is
+    deallocated or that the network lost."""
+    host(index).stop()
+
+
+def power_on(index: int) -> None:
+    """VM ``index`` answers again (its sshd, with the same host key, in the namespace it had)."""
+    netns_hosts.SshHost.start(host(index))  # not NetnsHost.start: that would rebuild the network under the container
+
+
 def down(quiet: bool = False) -> None:
     """Stop the fleet's sshds, remove its namespaces and containers, and its inventory."""
     netns_hosts.teardown_all_netns(work=WORK, prefix=PREFIX, subnet=SUBNET)
@@ -74,3 +87,36 @@ def down(quiet: bool = False) -> None:
     INVENTORY.unlink(missing_ok=True)
     if not quiet:
         local_vm.say("fleet down ... ok")
+
+
+class ContainerKiller(threading.Thread):
+    """Kill a VM's container (``docker kill``) once ``after`` tasks have ended in a running `waa run` (its
+    events.jsonl), counting only ``host``'s tasks when given: a host that dies mid-run. Bounded by ``timeout``."""
+
+    def __init__(self, run_dir: Path, index: int, after: int, host: str | None = None, timeout: float = 3600):
+        super().__init__(daemon=True)
+        self.run_dir, self.container, self.after, self.host, self.timeout = run_dir, container_name(index), after, host, timeout
+        self.killed: dict | None = None
+        self._halt = threading.Event()
+
+    def _task_ends(self) -> int:
+        try:
+            with open(self.run_dir / "events.jsonl", encoding="utf-8") as handle:
+                events = [json.loads(line) for line in handle if '"task_end"' in line]
+        except (OSError, ValueError):  # not there yet, or a line being written
+            return 0
+        return sum(1 for e in events if e.get("type") == "task_end" and self.host in (None, e.get("host")))
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self._halt.is_set() and time.monotonic() < deadline:
+            ends = self._task_ends()
+            if ends >= self.after:
+                subprocess.run(["docker", "kill", self.container], capture_output=True, timeout=60)
+                self.killed = {"container": self.container, "after_task_ends": ends, "at": time.time()}
+                return
+            self._halt.wait(0.3)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
