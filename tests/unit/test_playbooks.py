@@ -3,6 +3,7 @@ and the failure's classification learn which phase a task belongs to."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -38,3 +39,18 @@ def test_no_phase_role_says_which_phase_runs_by_a_fact():
     for path in sorted(p for p in (REPO / "roles").rglob("tasks/*.yml") if p.parts[-3] != "common"):
         for task in _tasks(path):
             assert "waa_phase" not in (task.get("ansible.builtin.set_fact") or {}), (path, task.get("name"))
+
+
+JINJA_LIMIT = 150  # characters of one {{ ... }}: past it, a decision belongs in a Python filter or in named vars
+
+
+def test_no_jinja_expression_is_longer_than_the_limit():
+    """Each long expression was a decision hidden in a template; they are split into named vars or filters."""
+    long = []
+    for path in sorted([*(REPO / "roles").rglob("*.yml"), *(REPO / "playbooks").rglob("*.yml")]):
+        text = path.read_text()
+        for match in re.finditer(r"\{\{.*?\}\}(?!\})", text, re.S):
+            if len(match.group(0)) > JINJA_LIMIT:
+                long.append(f"{path.relative_to(REPO)}:{text.count(chr(10), 0, match.start()) + 1} "
+                            f"({len(match.group(0))} characters)")
+    assert not long, long
