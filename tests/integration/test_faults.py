@@ -714,8 +714,9 @@ def test_first_start_without_a_windows_disk_installs_windows_and_sizes_the_waits
         events = [json.loads(line) for line in (run.run_dir / "events.jsonl").read_text().splitlines()]
         assert "installing_windows" in [e.get("stage") for e in events if e["type"] == "boot"]
         # The default --timeout (1800 s) was sized for the install path: waa_install_timeout more.
-        # The CLI sets the deadline when it starts, the playbook its clock a moment later (seconds on a loaded machine).
-    assert 1800 + 120 - 30 <= run.doc["timeout_seconds"] <= 1800 + 120, run.doc["timeout_seconds"]
+        # The CLI sets the deadline when it starts, the playbook its clock a moment later (seconds on a loaded
+        # machine).
+        assert 1800 + 120 - 30 <= run.doc["timeout_seconds"] <= 1800 + 120, run.doc["timeout_seconds"]
         assert (storage / "data.img").exists()
 
         # The disk is there now: the next start of the container boots at once, on the normal path.
