@@ -1,7 +1,7 @@
 import pytest
 
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import (
-    fallback_reference, image_registry, image_without_registry, pull_arguments, split_image_reference,
+    fallback_reference, image_registry, image_without_registry, pull_arguments, repo_digest, split_image_reference,
     validate_abs_path, validate_container_name, validate_image_reference, validate_registry)
 
 DIGEST = "sha256:" + "a" * 64
@@ -115,3 +115,10 @@ def test_results_path_refuses_system_and_home_dirs(path):
 def test_results_path_accepts_a_directory_of_its_own():
     from ansible_collections.openadapt.waa.plugins.module_utils._validate import validate_results_path
     assert validate_results_path("/var/lib/openadapt-waa/client-results/winarena/") == "/var/lib/openadapt-waa/client-results/winarena"
+
+
+def test_repo_digest():
+    inspect = {"RepoDigests": ["127.0.0.1:5001/a/b@sha256:1", "windowsarena/winarena@sha256:2"]}
+    assert repo_digest(inspect, "127.0.0.1:5001/a/b:latest") == "sha256:1"
+    assert repo_digest(inspect, "windowsarena/winarena:latest") == "sha256:2"
+    assert repo_digest(inspect, "other/x") is None and repo_digest(None, "a/b") is None

@@ -1,7 +1,8 @@
+"""What a pull's JSON stream says, layer by layer, and the password scrubber (module_utils/_pull_tracker.py)."""
+
 import json
 
-from ansible_collections.openadapt.waa.plugins.module_utils._pull import PullTracker, Scrubber, failure_fix
-from ansible_collections.openadapt.waa.plugins.module_utils._validate import repo_digest
+from ansible_collections.openadapt.waa.plugins.module_utils._pull_tracker import PullTracker, Scrubber
 
 # Recorded from POST /images/create on Docker 20.10 (ids shortened, one layer already present).
 STREAM = [
@@ -78,23 +79,6 @@ def test_scrubber_removes_raw_and_json_escaped_secret():
     deep = scrub.deep({"a": [secret, {"b": "x" + secret}], "n": 3})
     assert secret not in json.dumps(deep) and json.dumps(secret)[1:-1] not in json.dumps(deep) and deep["n"] == 3
     assert Scrubber(None)("keep") == "keep" and Scrubber("")("keep") == "keep"
-
-
-def test_failure_fix_names_the_fix():
-    assert "docker system prune" in failure_fix({"error"}, ["write /var/lib/docker/x: no space left on device"], False, "/data/docker")
-    assert "/data/docker" in failure_fix({"error"}, ["no space left on device"], False, "/data/docker")
-    assert "--azure-cr" in failure_fix({"rate_limited"}, ["toomanyrequests"], False, None)
-    assert "network" in failure_fix({"stalled"}, ["no download progress for 300 s"], True, None)
-    assert "timeout" in failure_fix({"timeout"}, [""], False, None)
-    assert "image name" in failure_fix({"error"}, ["manifest unknown"], False, None)
-    assert "network" in failure_fix({"error"}, ["dial tcp: connection refused"], False, None)
-
-
-def test_repo_digest():
-    inspect = {"RepoDigests": ["127.0.0.1:5001/a/b@sha256:1", "windowsarena/winarena@sha256:2"]}
-    assert repo_digest(inspect, "127.0.0.1:5001/a/b:latest") == "sha256:1"
-    assert repo_digest(inspect, "windowsarena/winarena:latest") == "sha256:2"
-    assert repo_digest(inspect, "other/x") is None and repo_digest(None, "a/b") is None
 
 
 # Engine 29 with its containerd image store (the default for new installs): no "Pulling fs layer",
