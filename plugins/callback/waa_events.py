@@ -50,7 +50,8 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import SSH_FAILED, overall_exit_code, phase_of_tags, ssh_fix
+from ansible_collections.openadapt.waa.plugins.module_utils._failure import SSH_FAILED, ssh_fix
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import overall_exit_code, phase_of_tags
 from ansible_collections.openadapt.waa.plugins.plugin_utils._bench_relay import BenchmarkRelay, safe_name
 from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
     PHASE_NUMBER,

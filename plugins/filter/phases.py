@@ -33,7 +33,8 @@ _value:
   type: dict
 """
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import classify_failure, phase_info, phase_of_tags
+from ansible_collections.openadapt.waa.plugins.module_utils._failure import classify_failure
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import phase_info, phase_of_tags
 from ansible_collections.openadapt.waa.plugins.module_utils._survey import container_as_asked, known_healthy
 
 
