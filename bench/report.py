@@ -569,7 +569,7 @@ class Report:
         sample = next((x.get("sample_result") for x in (g(fl, "runs") or []) if x.get("sample_result")), None)
         if _tunnel_misses_publish_address(sample):
             items.append(
-                "- `plugins/plugin_utils/_events.py` `result_document()` builds `server_url`, `vnc_url` and the tunnel "
+                "- `plugins/plugin_utils/_result_document.py` `result_document()` builds `server_url`, `vnc_url` and the tunnel "
                 "from `127.0.0.1` regardless of `waa_publish_address`; with a non-loopback publish address the printed "
                 f"tunnel (`{sample.get('tunnel_command')}`) forwards to a port nothing listens on. Use the "
                 "`waa_local_address` the roles use (pass it through set_stats).")

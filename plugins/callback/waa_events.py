@@ -51,20 +51,12 @@ import time
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.openadapt.waa.plugins.module_utils._failure import SSH_FAILED, ssh_fix
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import overall_exit_code, phase_of_tags
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import PHASE_NUMBER, PHASE_TITLE, overall_exit_code, phase_of_tags
 from ansible_collections.openadapt.waa.plugins.plugin_utils._bench_relay import BenchmarkRelay, safe_name
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
-    PHASE_NUMBER,
-    PHASE_TITLE,
-    apply_event,
-    atomic_write,
-    benchmark_live,
-    dumps,
-    human_lines,
-    new_state,
-    result_document,
-    runs_home,
-)
+from ansible_collections.openadapt.waa.plugins.plugin_utils._human_lines import human_lines
+from ansible_collections.openadapt.waa.plugins.plugin_utils._result_document import result_document
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import atomic_write, dumps, runs_home
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_state import apply_event, benchmark_live, new_state
 
 # Tasks that never leave the controller: their success proves nothing about SSH.
 CONTROLLER_ACTIONS = {

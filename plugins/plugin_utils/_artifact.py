@@ -4,7 +4,7 @@
 """The per-host result a run records (``set_stats`` key ``waa_results``), from the run's variables.
 
 The playbook's part of the result document: the callback turns it into the document the CLI prints
-(``_events.result_document``). Built by the action plugin ``openadapt.waa.run_result`` at the end of
+(``_result_document.result_document``). Built by the action plugin ``openadapt.waa.run_result`` at the end of
 every playbook (``roles/common/tasks/report.yml``); pure Python, so that what a run reports is
 decided, and tested, in one place.
 """

@@ -19,7 +19,7 @@ from typing import Callable
 
 from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import MAX_SELECTION
 from ansible_collections.openadapt.waa.plugins.module_utils._validate import valid_task_ref
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import atomic_write
 
 # The benchmark's own statuses that the viewer shows as "running".
 BENCH_RUNNING = {"starting", "running", "finishing", "syncing"}

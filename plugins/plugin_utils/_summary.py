@@ -20,7 +20,7 @@ from ansible_collections.openadapt.waa.plugins.module_utils._validate import val
 from ansible_collections.openadapt.waa.plugins.module_utils._waa_log import parse_result
 from ansible_collections.openadapt.waa.plugins.plugin_utils._artifact import STATUS_RE
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import atomic_write
 
 SUMMARY_FILE = "summary.json"
 SLOWEST = 5

@@ -291,7 +291,7 @@ def _write_request(args, run_dir: Path) -> None:
     from openadapt_waa.fleet import RESUMES_FILE
     from openadapt_waa.options import run_request
 
-    from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
+    from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import atomic_write
 
     atomic_write(str(run_dir / "request.json"), json.dumps(run_request(args), indent=2, sort_keys=True) + "\n")
     if args.resume:

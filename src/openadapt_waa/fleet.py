@@ -23,7 +23,7 @@ from openadapt_waa.owners import state_home
 
 from ansible_collections.openadapt.waa.plugins.module_utils._bench_files import share_of
 from ansible_collections.openadapt.waa.plugins.plugin_utils import _summary as summary
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import atomic_write
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import atomic_write
 
 # Host names the CLI puts in a --limit pattern: an inventory name with none of the pattern's
 # operators (',', ':', '!', '&', '*', '~', '[').

@@ -21,14 +21,8 @@ from urllib.parse import quote
 
 from openadapt_waa.tailer import Tailer
 
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
-    BOOT_STAGES,
-    PHASES,
-    apply_event,
-    benchmark_live,
-    human_lines,
-    new_state,
-)
+from ansible_collections.openadapt.waa.plugins.plugin_utils._human_lines import human_lines
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_state import BOOT_STAGES, PHASES, apply_event, benchmark_live, new_state
 
 EVENTS_FILE = "events.jsonl"
 SCREENSHOTS_DIR = "screenshots"

@@ -10,13 +10,8 @@ from typing import TextIO
 
 from ansible_collections.openadapt.waa.plugins.module_utils._health import strip_ansi
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import describe as describe_costs
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import (
-    EXIT_MEANING,
-    PHASE_TITLE,
-    format_duration,
-    human_lines,
-    progress_line,
-)
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_MEANING, PHASE_TITLE
+from ansible_collections.openadapt.waa.plugins.plugin_utils._human_lines import format_duration, human_lines, progress_line
 
 
 # The phases that wait on the VM: on a terminal each gets a spinner with its time so far.

@@ -23,7 +23,7 @@ from openadapt_waa.collection import locate
 from openadapt_waa.tailer import Tailer
 
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import runs_home
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import runs_home
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import (
     EXIT_UNKNOWN,
     OVERALL_RULE,

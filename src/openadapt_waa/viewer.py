@@ -46,7 +46,7 @@ from typing import Iterable, TextIO
 
 from openadapt_waa.hub import Hub, _dumps
 
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import runs_home
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import runs_home
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never send 127.0.0.1 to a proxy

@@ -204,7 +204,7 @@ def test_every_escape_and_control_is_removed_from_untrusted_text(hostile, shown)
 
 
 def test_human_lines_never_carry_a_control_character():
-    from ansible_collections.openadapt.waa.plugins.plugin_utils._events import human_lines
+    from ansible_collections.openadapt.waa.plugins.plugin_utils._human_lines import human_lines
 
     event = {"type": "check", "host": "h", "ok": False, "name": "Task \x1b]0;pwn\x07x",
              "message": "model said \x1b[2J\x1b[H\rSUCCESS\x1bP+q\x1b\\"}

@@ -1,8 +1,10 @@
-"""The run's state from its events and the per-host result document (plugin_utils/_events.py)."""
+"""The per-host result document (plugin_utils/_result_document.py) from the state a run's events add up to
+(plugin_utils/_run_state.py)."""
 
 from __future__ import annotations
 
-from ansible_collections.openadapt.waa.plugins.plugin_utils._events import apply_event, new_state, result_document
+from ansible_collections.openadapt.waa.plugins.plugin_utils._result_document import result_document
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_state import apply_event, new_state
 
 
 def _state(*events: dict) -> dict:
