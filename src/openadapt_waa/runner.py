@@ -24,12 +24,13 @@ from openadapt_waa.ssh import ssh_args
 from openadapt_waa.tailer import Tailer
 
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_DEADLINE as EXIT_TIMEOUT
-from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import runs_home
 from ansible_collections.openadapt.waa.plugins.module_utils._phases import (
+    EXIT_PREFLIGHT,
     EXIT_UNKNOWN,
     OVERALL_RULE,
     overall_exit_code,
 )
+from ansible_collections.openadapt.waa.plugins.plugin_utils._run_files import runs_home
 
 
 @dataclass
@@ -205,18 +206,34 @@ class Interrupts:
         return lambda: len(self.received) > mark
 
 
-def _release_lease(collection, inventory, extravars, run_dir: Path, limit, stop_benchmark: bool = False,
-                   cancel: Callable[[], bool] | None = None) -> bool:
-    """After an interrupt, give the VM's lease back so that the next run need not wait for it;
-    ``stop_benchmark`` stops the benchmark client of an interrupted `waa run` first; ``cancel``
-    (another signal) ends it early."""
-    (run_dir / "release").mkdir(parents=True, exist_ok=True)
-    write_extravars(run_dir / "release", dict(extravars, waa_release_stop_benchmark=stop_benchmark))
-    kwargs = dict(private_data_dir=str(run_dir / "release"), playbook=str(collection.playbook("release.yml")),
-                  inventory=inventory, envvars=dict(_environment(run_dir), WAA_RUN_DIR=str(run_dir / "release" / "events")),
+@dataclass
+class PlaybookRun:
+    """What one playbook run is: the playbook, where and with what it runs, where its files go."""
+
+    playbook: str
+    inventory: str | dict
+    extravars: dict
+    run_dir: Path
+    limit: str | None = None
+    hard_timeout: float | None = None
+
+    @property
+    def is_benchmark(self) -> bool:
+        """A benchmark's client is stopped before its lease is given back."""
+        return self.playbook == "run_waa.yml"
+
+
+def _release_lease(run: PlaybookRun, cancel: Callable[[], bool] | None = None) -> bool:
+    """After an interrupt, give the VM's lease back so that the next run need not wait for it; the
+    benchmark client of an interrupted `waa run` is stopped first; ``cancel`` (another signal) ends it early."""
+    where = run.run_dir / "release"
+    where.mkdir(parents=True, exist_ok=True)
+    write_extravars(where, dict(run.extravars, waa_release_stop_benchmark=run.is_benchmark))
+    kwargs = dict(private_data_dir=str(where), playbook=str(locate().playbook("release.yml")), inventory=run.inventory,
+                  envvars=dict(_environment(run.run_dir), WAA_RUN_DIR=str(where / "events")),
                   quiet=True, timeout=120, suppress_env_files=True, cancel_callback=cancel)
-    if limit:
-        kwargs["limit"] = limit
+    if run.limit:
+        kwargs["limit"] = run.limit
     try:
         return _start(kwargs).status == "successful"
     except Exception:  # best effort: the lease also expires by itself
@@ -251,7 +268,7 @@ def run_playbook(
     """
     if not shutil.which("ansible-playbook", path=_environment(run_dir)["PATH"]):
         return RunResult(EXIT_UNKNOWN, "failed", run_dir, message="ansible-playbook is not installed next to waa; reinstall openadapt-waa.")
-    collection = locate()
+    run = PlaybookRun(playbook, inventory, extravars, run_dir, limit, hard_timeout)
     follower = EventFollower(run_dir / "events.jsonl", on_event) if on_event else None
     if follower:
         follower.start()
@@ -264,7 +281,7 @@ def run_playbook(
     write_extravars(run_dir / "runner", extravars)
     kwargs = dict(
         private_data_dir=str(run_dir / "runner"),
-        playbook=str(collection.playbook(playbook)),
+        playbook=str(locate().playbook(playbook)),
         inventory=inventory,
         envvars=_environment(run_dir),
         quiet=True,
@@ -283,14 +300,12 @@ def run_playbook(
         finally:
             if follower:
                 follower.stop()
-        return _outcome(runner, collection, inventory, extravars, run_dir, limit, hard_timeout, interrupts,
-                        stop_benchmark=playbook == "run_waa.yml")
+        return _outcome(run, runner, interrupts)
 
 
-def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, hard_timeout, interrupts: Interrupts,
-             stop_benchmark: bool = False) -> RunResult:
+def _outcome(run: PlaybookRun, runner, interrupts: Interrupts) -> RunResult:
     """The run's result from what the callback wrote; releases the lease when nothing else will."""
-    interrupted = interrupts.first
+    run_dir, interrupted = run.run_dir, interrupts.first
     hosts = _read_results(run_dir)
     status = runner.status
     if status == "timeout" or (status == "canceled" and not interrupted):
@@ -298,26 +313,25 @@ def _outcome(runner, collection, inventory, extravars, run_dir: Path, limit, har
         for name, phase in (phases or {"all": "preflight"}).items():
             if name not in hosts or hosts[name].get("exit_code") == 0:
                 hosts[name] = {"host": name, "success": False, "exit_code": EXIT_TIMEOUT, "phase": phase,
-                               "message": f"Timeout after {int(hard_timeout or 0)}s (--timeout). Reached phase: {phase}. "
+                               "message": f"Timeout after {int(run.hard_timeout or 0)}s (--timeout). Reached phase: {phase}. "
                                           "Increase --timeout or check for hangs.", "fix": "Increase --timeout"}
         return RunResult(EXIT_TIMEOUT, status, run_dir, hosts, "timeout")
     if interrupted:
         name = signal.Signals(interrupted).name
-        released = _release_lease(collection, inventory, extravars, run_dir, limit, stop_benchmark,
-                                  cancel=interrupts.since())
+        released = _release_lease(run, cancel=interrupts.since())
         phases = _reached_phase(run_dir)
         reached = ", ".join(f"{host}: {phase}" for host, phase in sorted(phases.items())) or "preflight"
         return RunResult(signal_exit_code(interrupted), "canceled", run_dir, hosts,
                          f"Interrupted by {name} during phase {reached}. The VM keeps what finished "
                          f"({'lease released' if released else 'lease not released: the next run takes it over'}"
-                         f"{', benchmark client stopped' if stop_benchmark and released else ''}); "
+                         f"{', benchmark client stopped' if run.is_benchmark and released else ''}); "
                          "run the same command again to continue.")
     # A run that never reached its report (SSH dropped, playbook crashed) still holds the VM's
     # lease: give it back so that the next run need not wait for it to expire.
     # (Exit 1 includes an SSH connection lost in any phase.)
-    if not hosts or any(doc.get("exit_code") in (1, 9) for doc in hosts.values()):
+    if not hosts or any(doc.get("exit_code") in (EXIT_PREFLIGHT, EXIT_UNKNOWN) for doc in hosts.values()):
         # A benchmark's own client stops first: the lease is never given back under a working agent.
-        _release_lease(collection, inventory, extravars, run_dir, limit, stop_benchmark, cancel=interrupts.since())
+        _release_lease(run, cancel=interrupts.since())
     if not hosts:
         return RunResult(EXIT_UNKNOWN, status, run_dir, hosts,
                          f"The run ended without a result (ansible-runner status {status}, rc {runner.rc}). "
