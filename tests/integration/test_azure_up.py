@@ -1,7 +1,7 @@
 """`waa up` on a deallocated Azure VM, for real against a loopback stand-in of Azure
 (tests/standin/fake_azure.py): ARM over TLS from a test CA, a managed identity's token from the
 metadata service, and a "VM" whose sshd only runs once ARM has started it. `waa down` and
---deallocate-after over three VMs are in test_fleet.py."""
+--deallocate-after over the stand-in's fleet are in test_standin_fleet.py."""
 from __future__ import annotations
 
 import pytest

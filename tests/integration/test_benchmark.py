@@ -2,7 +2,7 @@
 tasks arrive live as events, the score traps are not counted, the task that raises is handled,
 result files reach the controller in the watch round trips, a second run without clean keeps
 (and skips) the earlier results, and a budget stops the client between tasks. A fleet's runs (shares,
-second pass, circuit breaker, resume, --max-cost) are in test_fleet.py.
+second pass, circuit breaker, resume, --max-cost) are in test_standin_fleet.py.
 
 The container comes from the real `waa vm-setup` (own name and loopback ports); the playbook runs
 the way the CLI runs it (ansible-playbook, ANSIBLE_CONFIG, WAA_RUN_DIR, cwd = repo).

@@ -10,7 +10,7 @@
   stops it after as long.
 - The OpenID configuration of the authority, which MSAL (under azure-identity) reads first.
 
-Standard library only, like local_vm.py. Used by tests/integration/test_azure_up.py and test_fleet.py.
+Standard library only, like local_vm.py. Used by tests/integration/test_azure_up.py and test_standin_fleet.py.
 """
 from __future__ import annotations
 
