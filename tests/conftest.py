@@ -35,10 +35,13 @@ def pytest_configure(config):
 
 
 # The longest files first, so that with `-n 3 --dist loadfile` (make test) no process is left
-# with a long file at the end while the others idle (durations from `--durations`).
-LONG_FIRST = ["test_soak.py", "test_faults.py", "test_ecosystem_molecule.py", "test_commands.py", "test_vm_setup.py",
-              "test_golden.py", "test_reset.py", "test_hostile_input.py", "test_ecosystem_sanity.py",
-              "test_monitor_e2e.py", "test_engine_versions.py", "test_golden_blob.py"]
+# with a long file at the end while the others idle. Ordered by each file's total in `--durations=0`
+# (make test, 2026-12-07): faults ~800 s, vm_setup ~430, hostile_input ~370, soak ~240, standin_fleet
+# ~220, benchmark, commands, azure_up, molecule ~140-200 each, then the rest.
+LONG_FIRST = ["test_faults.py", "test_vm_setup.py", "test_hostile_input.py", "test_soak.py", "test_standin_fleet.py",
+              "test_benchmark.py", "test_commands.py", "test_ecosystem_molecule.py", "test_azure_up.py", "test_golden.py",
+              "test_monitor_e2e.py", "test_reset.py", "test_engine_versions.py", "test_ecosystem_runner.py",
+              "test_ecosystem_lint.py", "test_ecosystem_sanity.py", "test_golden_blob.py", "test_ecosystem_install.py"]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -146,5 +146,3 @@ def _benchmark_lines(event: dict, tag: str) -> list:
             event.get("success_count", 0), "?" if total is None else total, errors, score,
             ("; results in %s" % event["results_dir"]) if event.get("results_dir") else "")]
     return []
-
-

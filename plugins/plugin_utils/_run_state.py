@@ -173,5 +173,3 @@ def setup_detail(host: dict) -> str:
     if checks:
         return "%s: %s" % (checks[-1].get("name"), checks[-1].get("message") or ("ok" if checks[-1].get("ok") else "failed"))
     return PHASE_TITLE.get(phase, phase or "")
-
-
