@@ -704,7 +704,8 @@ def test_first_start_without_a_windows_disk_installs_windows_and_sizes_the_waits
     try:
         run = waa_cli(hostvars=hv)
         assert run.rc == 0, run.output
-        assert "→ installing windows" in run.stdout, run.output
+        # The install step's line (the stage's own line may not come first: a loaded machine's poll can see the
+        # stage and its first step at once); the stage itself is in the events below.
         assert re.search(r"→ installing Windows: (Downloading|Extracting|Adding|Building) ", run.stdout), run.output
         assert f"Boot path: first start without a prepared Windows disk in {storage}" in run.stdout, run.output
         assert "waa_install_timeout" in run.stdout

@@ -214,7 +214,9 @@ def test_json_document_matches_schema(waa_cli):
     doc = json.loads(run.stdout)
     jsonschema.validate(doc, SCHEMA)
     assert doc["exit_code"] == 0 and doc["container"]["name"] == name
-    assert abs(doc["timeout_seconds"] - 1800) <= 2, "the default --timeout on a golden disk, nothing added"
+    # The default --timeout on a golden disk, nothing added. The CLI sets the deadline when it starts, the playbook
+    # its clock a moment later (seconds on a loaded machine): the time left is at most the timeout.
+    assert 1800 - 30 <= doc["timeout_seconds"] <= 1800, doc["timeout_seconds"]
     names = [p["name"] for p in doc["phases"]]
     assert names[:3] == ["pre_flight_checks", "docker_daemon", "image_pull"]
     smoke = next(p for p in doc["phases"] if p["name"] == "smoke_test")
