@@ -58,6 +58,19 @@ PHASE_NUMBER = dict((role, number) for role, number, _title, _code in PHASES + U
 PHASE_TITLE = dict((role, title) for role, _number, title, _code in PHASES + UNNUMBERED)
 PHASE_EXIT_CODE = dict((role, code) for role, _number, _title, code in PHASES + UNNUMBERED)
 
+# The spec's JSON names the phases and health checks differently from the roles and layers.
+SPEC_PHASE_NAME = {
+    "preflight": "pre_flight_checks", "docker": "docker_daemon", "image": "image_pull",
+    "container": "container_creation", "windows_boot": "windows_boot", "waa_server": "waa_server_init",
+    "accessibility": "accessibility_tree", "smoke": "smoke_test", "persist": "persist_results",
+    "validate": "final_validation", "golden": "golden_image_preparation", "reset": "reset_to_golden",
+    "deallocate": "deallocate_vm",
+}
+SPEC_HEALTH_NAME = {
+    "docker_daemon": "docker_daemon", "container": "container_status", "windows_boot": "windows_vm_boot",
+    "waa_server": "waa_server_ready", "accessibility": "accessibility_tree",
+}
+
 # The health layers in the order they are checked, and the exit code of each.
 LAYERS = ('docker_daemon', 'container', 'windows_boot', 'waa_server', 'accessibility')
 LAYER_EXIT_CODE = {'docker_daemon': EXIT_DOCKER, 'container': EXIT_CONTAINER, 'windows_boot': EXIT_BOOT,

@@ -9,21 +9,8 @@ from __future__ import annotations
 import shlex
 import time
 
-from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_MEANING
+from ansible_collections.openadapt.waa.plugins.module_utils._phases import EXIT_MEANING, SPEC_HEALTH_NAME, SPEC_PHASE_NAME
 from ansible_collections.openadapt.waa.plugins.plugin_utils._costs import estimate
-
-# The spec's JSON names the phases and health checks differently from the roles and layers.
-SPEC_PHASE_NAME = {
-    "preflight": "pre_flight_checks", "docker": "docker_daemon", "image": "image_pull",
-    "container": "container_creation", "windows_boot": "windows_boot", "waa_server": "waa_server_init",
-    "accessibility": "accessibility_tree", "smoke": "smoke_test", "persist": "persist_results",
-    "validate": "final_validation", "golden": "golden_image_preparation", "reset": "reset_to_golden",
-    "deallocate": "deallocate_vm",
-}
-SPEC_HEALTH_NAME = {
-    "docker_daemon": "docker_daemon", "container": "container_status", "windows_boot": "windows_vm_boot",
-    "waa_server": "waa_server_ready", "accessibility": "accessibility_tree",
-}
 
 
 def tunnel_command(host_doc: dict) -> str:

@@ -15,9 +15,9 @@ from ansible_collections.openadapt.waa.plugins.module_utils._phases import (
     PHASE_NUMBER,
     PHASE_TITLE,
     PHASES as SETUP_PHASES,
+    SPEC_PHASE_NAME,
 )
 from ansible_collections.openadapt.waa.plugins.plugin_utils._human_lines import progress_line
-from ansible_collections.openadapt.waa.plugins.plugin_utils._result_document import SPEC_PHASE_NAME
 
 # The viewer's phase list: the nine setup phases (the benchmark run follows them, it is not one).
 PHASES = [(role, number, title) for role, number, title, _code in SETUP_PHASES]
